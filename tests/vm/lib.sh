@@ -1,0 +1,62 @@
+# Helpers for VM scenarios; sourced by each tests/vm/NN-*.sh inside the guest.
+# A scenario runs under `sh -e`: any failing command fails it.
+
+MODDIR=/lib/livegraft
+
+fail() {
+	echo "FAIL: $*"
+	echo "--- dmesg (last 40 lines) ---"
+	dmesg | tail -n 40
+	exit 1
+}
+
+ok() { echo "ok: $*"; }
+
+# expect_eq ACTUAL EXPECTED WHAT
+expect_eq() {
+	[ "$1" = "$2" ] || fail "$3: expected '$2', got '$1'"
+	ok "$3 = '$2'"
+}
+
+# expect_dmesg REGEX: the kernel log has a line matching REGEX (grep -E).
+expect_dmesg() {
+	dmesg | grep -Eq -- "$1" || fail "dmesg has no line matching '$1'"
+	ok "dmesg: $1"
+}
+
+# expect_no_dmesg REGEX
+expect_no_dmesg() {
+	! dmesg | grep -Eq -- "$1" || fail "dmesg unexpectedly matches '$1'"
+	ok "dmesg has no '$1'"
+}
+
+# expect_dmesg_sequence REGEX...: the lines appear in this order.
+expect_dmesg_sequence() {
+	_log=$(dmesg)
+	for _re in "$@"; do
+		_n=$(printf '%s\n' "$_log" | grep -En -m1 -- "$_re" | cut -d: -f1)
+		[ -n "$_n" ] || fail "dmesg sequence: no '$_re' after the previous line"
+		_log=$(printf '%s\n' "$_log" | tail -n +"$((_n + 1))")
+	done
+	ok "dmesg sequence of $# lines"
+}
+
+# expect_fail WHAT CMD...: CMD must fail.
+expect_fail() {
+	_what=$1; shift
+	if "$@" 2>/tmp/expect_fail.err; then
+		fail "$_what: '$*' succeeded but must fail"
+	fi
+	ok "$_what: failed as expected ($(head -c 120 /tmp/expect_fail.err))"
+}
+
+# wait_for SECONDS CMD...: poll CMD every 50 ms until it succeeds.
+wait_for() {
+	_deadline=$(( $(date +%s) + $1 )); shift
+	until "$@"; do
+		[ "$(date +%s)" -lt "$_deadline" ] || fail "timed out waiting for: $*"
+		usleep 50000
+	done
+}
+
+file_is() { [ "$(cat "$1" 2>/dev/null)" = "$2" ]; }

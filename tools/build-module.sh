@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Build livegraft.ko (and, with extra arguments, other module directories)
+# against the cached test kernel or $KDIR. Prints nothing on stdout but the
+# kernel directory used, so other tools can reuse it.
+#   tools/build-module.sh            build livegraft.ko in the repository root
+#   tools/build-module.sh DIR...     also build the out-of-tree modules in DIR
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+kdir=$(kernel_dir)
+build_one() {
+	local dir=$1; shift
+	make -s -C "$kdir" M="$dir" "${KMAKE_FLAGS[@]}" -j"$JOBS" "$@" modules >&2 \
+		|| die "module build failed in $dir"
+}
+build_one "$LIVEGRAFT_ROOT"
+for dir in "$@"; do
+	build_one "$(cd "$dir" && pwd)" KBUILD_EXTRA_SYMBOLS="$LIVEGRAFT_ROOT/Module.symvers"
+done
+echo "$kdir"

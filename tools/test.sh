@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Run every livegraft test on a fresh or prepared machine: installs what is
+# missing (tools/setup.sh), runs the host tests (cargo test), builds the test
+# kernel (cached) and the modules, and runs every VM scenario.
+# The last line is "N passed, N failed"; exit status is 0 only if N failed is 0.
+#   tools/test.sh                 everything
+#   tools/test.sh SCENARIO...     host tests + only these VM scenarios
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+mkdir -p out
+
+passed=0
+failed=0
+if ! tools/setup.sh; then
+	echo "setup failed"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+
+echo "== host tests (cargo test)"
+cargo test --workspace --color never 2>&1 | tee out/host-tests.log
+host_rc=${PIPESTATUS[0]}
+hp=$(grep -E '^test result:' out/host-tests.log | sed -E 's/.* ([0-9]+) passed; ([0-9]+) failed.*/\1/' | paste -sd+ | bc)
+hf=$(grep -E '^test result:' out/host-tests.log | sed -E 's/.* ([0-9]+) passed; ([0-9]+) failed.*/\2/' | paste -sd+ | bc)
+hp=${hp:-0}; hf=${hf:-0}
+if [ "$host_rc" != 0 ] && [ "$hf" = 0 ]; then
+	echo "cargo test failed without a test result (build error?)"
+	hf=1
+fi
+passed=$((passed + hp)); failed=$((failed + hf))
+echo "host: $hp passed, $hf failed"
+
+echo "== VM scenarios"
+tools/vm.sh "$@" 2>&1 | tee out/vm-tests.log
+vp=$(sed -n 's/^vm: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' out/vm-tests.log)
+vf=$(sed -n 's/^vm: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' out/vm-tests.log)
+if [ -z "$vp" ]; then
+	echo "the VM harness did not finish (see above)"
+	vp=0; vf=1
+fi
+passed=$((passed + vp)); failed=$((failed + vf))
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# livegraft VM harness: boot the test kernel in QEMU once per scenario and
+# report pass/fail.
+#
+#   tools/vm.sh [options] [SCENARIO...]   (default: every tests/vm/*.sh)
+#     --accel A      QEMU accelerator (default tcg; KVM hangs on these hosts)
+#     --smp N        vCPUs (default 2)
+#     --mem SIZE     guest memory (default 512M)
+#     --timeout S    per-scenario timeout in seconds (default 180, or the
+#                    scenario's own "# timeout: S" header)
+#     --keep-logs    keep the console log of passing scenarios too
+#     --no-build     reuse the modules already built
+#
+# A scenario is a shell script run by /init inside the guest. It fails on a
+# non-zero exit, a timeout, or an Oops/BUG/WARNING/panic/lockdep/KASAN report
+# anywhere in the console log. Console logs go to out/vm/<scenario>.log.
+# Prints one "PASS name" / "FAIL name (why)" line per scenario, then
+# "vm: N passed, N failed".
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+accel=${LIVEGRAFT_ACCEL:-tcg}
+smp=2
+mem=512M
+timeout_default=180
+keep_logs=0
+build=1
+scenarios=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--accel) accel=$2; shift 2 ;;
+	--smp) smp=$2; shift 2 ;;
+	--mem) mem=$2; shift 2 ;;
+	--timeout) timeout_default=$2; shift 2 ;;
+	--keep-logs) keep_logs=1; shift ;;
+	--no-build) build=0; shift ;;
+	-h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+	-*) die "unknown option $1 (see --help)" ;;
+	*) scenarios+=("$(basename "${1%.sh}")"); shift ;;
+	esac
+done
+tests=$LIVEGRAFT_ROOT/tests/vm
+if [ ${#scenarios[@]} -eq 0 ]; then
+	for f in "$tests"/[0-9]*.sh; do scenarios+=("$(basename "${f%.sh}")"); done
+fi
+for s in "${scenarios[@]}"; do
+	[ -f "$tests/$s.sh" ] || die "no scenario $s (looked for $tests/$s.sh)"
+done
+
+"$LIVEGRAFT_ROOT/tools/setup.sh"
+if [ "$build" = 1 ]; then
+	kdir=$("$LIVEGRAFT_ROOT/tools/build-module.sh" "$LIVEGRAFT_ROOT"/tests/modules/*/)
+else
+	kdir=$(kernel_dir)
+fi
+out=$LIVEGRAFT_ROOT/out/vm
+mkdir -p "$out"
+
+# --- initramfs -------------------------------------------------------------
+initrd=$out/initramfs.cpio.gz
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+mkdir -p "$stage"/{bin,proc,sys,dev,tmp,lib/livegraft,tests}
+cp /bin/busybox "$stage/bin/busybox"
+cp "$tests"/*.sh "$stage/tests/"
+find "$LIVEGRAFT_ROOT" -maxdepth 1 -name '*.ko' -exec cp {} "$stage/lib/livegraft/" \;
+find "$LIVEGRAFT_ROOT/tests/modules" "$LIVEGRAFT_ROOT/out/patches" -name '*.ko' \
+	-exec cp {} "$stage/lib/livegraft/" \; 2>/dev/null || true
+find "$kdir/samples/livepatch" "$kdir/samples/ftrace" -name '*.ko' \
+	-exec cp {} "$stage/lib/livegraft/" \; 2>/dev/null || true
+for prog in "$tests"/progs/*.c; do
+	[ -e "$prog" ] || continue
+	gcc -static -O2 -Wall -Werror -o "$stage/bin/$(basename "${prog%.c}")" "$prog" -lpthread \
+		|| die "building $prog failed"
+done
+cat >"$stage/init" <<'INIT'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mount -t tmpfs tmpfs /tmp
+mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+export PATH=/bin
+scenario=$(sed -n 's/.*lg\.scenario=\([^ ]*\).*/\1/p' /proc/cmdline)
+echo "LIVEGRAFT-BEGIN $scenario"
+cd /tests
+sh -e "/tests/$scenario.sh"
+echo "LIVEGRAFT-RESULT $scenario rc=$?"
+sync
+poweroff -f
+INIT
+chmod +x "$stage/init"
+(cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1) >"$initrd"
+
+# --- run ---------------------------------------------------------------------
+bad_patterns='Oops|BUG:|WARNING:|Kernel panic|general protection fault|possible recursive locking|possible circular locking|inconsistent lock state|suspicious RCU usage|KASAN|UBSAN|Call Trace:|hung_task|soft lockup|hard LOCKUP|stack-protector|list_add corruption|list_del corruption'
+passed=0
+failed=0
+for s in "${scenarios[@]}"; do
+	log=$out/$s.log
+	t=$(sed -n 's/^# timeout: *\([0-9]*\).*/\1/p' "$tests/$s.sh" | head -n1)
+	t=${t:-$timeout_default}
+	start=$(date +%s)
+	set +e
+	timeout --foreground -k 5 "$t" qemu-system-x86_64 -accel "$accel" -cpu max -smp "$smp" -m "$mem" \
+		-display none -monitor none -serial "file:$log" -no-reboot \
+		-kernel "$kdir/arch/x86/boot/bzImage" -initrd "$initrd" \
+		-append "console=ttyS0 panic=-1 lg.scenario=$s" </dev/null >/dev/null 2>"$out/$s.qemu.err"
+	qrc=$?
+	set -e
+	secs=$(( $(date +%s) - start ))
+	why=
+	if [ $qrc = 124 ] || [ $qrc = 137 ]; then
+		why="timeout after ${t}s"
+	elif ! grep -q "LIVEGRAFT-RESULT $s rc=" "$log"; then
+		why="no result line (qemu exit $qrc, see $out/$s.qemu.err)"
+	elif ! grep -q "LIVEGRAFT-RESULT $s rc=0" "$log"; then
+		why="scenario $(grep -o "LIVEGRAFT-RESULT $s rc=[0-9]*" "$log" | tail -n1 | cut -d' ' -f3)"
+	fi
+	if [ -z "$why" ] && hit=$(grep -E -m1 "$bad_patterns" "$log"); then
+		why="kernel report: $hit"
+	fi
+	if [ -z "$why" ]; then
+		echo "PASS $s (${secs}s)"
+		passed=$((passed + 1))
+		[ "$keep_logs" = 1 ] || rm -f "$log" "$out/$s.qemu.err"
+	else
+		echo "FAIL $s: $why; console log: $log"
+		grep -E "^(FAIL|not ok)|LIVEGRAFT-" "$log" | head -n 20 | sed 's/^/    /'
+		failed=$((failed + 1))
+	fi
+done
+echo "vm: $passed passed, $failed failed"
+[ "$failed" = 0 ]
