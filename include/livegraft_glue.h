@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * livegraft C glue: thin wrappers around static inlines and macros that Rust
- * cannot call. Every function here is notrace (the glue object is built
- * without $(CC_FLAGS_FTRACE)) because the ftrace handler calls into it.
+ * cannot call, plus the exported patch-module entry point. Every function
+ * here is notrace (the glue object is built without $(CC_FLAGS_FTRACE))
+ * because the ftrace handler and the safe-point probes call into it.
  */
 #ifndef _LIVEGRAFT_GLUE_H
 #define _LIVEGRAFT_GLUE_H
@@ -12,11 +13,59 @@
 struct ftrace_regs;
 struct module;
 struct task_struct;
+struct livegraft_patch;
 
+/* ftrace handler helpers */
 int lg_ftrace_test_recursion_trylock(unsigned long ip, unsigned long parent_ip);
 void lg_ftrace_test_recursion_unlock(int bit);
 void lg_ftrace_regs_set_ip(struct ftrace_regs *fregs, unsigned long ip);
-bool lg_within_module(unsigned long addr, const struct module *mod);
+
+/* current task and CPU */
+struct task_struct *lg_current(void);
+unsigned int lg_smp_processor_id(void);
+bool lg_irq_interrupted_user_mode(void);
+
+/* tasks */
+typedef bool (*lg_task_visit_fn)(struct task_struct *task, void *data);
+void lg_for_each_thread(lg_task_visit_fn visit, void *data);
+typedef int (*lg_task_call_fn)(struct task_struct *task, void *data);
+int lg_call_if_blocked(struct task_struct *task, lg_task_call_fn fn, void *data);
+void lg_nudge_user_task(struct task_struct *task);
+void lg_wake_interruptible(struct task_struct *task);
+int lg_task_cpu(const struct task_struct *task);
+bool lg_task_curr(const struct task_struct *task);
+
+/* the table lock: taken from process, softirq (task free) and probe context */
+unsigned long lg_table_lock(void);
+void lg_table_unlock(unsigned long flags);
+
+/* the transition work (runs lg_transition_work_fn() in process context) */
+void lg_transition_work_fn(void);
+void lg_schedule_transition_work(unsigned long delay_jiffies);
+void lg_cancel_transition_work_sync(void);
+
+/* synchronisation */
 void lg_tracepoint_synchronize_unregister(void);
+void lg_synchronize_all_contexts(void);
+
+/* module references */
+bool lg_try_module_get(struct module *mod);
+void lg_module_put(struct module *mod);
+const char *lg_module_name(struct module *mod);
+
+/* per-patch sysfs directory */
+struct kobject;
+#define LG_ATTR_ENABLED		0
+#define LG_ATTR_TRANSITION	1
+#define LG_ATTR_FORCE		2
+#define LG_ATTR_PENDING_TASKS	3
+#define LG_ATTR_SUMMARY		4
+struct kobject *lg_patch_dir_create(struct kobject *parent, const char *name);
+void lg_patch_dir_destroy(struct kobject *kobj);
+ssize_t lg_rust_patch_show(struct kobject *kobj, int attr, char *buf);
+ssize_t lg_rust_patch_store(struct kobject *kobj, int attr, const char *buf, size_t count);
+
+/* the Rust side of livegraft_enable_patch() */
+int lg_rust_enable_patch(struct livegraft_patch *patch);
 
 #endif

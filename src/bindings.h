@@ -7,6 +7,8 @@
 #include <linux/tracepoint.h>
 #include <linux/stacktrace.h>
 #include <linux/kallsyms.h>
+#include <linux/kprobes.h>
+#include "livegraft.h"
 #include <linux/smp.h>
 #include <linux/rcupdate.h>
 #include <linux/rcupdate_wait.h>

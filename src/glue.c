@@ -1,13 +1,30 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * livegraft C glue. Rust cannot call static inline functions or macros, so
- * each one livegraft needs gets a one-line, out-of-line wrapper here. Nothing
- * else belongs in this file: the logic lives in Rust.
+ * each one livegraft needs gets a small out-of-line wrapper here, and the
+ * patch-module entry point is exported from here (EXPORT_SYMBOL_GPL is a C
+ * macro). Nothing else belongs in this file: the logic lives in Rust.
+ *
+ * This object is built without $(CC_FLAGS_FTRACE): the ftrace handler and
+ * the safe-point probes call into it, so it must never be traced itself.
  */
 #include <linux/ftrace.h>
+#include <linux/hardirq.h>
+#include <linux/kobject.h>
+#include <linux/sysfs.h>
 #include <linux/module.h>
+#include <linux/rcupdate.h>
+#include <linux/rcupdate_wait.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
+#include <linux/spinlock.h>
 #include <linux/trace_recursion.h>
 #include <linux/tracepoint.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <asm/irq_regs.h>
+#include "livegraft.h"
 #include "livegraft_glue.h"
 
 int lg_ftrace_test_recursion_trylock(unsigned long ip, unsigned long parent_ip)
@@ -25,12 +42,232 @@ void lg_ftrace_regs_set_ip(struct ftrace_regs *fregs, unsigned long ip)
 	ftrace_regs_set_instruction_pointer(fregs, ip);
 }
 
-bool lg_within_module(unsigned long addr, const struct module *mod)
+struct task_struct *lg_current(void)
 {
-	return within_module(addr, mod);
+	return current;
+}
+
+unsigned int lg_smp_processor_id(void)
+{
+	return raw_smp_processor_id();
+}
+
+/* In an IPI handler: did the interrupt arrive while the CPU ran user code? */
+bool lg_irq_interrupted_user_mode(void)
+{
+	struct pt_regs *regs;
+
+	/* A local smp_call_function_single() runs us outside hardirq context,
+	 * where get_irq_regs() is stale: only trust it inside an interrupt. */
+	if (!in_hardirq())
+		return false;
+	regs = get_irq_regs();
+	return regs && user_mode(regs);
+}
+
+/*
+ * Visit every thread under RCU (never tasklist_lock: it is not exported and
+ * holding it across a long walk causes hard lockups, see anchors). @visit
+ * returns false to stop early. Threads created during the walk may be
+ * missed; the caller's fork hook covers them.
+ */
+void lg_for_each_thread(lg_task_visit_fn visit, void *data)
+{
+	struct task_struct *g, *t;
+
+	rcu_read_lock();
+	for_each_process_thread(g, t) {
+		if (!visit(t, data))
+			break;
+	}
+	rcu_read_unlock();
+}
+
+/*
+ * Call @fn with @task pinned in a blocked state, the way task_call_func()
+ * (not exported) does it for a blocked task: p->pi_lock holds off
+ * try_to_wake_up(), and a task that is neither TASK_RUNNING/TASK_WAKING nor
+ * on a runqueue, and has left __schedule() (on_cpu == 0), cannot run until we
+ * drop the lock, so its stack is stable while @fn looks at it. A runnable or
+ * running task would need the runqueue lock, which a module cannot take:
+ * for those we return -EAGAIN and the caller retries later (or the task
+ * switches at its own safe point).
+ */
+int lg_call_if_blocked(struct task_struct *task, lg_task_call_fn fn, void *data)
+{
+	unsigned long flags;
+	unsigned int state;
+	int ret = -EAGAIN;
+
+	raw_spin_lock_irqsave(&task->pi_lock, flags);
+	state = READ_ONCE(task->__state);
+	if (state == TASK_RUNNING || state == TASK_WAKING)
+		goto out;
+	/* Load on_rq after __state; pairs with the barriers in try_to_wake_up(). */
+	smp_rmb();
+	if (task->on_rq)
+		goto out;
+	/* Wait until the task has left __schedule(); as task_call_func() does. */
+	smp_rmb();
+	smp_cond_load_acquire(&task->on_cpu, !VAL);
+	ret = fn(task, data);
+out:
+	raw_spin_unlock_irqrestore(&task->pi_lock, flags);
+	return ret;
+}
+
+/*
+ * Make a user task leave an interruptible sleep and pass through syscall
+ * exit, the way set_notify_signal() does (it is a static inline calling the
+ * unexported wake_up_state()): TIF_NOTIFY_SIGNAL makes signal_pending()
+ * true, the interrupted syscall returns -ERESTARTSYS and, since no real
+ * signal is queued, is restarted transparently after exit_to_user_mode has
+ * cleared the flag. default_wake_function() on a wait entry whose private
+ * field is the task is exactly try_to_wake_up(task, TASK_INTERRUPTIBLE, 0):
+ * an uninterruptible sleeper is never woken spuriously.
+ */
+void lg_nudge_user_task(struct task_struct *task)
+{
+	struct wait_queue_entry entry = { .private = task };
+
+	if (!test_and_set_tsk_thread_flag(task, TIF_NOTIFY_SIGNAL) &&
+	    !default_wake_function(&entry, TASK_INTERRUPTIBLE, 0, NULL))
+		kick_process(task);
+}
+
+/* Wake a task only if it sleeps interruptibly (kthreads; upstream does the same). */
+void lg_wake_interruptible(struct task_struct *task)
+{
+	struct wait_queue_entry entry = { .private = task };
+
+	default_wake_function(&entry, TASK_INTERRUPTIBLE, 0, NULL);
+}
+
+int lg_task_cpu(const struct task_struct *task)
+{
+	return task_cpu(task);
+}
+
+bool lg_task_curr(const struct task_struct *task)
+{
+	return READ_ONCE(task->on_cpu);
+}
+
+static DEFINE_RAW_SPINLOCK(lg_table_raw_lock);
+
+unsigned long lg_table_lock(void)
+{
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&lg_table_raw_lock, flags);
+	return flags;
+}
+
+void lg_table_unlock(unsigned long flags)
+{
+	raw_spin_unlock_irqrestore(&lg_table_raw_lock, flags);
+}
+
+static void lg_transition_work(struct work_struct *work)
+{
+	lg_transition_work_fn();
+}
+static DECLARE_DELAYED_WORK(lg_transition_dwork, lg_transition_work);
+
+/* Safe from any context but NMI: mod_delayed_work() disables IRQs itself. */
+void lg_schedule_transition_work(unsigned long delay_jiffies)
+{
+	mod_delayed_work(system_unbound_wq, &lg_transition_dwork, delay_jiffies);
+}
+
+void lg_cancel_transition_work_sync(void)
+{
+	cancel_delayed_work_sync(&lg_transition_dwork);
 }
 
 void lg_tracepoint_synchronize_unregister(void)
 {
 	tracepoint_synchronize_unregister();
 }
+
+/*
+ * Wait until every ftrace handler and probe that may have seen the old
+ * state has returned, including those that ran where RCU was not watching
+ * (idle entry, early exception entry): synchronize_rcu() covers the
+ * preempt-disabled handlers RCU sees, synchronize_rcu_tasks_rude() forces a
+ * schedule on every CPU as upstream's schedule_on_each_cpu() does.
+ */
+void lg_synchronize_all_contexts(void)
+{
+	synchronize_rcu();
+	synchronize_rcu_tasks_rude();
+}
+
+bool lg_try_module_get(struct module *mod)
+{
+	return try_module_get(mod);
+}
+
+void lg_module_put(struct module *mod)
+{
+	module_put(mod);
+}
+
+const char *lg_module_name(struct module *mod)
+{
+	return module_name(mod);
+}
+
+/*
+ * Per-patch sysfs directory: the attribute tables are macros, so they live
+ * here; show/store dispatch to Rust with the attribute's id.
+ */
+#define LG_PATCH_ATTR(_name, _mode, _id)					\
+static ssize_t _name##_show(struct kobject *kobj, struct kobj_attribute *a, char *buf) \
+{ return lg_rust_patch_show(kobj, _id, buf); }					\
+static ssize_t _name##_store(struct kobject *kobj, struct kobj_attribute *a,	\
+			     const char *buf, size_t count)			\
+{ return lg_rust_patch_store(kobj, _id, buf, count); }				\
+static struct kobj_attribute _name##_attr = __ATTR(_name, _mode, _name##_show, _name##_store)
+
+LG_PATCH_ATTR(enabled, 0644, LG_ATTR_ENABLED);
+LG_PATCH_ATTR(transition, 0444, LG_ATTR_TRANSITION);
+LG_PATCH_ATTR(force, 0200, LG_ATTR_FORCE);
+LG_PATCH_ATTR(pending_tasks, 0444, LG_ATTR_PENDING_TASKS);
+LG_PATCH_ATTR(summary, 0444, LG_ATTR_SUMMARY);
+
+static struct attribute *lg_patch_attrs[] = {
+	&enabled_attr.attr,
+	&transition_attr.attr,
+	&force_attr.attr,
+	&pending_tasks_attr.attr,
+	&summary_attr.attr,
+	NULL,
+};
+static const struct attribute_group lg_patch_group = { .attrs = lg_patch_attrs };
+
+struct kobject *lg_patch_dir_create(struct kobject *parent, const char *name)
+{
+	struct kobject *kobj = kobject_create_and_add(name, parent);
+
+	if (!kobj)
+		return NULL;
+	if (sysfs_create_group(kobj, &lg_patch_group)) {
+		kobject_put(kobj);
+		return NULL;
+	}
+	return kobj;
+}
+
+/* Waits for running show/store callbacks: never call with the registry mutex held. */
+void lg_patch_dir_destroy(struct kobject *kobj)
+{
+	sysfs_remove_group(kobj, &lg_patch_group);
+	kobject_put(kobj);
+}
+
+int livegraft_enable_patch(struct livegraft_patch *patch)
+{
+	return lg_rust_enable_patch(patch);
+}
+EXPORT_SYMBOL_GPL(livegraft_enable_patch);

@@ -32,6 +32,11 @@ impl Root {
         }
         Ok(Root { kobj })
     }
+
+    /// The kobject, for creating children.
+    pub(crate) fn as_ptr(&self) -> *mut sys::kobject {
+        self.kobj
+    }
 }
 
 impl Drop for Root {

@@ -14,7 +14,12 @@ build_one() {
 		|| die "module build failed in $dir"
 }
 build_one "$LIVEGRAFT_ROOT"
+# Each directory may use the exports of the core and of the directories
+# built before it (test patches link against the test target).
+symvers=$LIVEGRAFT_ROOT/Module.symvers
 for dir in "$@"; do
-	build_one "$(cd "$dir" && pwd)" KBUILD_EXTRA_SYMBOLS="$LIVEGRAFT_ROOT/Module.symvers"
+	dir=$(cd "$dir" && pwd)
+	build_one "$dir" KBUILD_EXTRA_SYMBOLS="$symvers"
+	[ ! -f "$dir/Module.symvers" ] || symvers="$symvers $dir/Module.symvers"
 done
 echo "$kdir"

@@ -60,3 +60,33 @@ wait_for() {
 }
 
 file_is() { [ "$(cat "$1" 2>/dev/null)" = "$2" ]; }
+
+# --- livegraft engine helpers ---
+LG=/sys/kernel/livegraft
+T=/proc/lg_target
+
+# stat KIND FIELD: a counter of /proc/lg_target
+stat() { sed -n "s/^$1 .*$2=\([0-9]*\).*/\1/p" $T; }
+
+# expect_no_mixed: no unit of any kind mixed versions.
+expect_no_mixed() {
+	_m=$(sed -n 's/.* mixed=\([0-9]*\).*/\1/p' $T | paste -sd+ | bc)
+	[ "$_m" = 0 ] || { cat $T; fail "$_m units mixed old and new code"; }
+	ok "no unit mixed versions ($(grep -c units= $T) kinds checked)"
+}
+
+# wait_transition_done PATCH [SECONDS]
+wait_transition_done() {
+	wait_for "${2:-30}" file_is $LG/$1/transition 0
+}
+
+load_core_and_target() {
+	insmod $MODDIR/livegraft.ko
+	insmod $MODDIR/lg_target.ko
+}
+
+# unit_loop N: run N syscall units (busybox has no loop-in-one-process tool).
+unit_loop() {
+	_i=0
+	while [ $_i -lt "$1" ]; do echo unit > $T; _i=$((_i + 1)); done
+}

@@ -1,0 +1,893 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The patch registry: the patch-module ABI, enabling and disabling, the
+//! transition work, and the per-patch sysfs files.
+//!
+//! Everything here runs in process context under the registry mutex, with
+//! two exceptions that must not hold it: removing a patch's sysfs directory
+//! (it waits for running show/store callbacks, which take the mutex) and
+//! dropping the patch module's reference. Both are queued in
+//! `Registry::deferred` and done after the mutex is released.
+//!
+//! Life of a patch (upstream's semantics, see anchors): the patch module's
+//! init calls `livegraft_enable_patch()`, which validates and resolves
+//! everything *before* changing anything, takes a reference on the patch
+//! module, creates `/sys/kernel/livegraft/<patch>/` and starts the patching
+//! transition. Writing `0` to `enabled` starts unpatching (or reverses a
+//! running patching transition). When unpatching completes the directory is
+//! removed and the module reference dropped, so `rmmod` succeeds; a forced
+//! patch keeps its reference forever.
+
+use crate::logic::task_table::Universe;
+use crate::logic::transition::{self as logic, Direction, Event, PatchId, TransitionState};
+use crate::patch::{Site, Version};
+use crate::symbols::{self, Extent};
+use crate::sys;
+use crate::transition::{Pending, Transition, Why, KIND_NAMES};
+use kernel::ffi::c_char;
+use core::fmt::Write;
+use core::sync::atomic::{AtomicPtr, Ordering};
+use kernel::c_str;
+use kernel::error::Error;
+use kernel::prelude::*;
+use kernel::str::{CStr, CString};
+use kernel::sync::Mutex;
+
+/// Start nudging (fake signals / interruptible wakeups) pending tasks after this long.
+const NUDGE_AFTER_MS: i64 = 500;
+/// Report stalled tasks in dmesg after this long (once per transition).
+const REPORT_AFTER_MS: i64 = 5000;
+/// Longest delay between two stack-check passes.
+const MAX_RETRY_MS: u32 = 250;
+
+/// One function of a patch.
+struct PatchFunc {
+    name: CString,
+    site: *mut Site,
+    version: KBox<Version>,
+    /// Range a task must not be in to switch to Patched (set at push time).
+    old_extent: Extent,
+}
+
+/// A loaded patch.
+struct Patch {
+    id: PatchId,
+    name: CString,
+    module: *mut sys::module,
+    funcs: KVec<PatchFunc>,
+    state: logic::Patch,
+    dir: *mut sys::kobject,
+}
+
+/// The transition in progress.
+struct Running {
+    patch: PatchId,
+    direction: Direction,
+    transition: Transition,
+    started_ns: i64,
+    reported: bool,
+}
+
+enum Deferred {
+    RemoveDir(*mut sys::kobject),
+    PutModule(*mut sys::module),
+}
+
+/// Everything the mutex protects.
+struct Registry {
+    patches: KVec<Option<KBox<Patch>>>,
+    sites: KVec<Option<KBox<Site>>>,
+    state: TransitionState,
+    running: Option<Running>,
+    next_id: u32,
+    deferred: KVec<Deferred>,
+    root: *mut sys::kobject,
+}
+
+// SAFETY: the raw pointers are kobjects, modules and sites owned by the
+// registry; they are only used under the registry mutex.
+unsafe impl Send for Registry {}
+
+/// The module-wide state, reachable from C entry points through `STATE`.
+#[pin_data]
+pub(crate) struct State {
+    #[pin]
+    registry: Mutex<Registry>,
+}
+
+static STATE: AtomicPtr<State> = AtomicPtr::new(core::ptr::null_mut());
+
+/// Owner of the published state; dropping it unpublishes it.
+pub(crate) struct Core {
+    state: Pin<KBox<State>>,
+}
+
+impl Core {
+    /// Creates and publishes the registry; `root` is `/sys/kernel/livegraft`.
+    pub(crate) fn new(root: *mut sys::kobject) -> Result<Self> {
+        let state = KBox::pin_init(
+            pin_init!(State {
+                registry <- kernel::new_mutex!(Registry {
+                    patches: KVec::new(),
+                    sites: KVec::new(),
+                    state: TransitionState::Idle,
+                    running: None,
+                    next_id: 1,
+                    deferred: KVec::new(),
+                    root,
+                }),
+            }),
+            GFP_KERNEL,
+        )?;
+        // Release: pairs with the Acquire in `state()`.
+        STATE.store((&*state as *const State).cast_mut(), Ordering::Release);
+        Ok(Core { state })
+    }
+}
+
+impl Drop for Core {
+    fn drop(&mut self) {
+        // No patch module can be loaded (they depend on our symbols), so no
+        // patch, site or transition exists; the work cannot be queued.
+        // SAFETY: plain call.
+        unsafe { sys::lg_cancel_transition_work_sync() };
+        STATE.store(core::ptr::null_mut(), Ordering::Release);
+        let _ = &self.state;
+    }
+}
+
+fn state() -> Option<&'static State> {
+    // Acquire: pairs with the Release in `Core::new`.
+    let s = STATE.load(Ordering::Acquire);
+    // SAFETY: the state lives until module exit, and module exit happens
+    // only when no patch module (caller of our export), sysfs file or work
+    // item can run (they are removed or cancelled first).
+    unsafe { s.as_ref() }
+}
+
+fn now_ns() -> i64 {
+    kernel::time::Ktime::ktime_get().to_ns()
+}
+
+fn errno(e: i32) -> Error {
+    Error::from_errno(-e)
+}
+
+/// Runs the deferred actions, outside the mutex.
+fn run_deferred(list: KVec<Deferred>) {
+    for d in list.iter() {
+        match *d {
+            // SAFETY: the directory was created by `lg_patch_dir_create`
+            // and removed from the registry, so this is its last user.
+            Deferred::RemoveDir(kobj) => unsafe { sys::lg_patch_dir_destroy(kobj) },
+            // SAFETY: the reference was taken in `enable_patch`.
+            Deferred::PutModule(m) => unsafe { sys::lg_module_put(m) },
+        }
+    }
+}
+
+/// Locks the registry, runs `f`, then the deferred actions.
+fn with_registry<R>(f: impl FnOnce(&mut Registry) -> R) -> Option<R> {
+    let st = state()?;
+    let (r, deferred) = {
+        let mut reg = st.registry.lock();
+        let r = f(&mut reg);
+        (r, core::mem::replace(&mut reg.deferred, KVec::new()))
+    };
+    run_deferred(deferred);
+    Some(r)
+}
+
+// --- the ABI -----------------------------------------------------------------
+
+fn cstr_at(p: *const c_char) -> Option<&'static CStr> {
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: the ABI requires NUL-terminated strings that live as long as
+    // the patch module, which we pin with a reference before keeping them
+    // (and we copy them anyway).
+    Some(unsafe { CStr::from_char_ptr(p) })
+}
+
+fn valid_name(name: &CStr) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b.len() <= 55
+        && b.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+}
+
+struct Parsed {
+    name: CString,
+    module: *mut sys::module,
+    funcs: KVec<(CString, usize, Extent, Extent)>,
+}
+
+/// Validates and resolves a patch description without changing anything.
+///
+/// # Safety
+///
+/// `raw` must point to a `livegraft_patch` of the calling patch module.
+unsafe fn parse(raw: *const sys::livegraft_patch) -> Result<Parsed> {
+    if raw.is_null() {
+        return Err(EINVAL);
+    }
+    // Every ABI version starts with abi_version and size: read those first.
+    // SAFETY: the caller passes a valid patch; the first two fields exist in
+    // every ABI version.
+    let (abi, size) = unsafe { ((*raw).abi_version, (*raw).size) };
+    if abi != sys::LIVEGRAFT_ABI_VERSION {
+        pr_err!(
+            "refusing patch: built for livegraft ABI {}, this core implements ABI {}\n",
+            abi,
+            sys::LIVEGRAFT_ABI_VERSION
+        );
+        return Err(errno(sys::EPROTO as i32));
+    }
+    if size as usize != core::mem::size_of::<sys::livegraft_patch>() {
+        pr_err!("refusing patch: descriptor size {} does not match ABI {}\n", size, abi);
+        return Err(errno(sys::EPROTO as i32));
+    }
+    // SAFETY: the ABI version and size match our definition.
+    let p = unsafe { &*raw };
+    if p.flags != 0 || p.reserved != 0 {
+        pr_err!("refusing patch: unknown flags {:#x}\n", p.flags);
+        return Err(EINVAL);
+    }
+    let name = cstr_at(p.name).ok_or(EINVAL)?;
+    if !valid_name(name) {
+        pr_err!("refusing patch: invalid name (use 1-55 of [A-Za-z0-9_-])\n");
+        return Err(EINVAL);
+    }
+    if p.mod_.is_null() || p.objs.is_null() {
+        pr_err!("'{}': no module or no objects in the patch descriptor\n", name);
+        return Err(EINVAL);
+    }
+    let mut funcs = KVec::new();
+    let mut obj = p.objs;
+    loop {
+        // SAFETY: the objects array ends with an entry whose funcs is NULL.
+        let o = unsafe { &*obj };
+        if o.funcs.is_null() {
+            break;
+        }
+        // vmlinux, or a module that is loaded now (the patch module must
+        // depend on it so that it cannot be unloaded under the patch).
+        let object = cstr_at(o.name).filter(|n| n.as_bytes() != b"vmlinux");
+        let mut f = o.funcs;
+        loop {
+            // SAFETY: each funcs array ends with an entry whose old_name is NULL.
+            let func = unsafe { &*f };
+            let Some(fname) = cstr_at(func.old_name) else { break };
+            if func.old_sympos > 1 {
+                pr_err!("'{}': function '{}': sympos {} is not supported yet\n", name, fname, func.old_sympos);
+                return Err(ENOTSUPP);
+            }
+            if func.new_func.is_null() {
+                pr_err!("'{}': function '{}' has no replacement\n", name, fname);
+                return Err(EINVAL);
+            }
+            let lookup = match object {
+                Some(m) => CString::try_from_fmt(kernel::fmt!("{}:{}", m, fname))?,
+                None => CString::try_from(fname)?,
+            };
+            let addr = symbols::address_of(&lookup).map_err(|e| {
+                pr_err!(
+                    "'{}': cannot find function '{}' in {} ({})\n",
+                    name,
+                    fname,
+                    object.map_or(c_str!("vmlinux"), |m| m),
+                    e.to_errno()
+                );
+                e
+            })?;
+            let old = symbols::extent_of(addr)?;
+            let new_addr = func.new_func as usize;
+            let new = symbols::extent_of(new_addr)?;
+            if funcs.iter().any(|(_, a, _, _): &(CString, usize, Extent, Extent)| *a == old.start) {
+                pr_err!("'{}': function '{}' listed twice\n", name, fname);
+                return Err(EINVAL);
+            }
+            funcs.push((CString::try_from(fname)?, old.start, old, new), GFP_KERNEL)?;
+            // SAFETY: still inside the terminated array.
+            f = unsafe { f.add(1) };
+        }
+        // SAFETY: still inside the terminated array.
+        obj = unsafe { obj.add(1) };
+    }
+    if funcs.is_empty() {
+        pr_err!("'{}': the patch has no functions\n", name);
+        return Err(EINVAL);
+    }
+    Ok(Parsed { name: CString::try_from(name)?, module: p.mod_, funcs })
+}
+
+/// `livegraft_enable_patch()`, called from a patch module's init.
+#[no_mangle]
+extern "C" fn lg_rust_enable_patch(raw: *mut sys::livegraft_patch) -> i32 {
+    // SAFETY: the exported C function passes the patch module's descriptor.
+    let parsed = match unsafe { parse(raw) } {
+        Ok(p) => p,
+        Err(e) => return e.to_errno(),
+    };
+    match with_registry(|reg| reg.enable(parsed)) {
+        Some(Ok(())) => 0,
+        Some(Err(e)) => e.to_errno(),
+        None => ENODEV.to_errno(),
+    }
+}
+
+// --- the registry --------------------------------------------------------------
+
+impl Registry {
+    fn patch_index(&self, id: PatchId) -> Option<usize> {
+        self.patches.iter().position(|p| p.as_ref().map_or(false, |p| p.id == id))
+    }
+
+    fn patch_by_kobj(&self, kobj: *mut sys::kobject) -> Option<usize> {
+        self.patches.iter().position(|p| p.as_ref().map_or(false, |p| p.dir == kobj))
+    }
+
+    fn site_for(&mut self, addr: usize, name: &CStr, extent: Extent) -> Result<*mut Site> {
+        for s in self.sites.iter_mut().flatten() {
+            if s.extent.start == addr {
+                return Ok(&mut **s as *mut Site);
+            }
+        }
+        let site = Site::new(CString::try_from(name)?, extent)?;
+        let ptr = &*site as *const Site as *mut Site;
+        if let Some(slot) = self.sites.iter_mut().find(|s| s.is_none()) {
+            *slot = Some(site);
+        } else {
+            self.sites.push(Some(site), GFP_KERNEL)?;
+        }
+        Ok(ptr)
+    }
+
+    /// Drops sites whose stack is empty (their ops is unregistered first).
+    fn reap_sites(&mut self) {
+        for slot in self.sites.iter_mut() {
+            if slot.as_ref().map_or(false, |s| s.is_empty()) {
+                if let Some(mut s) = slot.take() {
+                    s.retire();
+                }
+            }
+        }
+    }
+
+    fn enable(&mut self, parsed: Parsed) -> Result {
+        let name = &parsed.name;
+        if self.patches.iter().flatten().any(|p| p.name.as_bytes() == name.as_bytes()) {
+            pr_err!("'{}': a patch of that name is already loaded\n", &**name);
+            return Err(EEXIST);
+        }
+        if self.state != TransitionState::Idle {
+            pr_err!("'{}': another transition is in progress\n", &**name);
+            return Err(EBUSY);
+        }
+        // SAFETY: `module` is the caller's THIS_MODULE, in its init function.
+        if !unsafe { sys::lg_try_module_get(parsed.module) } {
+            return Err(ENODEV);
+        }
+        let mut funcs = KVec::new();
+        for (fname, addr, old, new) in parsed.funcs.iter() {
+            let made = self
+                .site_for(*addr, fname, *old)
+                .and_then(|site| Ok((site, KBox::new(Version::new(new.start, *new), GFP_KERNEL)?)));
+            let (site, version) = match made {
+                Ok(v) => v,
+                Err(e) => {
+                    self.reap_sites();
+                    self.deferred.push(Deferred::PutModule(parsed.module), GFP_KERNEL).ok();
+                    return Err(e);
+                }
+            };
+            if let Err(e) = funcs.push(
+                PatchFunc { name: CString::try_from(&**fname)?, site, version, old_extent: *old },
+                GFP_KERNEL,
+            ) {
+                self.reap_sites();
+                self.deferred.push(Deferred::PutModule(parsed.module), GFP_KERNEL).ok();
+                return Err(e.into());
+            }
+        }
+        // SAFETY: `root` is our live sysfs root and `name` a valid C string.
+        let dir = unsafe { sys::lg_patch_dir_create(self.root, name.as_char_ptr()) };
+        if dir.is_null() {
+            self.reap_sites();
+            self.deferred.push(Deferred::PutModule(parsed.module), GFP_KERNEL).ok();
+            return Err(ENOMEM);
+        }
+        let id = PatchId(self.next_id);
+        self.next_id = self.next_id.wrapping_add(1);
+        let patch = KBox::new(
+            Patch { id, name: CString::try_from(&**name)?, module: parsed.module, funcs, state: logic::Patch::new(), dir },
+            GFP_KERNEL,
+        );
+        let patch = match patch {
+            Ok(p) => p,
+            Err(e) => {
+                self.reap_sites();
+                self.deferred.push(Deferred::RemoveDir(dir), GFP_KERNEL).ok();
+                self.deferred.push(Deferred::PutModule(parsed.module), GFP_KERNEL).ok();
+                return Err(e.into());
+            }
+        };
+        if let Some(slot) = self.patches.iter_mut().find(|p| p.is_none()) {
+            *slot = Some(patch);
+        } else if let Err(e) = self.patches.push(Some(patch), GFP_KERNEL) {
+            self.reap_sites();
+            self.deferred.push(Deferred::RemoveDir(dir), GFP_KERNEL).ok();
+            self.deferred.push(Deferred::PutModule(parsed.module), GFP_KERNEL).ok();
+            return Err(e.into());
+        }
+        pr_info!("enabling patch '{}'\n", &**name);
+        let res = self.request(id, Event::Enable);
+        if res.is_err() {
+            self.drop_patch(id);
+        }
+        res
+    }
+
+    /// Removes a patch that is not on any stack.
+    fn drop_patch(&mut self, id: PatchId) {
+        let Some(i) = self.patch_index(id) else { return };
+        let Some(slot) = self.patches.as_mut_slice().get_mut(i) else { return };
+        if let Some(p) = slot.take() {
+            self.deferred.push(Deferred::RemoveDir(p.dir), GFP_KERNEL).ok();
+            if !p.state.forced {
+                self.deferred.push(Deferred::PutModule(p.module), GFP_KERNEL).ok();
+            }
+        }
+        self.reap_sites();
+    }
+
+    /// Applies a user or ABI request through the pure state machine.
+    fn request(&mut self, id: PatchId, event: Event) -> Result {
+        let i = self.patch_index(id).ok_or(ENOENT)?;
+        let pstate = self.patches.get(i).and_then(|p| p.as_ref()).map(|p| p.state).ok_or(ENOENT)?;
+        let step = logic::next(self.state, id, pstate, event).map_err(|e| errno(-e.errno()))?;
+        self.apply(i, id, event, step)
+    }
+
+    fn apply(&mut self, i: usize, id: PatchId, event: Event, step: logic::Step) -> Result {
+        let before = self.state;
+        match (before, step.transition) {
+            (TransitionState::Idle, TransitionState::Initializing { direction, .. }) => {
+                if direction == Direction::Unpatching {
+                    self.check_stack_order(i)?;
+                }
+                self.state = step.transition;
+                self.set_patch_state(i, step.patch);
+                if let Err(e) = self.begin(i, direction) {
+                    self.state = TransitionState::Idle;
+                    // A failed disable leaves the patch enabled.
+                    if direction == Direction::Unpatching {
+                        self.set_patch_state(i, logic::Patch { state: logic::PatchState::Enabled, ..step.patch });
+                    }
+                    return Err(e);
+                }
+                let started = logic::next(self.state, id, step.patch, Event::Started).map_err(|_| EINVAL)?;
+                self.state = started.transition;
+            }
+            (TransitionState::Running { direction: d0, .. }, TransitionState::Running { direction: d1, .. })
+                if d0 != d1 =>
+            {
+                let name = self.patch_name(i);
+                let (from, to) = match d0 {
+                    Direction::Patching => ("patching", "unpatching"),
+                    Direction::Unpatching => ("unpatching", "patching"),
+                };
+                pr_info!("'{}': reversing transition from {} to {}\n", name, from, to);
+                if d1 == Direction::Unpatching {
+                    self.check_stack_order(i)?;
+                }
+                let run = self.running.as_mut().ok_or(EINVAL)?;
+                run.transition.reverse()?;
+                run.direction = d1;
+                self.state = step.transition;
+                self.set_patch_state(i, step.patch);
+                // SAFETY: plain call.
+                unsafe { sys::lg_schedule_transition_work(0) };
+            }
+            _ if event == Event::Force => {
+                let name = self.patch_name(i);
+                let run = self.running.as_mut().ok_or(EINVAL)?;
+                pr_warn!(
+                    "'{}': forcing remaining tasks to the {} state\n",
+                    name,
+                    if run.direction == Direction::Patching { "patched" } else { "unpatched" }
+                );
+                pr_warn!("'{}': the patch module can never be unloaded now\n", name);
+                run.transition.force();
+                self.set_patch_state(i, step.patch);
+                // SAFETY: plain call.
+                unsafe { sys::lg_schedule_transition_work(0) };
+            }
+            _ => return Err(EINVAL),
+        }
+        Ok(())
+    }
+
+    /// A copy of patch `i`'s name, for messages printed while the patch is borrowed.
+    fn patch_name(&self, i: usize) -> Name {
+        let mut n = Name { buf: [0; 56], len: 0 };
+        if let Some(Some(p)) = self.patches.get(i) {
+            let b = p.name.as_bytes();
+            let len = b.len().min(n.buf.len());
+            if let (Some(dst), Some(src)) = (n.buf.get_mut(..len), b.get(..len)) {
+                dst.copy_from_slice(src);
+                n.len = len;
+            }
+        }
+        n
+    }
+
+    fn set_patch_state(&mut self, i: usize, s: logic::Patch) {
+        if let Some(Some(p)) = self.patches.as_mut_slice().get_mut(i) {
+            p.state = s;
+        }
+    }
+
+    /// Stack order: a patch can be unpatched only if it is the newest on every function.
+    fn check_stack_order(&self, i: usize) -> Result {
+        let p = self.patches.get(i).and_then(|p| p.as_ref()).ok_or(ENOENT)?;
+        for f in p.funcs.iter() {
+            // SAFETY: sites outlive the versions on their stacks.
+            let top = unsafe { (*f.site).top() };
+            if !top.is_null() && top != &*f.version as *const Version {
+                pr_err!(
+                    "'{}': cannot disable: a newer patch also replaces '{}'; disable it first\n",
+                    &*p.name,
+                    &*f.name
+                );
+                return Err(EBUSY);
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds the transition for patch `i` (state already Initializing).
+    fn begin(&mut self, i: usize, direction: Direction) -> Result {
+        let p = self.patches.as_mut_slice().get_mut(i).and_then(|p| p.as_mut()).ok_or(ENOENT)?;
+        let verb = if direction == Direction::Patching { "patching" } else { "unpatching" };
+        pr_info!("'{}': initializing {} transition\n", &*p.name, verb);
+        let mut old_code = KVec::new();
+        let mut new_code = KVec::new();
+        for f in p.funcs.iter_mut() {
+            // SAFETY: the site outlives the patch's versions.
+            let site = unsafe { &*f.site };
+            f.old_extent = if direction == Direction::Patching {
+                let top = site.top();
+                // SAFETY: the top version is alive while on the stack.
+                if top.is_null() { site.extent } else { unsafe { (*top).new_extent } }
+            } else {
+                site.extent_below(&f.version)
+            };
+            old_code.push(f.old_extent, GFP_KERNEL)?;
+            new_code.push(f.version.new_extent, GFP_KERNEL)?;
+        }
+        let mut t = Transition::begin(direction, old_code, new_code)?;
+        // Versions are marked before they are pushed (patch.rs: ordering 2).
+        for f in p.funcs.iter() {
+            f.version.set_transition(true);
+        }
+        if direction == Direction::Patching {
+            let mut pushed = 0usize;
+            let mut failed = None;
+            for f in p.funcs.iter() {
+                // SAFETY: the version lives in the patch until it is popped
+                // and every context synchronised (`complete`).
+                if let Err(e) = unsafe { (*f.site).push(&f.version) } {
+                    failed = Some(e);
+                    break;
+                }
+                pushed = pushed.wrapping_add(1);
+            }
+            if let Some(e) = failed {
+                for f in p.funcs.iter().take(pushed) {
+                    // SAFETY: the site outlives its versions; we hold the mutex.
+                    unsafe { (*f.site).pop(&f.version) };
+                }
+                t.unhook();
+                // SAFETY: plain call; no handler may still use the popped versions.
+                unsafe { sys::lg_synchronize_all_contexts() };
+                for f in p.funcs.iter() {
+                    f.version.set_transition(false);
+                }
+                drop(t);
+                self.reap_sites();
+                return Err(e);
+            }
+        }
+        if let Err(e) = t.start() {
+            pr_err!("'{}': cannot register the safe points ({})\n", &*p.name, e.to_errno());
+            // Nobody switched: every task still runs the initial universe,
+            // so undoing is the reverse of the pushes above.
+            t.unhook();
+            if direction == Direction::Patching {
+                for f in p.funcs.iter() {
+                    // SAFETY: as above.
+                    unsafe { (*f.site).pop(&f.version) };
+                }
+            }
+            // SAFETY: plain call.
+            unsafe { sys::lg_synchronize_all_contexts() };
+            for f in p.funcs.iter() {
+                f.version.set_transition(false);
+            }
+            drop(t);
+            self.reap_sites();
+            return Err(e);
+        }
+        pr_info!("'{}': starting {} transition\n", &*p.name, verb);
+        self.running = Some(Running {
+            patch: p.id,
+            direction,
+            transition: t,
+            started_ns: now_ns(),
+            reported: false,
+        });
+        // First attempt right away, as upstream does.
+        // SAFETY: plain call.
+        unsafe { sys::lg_schedule_transition_work(0) };
+        Ok(())
+    }
+
+    /// One run of the transition work.
+    fn work(&mut self) {
+        let Some(run) = self.running.as_mut() else { return };
+        let elapsed_ms = now_ns().wrapping_sub(run.started_ns) / 1_000_000;
+        let mut done = run.transition.active().table.pending() == 0 && run.transition.verify();
+        if !done {
+            let nudge = elapsed_ms >= NUDGE_AFTER_MS;
+            let report = elapsed_ms >= REPORT_AFTER_MS && !run.reported;
+            let pid = run.patch;
+            let mut lines = 0u32;
+            let pending = run.transition.pass(nudge, &mut |p: Pending| {
+                if report && lines < 32 {
+                    lines = lines.wrapping_add(1);
+                    report_pending(pid, &p);
+                }
+            });
+            if report {
+                run.reported = true;
+            }
+            if nudge && run.transition.passes % 8 == 1 {
+                pr_info!("signaling remaining tasks\n");
+            }
+            done = pending == 0 && run.transition.verify();
+        }
+        if done {
+            self.complete();
+        } else if let Some(run) = self.running.as_ref() {
+            let shift = run.transition.passes.min(8);
+            let delay_ms = (1u32 << shift).min(MAX_RETRY_MS);
+            // SAFETY: plain calls.
+            unsafe { sys::lg_schedule_transition_work(sys::__msecs_to_jiffies(delay_ms) as _) };
+        }
+    }
+
+    /// Completes the running transition (every task is in the target).
+    fn complete(&mut self) {
+        let Some(mut run) = self.running.take() else { return };
+        let Some(i) = self.patch_index(run.patch) else { return };
+        let name = self.patch_name(i);
+        let Some(Some(p)) = self.patches.as_mut_slice().get_mut(i) else { return };
+        let verb = if run.direction == Direction::Patching { "patching" } else { "unpatching" };
+        pr_info!("'{}': completing {} transition\n", name, verb);
+        let id = p.id;
+        run.transition.unhook();
+        if run.direction == Direction::Patching {
+            for f in p.funcs.iter() {
+                f.version.set_transition(false);
+            }
+            // SAFETY: plain call: after it no handler still reads the table.
+            unsafe { sys::lg_synchronize_all_contexts() };
+            drop(run.transition);
+        } else {
+            for f in p.funcs.iter() {
+                // SAFETY: the patch is on top of every site (stack order).
+                unsafe { (*f.site).pop(&f.version) };
+            }
+            // SAFETY: plain call: after it no handler uses the popped versions.
+            unsafe { sys::lg_synchronize_all_contexts() };
+            for f in p.funcs.iter() {
+                f.version.set_transition(false);
+            }
+            drop(run.transition);
+        }
+        if let Ok(step) = logic::next(self.state, id, p.state, Event::AllSwitched) {
+            if let Ok(done) = logic::next(step.transition, id, step.patch, Event::CompletionDone) {
+                self.state = done.transition;
+            }
+        }
+        self.state = TransitionState::Idle;
+        pr_info!("'{}': {} complete\n", name, verb);
+        if run.direction == Direction::Unpatching {
+            self.drop_patch(id);
+        }
+    }
+
+    fn show(&mut self, i: usize, attr: u32, out: &mut Buf<'_>) {
+        let running = self.running.as_ref();
+        let Some(Some(p)) = self.patches.get(i) else { return };
+        match attr {
+            sys::LG_ATTR_ENABLED => {
+                let _ = writeln!(out, "{}", p.state.enabled() as u8);
+            }
+            sys::LG_ATTR_TRANSITION => {
+                let _ = writeln!(out, "{}", self.state.is_in_transition(p.id) as u8);
+            }
+            sys::LG_ATTR_PENDING_TASKS => {
+                if let Some(run) = self.running.as_mut().filter(|r| r.patch == p.id) {
+                    let _ = run.transition.pass(false, &mut |t: Pending| {
+                        let _ = write!(out, "{} ", t.pid);
+                        write_comm(out, &t.comm);
+                        let _ = match t.why {
+                            Why::Running => writeln!(out, " running"),
+                            Why::Unreliable => writeln!(out, " unreliable-stack"),
+                            Why::SleepingOn(addr) => writeln!(out, " sleeping-on {:#x}", addr),
+                        };
+                    });
+                }
+            }
+            sys::LG_ATTR_SUMMARY => {
+                let _ = writeln!(out, "state: {}", state_name(self.state, p.id));
+                if let Some(run) = running.filter(|r| r.patch == p.id) {
+                    let a = run.transition.active();
+                    let _ = writeln!(
+                        out,
+                        "direction: {}\nelapsed_ms: {}\npending: {}\ntracked: {}\ntarget: {}",
+                        if run.direction == Direction::Patching { "patching" } else { "unpatching" },
+                        now_ns().wrapping_sub(run.started_ns) / 1_000_000,
+                        a.table.pending(),
+                        a.table.live(),
+                        if a.table.target() == Universe::Patched { "patched" } else { "unpatched" },
+                    );
+                    for (k, c) in KIND_NAMES.iter().zip(a.switched.iter()) {
+                        let _ = writeln!(out, "switched_{}: {}", k, c.load(Ordering::Relaxed));
+                    }
+                }
+                let _ = writeln!(out, "forced: {}", p.state.forced as u8);
+            }
+            _ => {}
+        }
+    }
+
+    fn store(&mut self, i: usize, attr: u32, input: &[u8]) -> Result {
+        let id = self.patches.get(i).and_then(|p| p.as_ref()).map(|p| p.id).ok_or(ENOENT)?;
+        let value = parse_bool(input).ok_or(EINVAL)?;
+        match attr {
+            sys::LG_ATTR_ENABLED => {
+                let pstate = self.patches.get(i).and_then(|p| p.as_ref()).map(|p| p.state).ok_or(ENOENT)?;
+                let step = logic::enabled_write(self.state, id, pstate, value).map_err(|e| errno(-e.errno()))?;
+                let event = if self.state.is_in_transition(id) {
+                    Event::Reverse
+                } else if value {
+                    Event::Enable
+                } else {
+                    Event::Disable
+                };
+                self.apply(i, id, event, step)
+            }
+            sys::LG_ATTR_FORCE => {
+                if !value {
+                    return Err(EINVAL);
+                }
+                self.request(id, Event::Force)
+            }
+            _ => Err(EINVAL),
+        }
+    }
+}
+
+fn state_name(s: TransitionState, id: PatchId) -> &'static str {
+    match s {
+        TransitionState::Running { patch, .. } if patch == id => "running",
+        TransitionState::Initializing { patch, .. } if patch == id => "initializing",
+        TransitionState::Completing { patch, .. } if patch == id => "completing",
+        _ => "idle",
+    }
+}
+
+/// Strict boolean: exactly `0` or `1`, optionally followed by one newline.
+fn parse_bool(input: &[u8]) -> Option<bool> {
+    match input {
+        b"0" | b"0\n" => Some(false),
+        b"1" | b"1\n" => Some(true),
+        _ => None,
+    }
+}
+
+fn write_comm(out: &mut Buf<'_>, comm: &[u8; 16]) {
+    for &c in comm.iter().take_while(|&&c| c != 0) {
+        let _ = out.write_char(if c.is_ascii_graphic() { c as char } else { '?' });
+    }
+}
+
+fn report_pending(id: PatchId, p: &Pending) {
+    let mut b = [0u8; 64];
+    let mut w = Buf { buf: &mut b, len: 0 };
+    write_comm(&mut w, &p.comm);
+    let len = w.len;
+    let comm = core::str::from_utf8(b.get(..len).unwrap_or(&[])).unwrap_or("?");
+    match p.why {
+        Why::Running => pr_info!("patch {}: {}:{} is running\n", id.0, comm, p.pid),
+        Why::Unreliable => pr_info!("patch {}: {}:{} has an unreliable stack\n", id.0, comm, p.pid),
+        Why::SleepingOn(addr) => {
+            pr_info!("patch {}: {}:{} is sleeping on function at {:#x}\n", id.0, comm, p.pid, addr)
+        }
+    }
+}
+
+/// A patch name copied out of the registry (names are at most 55 bytes).
+struct Name {
+    buf: [u8; 56],
+    len: usize,
+}
+
+impl core::fmt::Display for Name {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(core::str::from_utf8(self.buf.get(..self.len).unwrap_or(&[])).unwrap_or("?"))
+    }
+}
+
+/// A `core::fmt::Write` into a fixed buffer (a sysfs page), truncating.
+struct Buf<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl Write for Buf<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        for &c in s.as_bytes() {
+            if let Some(slot) = self.buf.get_mut(self.len) {
+                *slot = c;
+                self.len = self.len.wrapping_add(1);
+            }
+        }
+        Ok(())
+    }
+}
+
+// --- C entry points --------------------------------------------------------------
+
+/// The transition work (see the glue).
+#[no_mangle]
+extern "C" fn lg_transition_work_fn() {
+    with_registry(|reg| reg.work());
+}
+
+/// sysfs show of a patch attribute.
+#[no_mangle]
+extern "C" fn lg_rust_patch_show(kobj: *mut sys::kobject, attr: i32, buf: *mut c_char) -> isize {
+    // SAFETY: sysfs passes a PAGE_SIZE buffer.
+    let page = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), 4096) };
+    let mut out = Buf { buf: page, len: 0 };
+    let found = with_registry(|reg| {
+        let Some(i) = reg.patch_by_kobj(kobj) else { return false };
+        reg.show(i, attr as u32, &mut out);
+        true
+    });
+    match found {
+        Some(true) => out.len as isize,
+        _ => ENODEV.to_errno() as isize,
+    }
+}
+
+/// sysfs store of a patch attribute.
+#[no_mangle]
+extern "C" fn lg_rust_patch_store(kobj: *mut sys::kobject, attr: i32, buf: *const c_char, count: usize) -> isize {
+    // SAFETY: sysfs passes `count` readable bytes.
+    let input = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), count) };
+    let res = with_registry(|reg| {
+        let i = reg.patch_by_kobj(kobj).ok_or(ENODEV)?;
+        reg.store(i, attr as u32, input)
+    });
+    match res {
+        Some(Ok(())) => count as isize,
+        Some(Err(e)) => e.to_errno() as isize,
+        None => ENODEV.to_errno() as isize,
+    }
+}

@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Patched functions: version stacks and the ftrace handler.
+//!
+//! Every kernel function livegraft patches is a [`Site`]: one `ftrace_ops`
+//! (IPMODIFY) on the function and a stack of [`Version`]s, newest on top,
+//! one per patch that replaces the function. `Version::older` never changes
+//! once a version is pushed, and only the top version is ever popped (a
+//! patch that is not the newest on all of its functions cannot be disabled),
+//! so the handler walks the stack without locks.
+//!
+//! The handler ([`redirect`]):
+//!
+//! ```text
+//!   top = site.top                          (Acquire; pairs with the Release in push/pop)
+//!   if top.in_transition                    (Acquire; pairs with the Release in set_transition)
+//!       universe = ACTIVE.table[current]    (ACTIVE published before in_transition was set)
+//!       if universe == Unpatched: top = top.older    (or the original function)
+//!   if parent_ip is inside top's own replacement: run the original (no loop)
+//!   regs->ip = top.new_addr
+//! ```
+//!
+//! Ordering of a patching transition (mirrors upstream klp_init_transition
+//! and klp_complete_transition):
+//!  1. the task table is filled and published in `ACTIVE` (Release);
+//!  2. each version is marked `in_transition` *before* it is pushed, so the
+//!     handler never sees a new version without its task lookup;
+//!  3. on completion `in_transition` is cleared, then every context is
+//!     synchronised before the table is freed and `ACTIVE` cleared.
+//! Unpatching completion pops the version first, synchronises, and only then
+//! frees it: the handler can never pick a removed or half-initialised
+//! version. A site whose stack becomes empty is unregistered from ftrace
+//! (its `unregister` waits for the handlers) before it is freed.
+
+use crate::ftrace::{self, FtraceOps};
+use crate::logic::task_table::Universe;
+use crate::logic::transition::{choose, Choice};
+use crate::symbols::Extent;
+use crate::sys;
+use crate::transition;
+use core::ffi::c_void;
+use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use kernel::prelude::*;
+use kernel::str::CString;
+
+/// One patch's replacement of one function: a node of a site's version stack.
+pub(crate) struct Version {
+    /// Address of the replacement function.
+    pub(crate) new_addr: usize,
+    /// Text range of the replacement (caller check, stack checks when unpatching).
+    pub(crate) new_extent: Extent,
+    /// The next older version; null means the original function. Written
+    /// before the version is published by `push`, never afterwards.
+    older: AtomicPtr<Version>,
+    /// Whether this version belongs to the patch in transition.
+    in_transition: AtomicBool,
+}
+
+impl Version {
+    /// A version not yet on any stack.
+    pub(crate) fn new(new_addr: usize, new_extent: Extent) -> Self {
+        Version {
+            new_addr,
+            new_extent,
+            older: AtomicPtr::new(core::ptr::null_mut()),
+            in_transition: AtomicBool::new(false),
+        }
+    }
+
+    /// Marks or unmarks the version as part of the transition.
+    pub(crate) fn set_transition(&self, on: bool) {
+        // Release: pairs with the Acquire load in `redirect`; when setting, the
+        // task table published in ACTIVE before this store is visible to a
+        // handler that sees `true`.
+        self.in_transition.store(on, Ordering::Release);
+    }
+}
+
+/// A patched kernel function: its ftrace ops and its version stack.
+pub(crate) struct Site {
+    /// Symbol name, for messages.
+    pub(crate) name: CString,
+    /// Text range of the original function.
+    pub(crate) extent: Extent,
+    top: AtomicPtr<Version>,
+    ops: Option<FtraceOps>,
+}
+
+impl Site {
+    /// Creates a site for the function at `extent`, not yet redirecting.
+    /// Boxed: the ftrace ops points at it.
+    pub(crate) fn new(name: CString, extent: Extent) -> Result<KBox<Site>> {
+        let mut site = KBox::new(
+            Site { name, extent, top: AtomicPtr::new(core::ptr::null_mut()), ops: None },
+            GFP_KERNEL,
+        )?;
+        let private = (&*site as *const Site).cast_mut().cast::<c_void>();
+        site.ops = Some(FtraceOps::new(redirect, private, ftrace::FLAGS_REDIRECT, extent.start)?);
+        Ok(site)
+    }
+
+    /// The version on top of the stack, if any.
+    pub(crate) fn top(&self) -> *const Version {
+        // Acquire: pairs with the Release stores in `push`/`pop`.
+        self.top.load(Ordering::Acquire)
+    }
+
+    /// Whether the stack is empty.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.top().is_null()
+    }
+
+    /// The text range of what the current top means for a task that has not
+    /// switched yet: the version below `version`, or the original function.
+    pub(crate) fn extent_below(&self, version: &Version) -> Extent {
+        let older = version.older.load(Ordering::Relaxed);
+        if older.is_null() {
+            self.extent
+        } else {
+            // SAFETY: versions below the top stay alive while they are on the
+            // stack, and a version is only freed after it was popped.
+            unsafe { (*older).new_extent }
+        }
+    }
+
+    /// Pushes `version` (caller holds the registry mutex) and makes sure the
+    /// ops is registered.
+    ///
+    /// # Safety
+    ///
+    /// `version` must stay alive and pinned until it has been popped and
+    /// [`crate::transition::synchronize_all`] has returned.
+    pub(crate) unsafe fn push(&mut self, version: &Version) -> Result {
+        version.older.store(self.top.load(Ordering::Relaxed), Ordering::Relaxed);
+        // Release: pairs with the Acquire in `redirect`; `older` and
+        // `in_transition` written above are visible with the new top.
+        self.top.store((version as *const Version).cast_mut(), Ordering::Release);
+        if let Some(ops) = self.ops.as_mut() {
+            if let Err(e) = ops.register() {
+                // Undo: nobody can have used the version, the ops never ran.
+                self.top.store(version.older.load(Ordering::Relaxed), Ordering::Release);
+                pr_err!(
+                    "failed to register ftrace handler for function '{}' ({})\n",
+                    &*self.name,
+                    e.to_errno()
+                );
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Pops `version`, which must be on top (caller holds the registry mutex).
+    /// The caller synchronises before freeing it.
+    pub(crate) fn pop(&mut self, version: &Version) {
+        let top = self.top.load(Ordering::Relaxed);
+        if top.cast_const() != version as *const Version {
+            pr_err!("BUG-CHECK: popping a version that is not on top of '{}'\n", &*self.name);
+            return;
+        }
+        // Release: pairs with the Acquire in `redirect`.
+        self.top.store(version.older.load(Ordering::Relaxed), Ordering::Release);
+    }
+
+    /// Unregisters the ftrace ops once the stack is empty; on return no CPU
+    /// runs the handler for this site.
+    pub(crate) fn retire(&mut self) {
+        if let Some(ops) = self.ops.as_mut() {
+            ops.unregister();
+        }
+    }
+}
+
+/// The ftrace handler of every site. Runs on every call of a patched
+/// function: no locks, no allocation, no printk, no panicking operation.
+unsafe extern "C" fn redirect(
+    ip: usize,
+    parent_ip: usize,
+    op: *mut sys::ftrace_ops,
+    fregs: *mut sys::ftrace_regs,
+) {
+    // SAFETY: plain call of the glue wrapper; the trylock also disables
+    // preemption, which the RCU-style lifetime rules below rely on.
+    let bit = unsafe { sys::lg_ftrace_test_recursion_trylock(ip as _, parent_ip as _) };
+    if bit < 0 {
+        return;
+    }
+    // SAFETY: `private` was set to the owning `Site`, which outlives the
+    // registration of its ops (the ops is unregistered before it is freed).
+    let site = unsafe { &*(*op).private.cast::<Site>() };
+    let mut version = site.top();
+    if !version.is_null() {
+        // SAFETY: a version reachable from a site's stack is alive until it is
+        // popped and every CPU has been synchronised, which cannot complete
+        // while we run with preemption disabled.
+        let v = unsafe { &*version };
+        // Acquire: pairs with the Release in `Version::set_transition`.
+        if v.in_transition.load(Ordering::Acquire)
+            && choose(true, transition::current_universe(Universe::Unpatched)) == Choice::UseOlder
+        {
+            version = v.older.load(Ordering::Relaxed);
+        }
+    }
+    if !version.is_null() {
+        // SAFETY: as above.
+        let v = unsafe { &*version };
+        // A replacement calling the function it replaces gets the original.
+        if !v.new_extent.contains(parent_ip) {
+            // SAFETY: `fregs` is the register set ftrace passes to an IPMODIFY ops.
+            unsafe { sys::lg_ftrace_regs_set_ip(fregs, v.new_addr as _) };
+        }
+    }
+    // SAFETY: `bit` came from the successful trylock above.
+    unsafe { sys::lg_ftrace_test_recursion_unlock(bit) };
+}

@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Symbol resolution without `kallsyms_lookup_name()` (not exported to
+//! modules since 5.7).
+//!
+//! Name to address: a kprobe registered by symbol name is resolved by the
+//! kprobes core with kallsyms; we read back its address and unregister it at
+//! once. Address to extent: `sprint_symbol()` prints `name+0xoff/0xsize`,
+//! which gives the function's start and size for stack checks.
+
+use crate::sys;
+use kernel::error::{code::EINVAL, code::ENOENT, to_result, Result};
+use kernel::str::CStr;
+
+/// The text range `[start, end)` of one function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Extent {
+    /// First byte of the function.
+    pub(crate) start: usize,
+    /// One past its last byte.
+    pub(crate) end: usize,
+}
+
+impl Extent {
+    /// Whether `addr` lies inside the function.
+    pub(crate) fn contains(&self, addr: usize) -> bool {
+        self.start <= addr && addr < self.end
+    }
+}
+
+/// Resolves `name` (a vmlinux or loaded-module symbol) to its address.
+pub(crate) fn address_of(name: &CStr) -> Result<usize> {
+    let mut kp = sys::kprobe::default();
+    kp.symbol_name = name.as_char_ptr();
+    // Registered disabled: the kprobes core resolves and validates the
+    // address but never arms it, so no kernel text is modified.
+    kp.flags = sys::KPROBE_FLAG_DISABLED;
+    // SAFETY: `kp` is a zeroed kprobe with only a symbol name and flags; it
+    // lives on this stack frame until it is unregistered below.
+    let ret = unsafe { sys::register_kprobe(&mut kp) };
+    // -ENOENT: no such symbol; anything else: it exists but cannot be probed.
+    to_result(ret)?;
+    let addr = kp.addr as usize;
+    // SAFETY: `kp` was registered just above.
+    unsafe { sys::unregister_kprobe(&mut kp) };
+    if addr == 0 {
+        return Err(ENOENT);
+    }
+    Ok(addr)
+}
+
+/// Finds the function containing `addr`, from kallsyms.
+pub(crate) fn extent_of(addr: usize) -> Result<Extent> {
+    // KSYM_SYMBOL_LEN is about 700 bytes; this runs in process context only.
+    let mut buf = [0u8; 1024];
+    // SAFETY: `buf` is larger than KSYM_SYMBOL_LEN, as sprint_symbol requires.
+    let len = unsafe { sys::sprint_symbol(buf.as_mut_ptr().cast(), addr as _) };
+    let len = usize::try_from(len).map_err(|_| EINVAL)?;
+    let text = buf.get(..len).ok_or(EINVAL)?;
+    parse_extent(text, addr).ok_or(ENOENT)
+}
+
+/// Parses `name+0xOFF/0xSIZE [module]` as printed by `sprint_symbol()`.
+fn parse_extent(text: &[u8], addr: usize) -> Option<Extent> {
+    let plus = text.iter().rposition(|&c| c == b'+')?;
+    let rest = text.get(plus + 1..)?;
+    let slash = rest.iter().position(|&c| c == b'/')?;
+    let offset = parse_hex(rest.get(..slash)?)?;
+    let after = rest.get(slash + 1..)?;
+    let end = after.iter().position(|&c| c == b' ').unwrap_or(after.len());
+    let size = parse_hex(after.get(..end)?)?;
+    let start = addr.checked_sub(offset)?;
+    Some(Extent { start, end: start.checked_add(size)? })
+}
+
+fn parse_hex(s: &[u8]) -> Option<usize> {
+    let digits = s.strip_prefix(b"0x")?;
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0usize, |acc, &c| {
+        let d = (c as char).to_digit(16)? as usize;
+        acc.checked_mul(16)?.checked_add(d)
+    })
+}

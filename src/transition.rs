@@ -1,0 +1,558 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The per-task side of a transition: the task table, the probes' entry
+//! points, stack-check passes, nudges, reversal and force.
+//!
+//! Protocol (one transition at a time; the registry mutex in `core.rs`
+//! serialises everything here except the probe entry points):
+//!
+//!  1. [`Transition::begin`] allocates the table (every task starts in the
+//!     initial universe), publishes it in `ACTIVE` (Release; pairs with the
+//!     Acquire in [`active`]), registers fork/free tracking, then walks all
+//!     threads under RCU and inserts them, plus one entry per possible CPU
+//!     for the idle tasks (keyed by [`idle_key`], which no task pointer can
+//!     equal).
+//!  2. `core.rs` marks the versions in transition and pushes them (see
+//!     `patch.rs` for that ordering).
+//!  3. [`Transition::start`] registers the switching safe points and opens
+//!     the table (`start_switching`, Release; pairs with the Acquire in
+//!     `TaskTable::switch_task`).
+//!  4. Tasks switch in the probes; the one that takes `pending` to zero
+//!     queues the transition work, which [`Transition::verify`]s the count by
+//!     a full task walk (tasks the fork hook could not see, e.g. io_uring
+//!     workers created without `sched_process_fork`, are inserted in the
+//!     initial universe there) and lets `core.rs` complete.
+//!  5. Teardown ([`Transition::unhook`], then dropping the transition after
+//!     `core.rs` synchronised every context) unregisters every probe,
+//!     waits for them, clears `ACTIVE` and frees the table.
+//!
+//! Reversal mirrors upstream: stop switching, wait for a grace period so no
+//! switcher with the old target is in flight, flip the target and recount
+//! under the table lock, start switching again.
+
+use crate::logic::task_table::{InsertError, Removed, Slot, SwitchResult, TaskTable, Universe};
+use crate::logic::task_table::slots_for_tasks;
+use crate::logic::transition::Direction;
+use crate::safepoints::SafePoints;
+use crate::stack::{self, Verdict};
+use crate::symbols::Extent;
+use crate::sys;
+use core::ffi::c_void;
+use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use kernel::prelude::*;
+
+/// How a task reached the target universe, for the summary and benchmarks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(usize)]
+pub(crate) enum Kind {
+    /// Left a syscall.
+    Syscall = 0,
+    /// Finished a work item.
+    Workqueue,
+    /// kthread loop head, freezer or cond_resched.
+    Kthread,
+    /// Idle task entering idle.
+    Idle,
+    /// Interrupted in user mode (IPI).
+    UserInterrupt,
+    /// Stack check of a blocked task.
+    StackCheck,
+    /// Created by fork already in the target universe.
+    Fork,
+    /// Marked by `force`.
+    Forced,
+}
+
+/// Number of [`Kind`]s.
+pub(crate) const KINDS: usize = 8;
+
+/// Names of the [`Kind`]s, in order.
+pub(crate) const KIND_NAMES: [&str; KINDS] =
+    ["syscall", "workqueue", "kthread", "idle", "user_interrupt", "stack_check", "fork", "forced"];
+
+/// The transition in progress, as the handler and probes see it.
+pub(crate) struct Active {
+    /// Universe of every tracked task.
+    pub(crate) table: TaskTable<'static>,
+    /// The table's memory; `table` borrows it (see `Transition::begin`).
+    _slots: KVVec<Slot>,
+    /// Functions a task must not have on its stack to switch to Patched
+    /// (the versions it runs now, i.e. the old ones).
+    old_code: KVec<Extent>,
+    /// ... and to switch to Unpatched (the new functions of the patch).
+    new_code: KVec<Extent>,
+    /// Switches by kind.
+    pub(crate) switched: [AtomicUsize; KINDS],
+    /// Tasks the fork hook could not track (table full).
+    pub(crate) untracked_forks: AtomicUsize,
+}
+
+// SAFETY: `_slots` is owned memory only freed on drop, after every user of
+// the table is gone; everything else is atomics or immutable after publication.
+unsafe impl Send for Active {}
+// SAFETY: see `Send`.
+unsafe impl Sync for Active {}
+
+impl Active {
+    /// The functions that block a switch to the current target.
+    pub(crate) fn affected(&self) -> &[Extent] {
+        match self.table.target() {
+            Universe::Patched => &self.old_code,
+            Universe::Unpatched => &self.new_code,
+        }
+    }
+
+    fn count(&self, kind: Kind) {
+        if let Some(c) = self.switched.get(kind as usize) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn switch(&self, key: usize, kind: Kind) {
+        match self.table.switch_task(key, self.table.target()) {
+            SwitchResult::Switched => self.count(kind),
+            SwitchResult::SwitchedLast => {
+                self.count(kind);
+                // SAFETY: plain call; safe from any non-NMI context.
+                unsafe { sys::lg_schedule_transition_work(0) };
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The transition published for the handler and the probes.
+static ACTIVE: AtomicPtr<Active> = AtomicPtr::new(core::ptr::null_mut());
+
+/// The published transition, if any. Callers run with preemption disabled
+/// (probes, handler) or hold the registry mutex.
+fn active() -> Option<&'static Active> {
+    // Acquire: pairs with the Release store in `Transition::begin`.
+    let a = ACTIVE.load(Ordering::Acquire);
+    // SAFETY: `Active` is freed only after ACTIVE was cleared and every
+    // context that could have loaded it was synchronised.
+    unsafe { a.as_ref() }
+}
+
+/// Key of CPU `cpu`'s idle task: small, 16-aligned, never a task pointer,
+/// never EMPTY or TOMBSTONE.
+pub(crate) fn idle_key(cpu: u32) -> usize {
+    ((cpu as usize).wrapping_add(1)) << 4
+}
+
+/// Key of the current task.
+fn current_key() -> usize {
+    // SAFETY: `current` is always valid.
+    let task = unsafe { sys::lg_current() };
+    // SAFETY: `task` is the running task, valid while we run.
+    if unsafe { (*task).flags } & sys::PF_IDLE != 0 {
+        // SAFETY: plain call.
+        idle_key(unsafe { sys::lg_smp_processor_id() })
+    } else {
+        task as usize
+    }
+}
+
+/// The current task's universe (`fallback` when no transition is published).
+pub(crate) fn current_universe(fallback: Universe) -> Universe {
+    match active() {
+        Some(a) => a.table.universe_of(current_key()),
+        None => fallback,
+    }
+}
+
+/// Probe entry: the current task is at a safe point.
+pub(crate) fn switch_current(kind: Kind, check_stack: bool) {
+    let Some(a) = active() else { return };
+    let key = current_key();
+    if a.table.lookup(key) == Some(a.table.target()) || !a.table.accepting() {
+        return;
+    }
+    if check_stack && stack::check_current(a.affected()) != Verdict::Clean {
+        return;
+    }
+    a.switch(key, kind);
+}
+
+/// Probe entry: CPU `cpu` enters idle.
+pub(crate) fn switch_idle(cpu: u32) {
+    if let Some(a) = active() {
+        a.switch(idle_key(cpu), Kind::Idle);
+    }
+}
+
+/// Probe entry: `child` was forked by `parent` and has not run yet.
+pub(crate) fn task_forked(parent: usize, child: usize) {
+    let Some(a) = active() else { return };
+    let universe = a.table.universe_of(parent);
+    // SAFETY: plain call; pairs with `lg_table_unlock` below.
+    let flags = unsafe { sys::lg_table_lock() };
+    let res = a.table.insert(child, universe);
+    // SAFETY: `flags` came from `lg_table_lock` above.
+    unsafe { sys::lg_table_unlock(flags) };
+    match res {
+        Err(InsertError::TableFull) => {
+            // The child runs in the initial universe (a fresh task holds no
+            // old state, so that is safe) and the verification walk
+            // inserts it; the transition cannot complete before.
+            a.untracked_forks.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(_) if universe == a.table.target() => a.count(Kind::Fork),
+        _ => {}
+    }
+}
+
+/// Probe entry: `task`'s task_struct is being freed (RCU callback).
+pub(crate) fn task_freed(task: usize) {
+    let Some(a) = active() else { return };
+    // SAFETY: plain call; pairs with `lg_table_unlock` below.
+    let flags = unsafe { sys::lg_table_lock() };
+    let res = a.table.remove(task);
+    // SAFETY: `flags` came from `lg_table_lock` above.
+    unsafe { sys::lg_table_unlock(flags) };
+    if res == Removed::RemovedLast {
+        // SAFETY: plain call; safe from softirq context.
+        unsafe { sys::lg_schedule_transition_work(0) };
+    }
+}
+
+/// IPI handler: switch the interrupted task if it was running user code.
+unsafe extern "C" fn ipi_switch(_info: *mut c_void) {
+    // SAFETY: plain call from hardirq context, as required.
+    if unsafe { sys::lg_irq_interrupted_user_mode() } {
+        let Some(a) = active() else { return };
+        a.switch(current_key(), Kind::UserInterrupt);
+    }
+}
+
+/// A task still pending, for reports.
+pub(crate) struct Pending {
+    /// Its pid.
+    pub(crate) pid: i32,
+    /// Its command name.
+    pub(crate) comm: [u8; 16],
+    /// Why it has not switched.
+    pub(crate) why: Why,
+}
+
+/// Why a task has not switched yet.
+#[derive(Clone, Copy)]
+pub(crate) enum Why {
+    /// It runs on a CPU (or is runnable).
+    Running,
+    /// It sleeps with an affected function on its stack (return address).
+    SleepingOn(usize),
+    /// Its stack could not be read reliably.
+    Unreliable,
+}
+
+/// One transition's task-side state. Dropping it unpublishes and frees it.
+pub(crate) struct Transition {
+    active: KBox<Active>,
+    hooks: SafePoints,
+    /// Universe before the transition, for every task.
+    pub(crate) initial: Universe,
+    /// Number of `pass`es run, for the nudge schedule.
+    pub(crate) passes: u32,
+}
+
+struct WalkInsert<'a> {
+    table: &'a TaskTable<'static>,
+    universe: Universe,
+    inserted: usize,
+    full: bool,
+}
+
+unsafe extern "C" fn visit_insert(task: *mut sys::task_struct, data: *mut c_void) -> bool {
+    // SAFETY: `data` is the `WalkInsert` of the caller, alive for the walk.
+    let w = unsafe { &mut *data.cast::<WalkInsert<'_>>() };
+    // SAFETY: plain calls; pairs lock/unlock.
+    let flags = unsafe { sys::lg_table_lock() };
+    let res = w.table.insert(task as usize, w.universe);
+    // SAFETY: `flags` came from `lg_table_lock` above.
+    unsafe { sys::lg_table_unlock(flags) };
+    match res {
+        Ok(crate::logic::task_table::Inserted::New) => w.inserted = w.inserted.wrapping_add(1),
+        Ok(_) => {}
+        Err(_) => {
+            w.full = true;
+            return false;
+        }
+    }
+    true
+}
+
+unsafe extern "C" fn visit_count(_task: *mut sys::task_struct, data: *mut c_void) -> bool {
+    // SAFETY: `data` is the caller's counter.
+    let n = unsafe { &mut *data.cast::<usize>() };
+    *n = n.wrapping_add(1);
+    true
+}
+
+fn nr_cpu_ids() -> u32 {
+    // SAFETY: `nr_cpu_ids` is set during boot and read-only afterwards.
+    unsafe { sys::nr_cpu_ids }
+}
+
+impl Transition {
+    /// Builds and publishes the task table for `direction`. `old_code` and
+    /// `new_code` are the function ranges a switching task must not be in.
+    pub(crate) fn begin(direction: Direction, old_code: KVec<Extent>, new_code: KVec<Extent>) -> Result<Self> {
+        if !ACTIVE.load(Ordering::Relaxed).is_null() {
+            return Err(EBUSY);
+        }
+        let mut threads = 0usize;
+        // SAFETY: `visit_count` matches `lg_task_visit_fn`; `threads` outlives the walk.
+        unsafe { sys::lg_for_each_thread(Some(visit_count), (&mut threads as *mut usize).cast()) };
+        let nslots = slots_for_tasks(threads.saturating_add(nr_cpu_ids() as usize));
+        let mut slots = KVVec::with_capacity(nslots, GFP_KERNEL)?;
+        for _ in 0..nslots {
+            slots.push(Slot::new(), GFP_KERNEL)?;
+        }
+        // SAFETY: the buffer holds `nslots` initialised slots; it is owned by
+        // the `Active` built below and freed only when that is dropped, after
+        // every user of the slice is gone (see `Transition::drop`). Moving the
+        // vector does not move its buffer.
+        let slice: &'static [Slot] = unsafe { core::slice::from_raw_parts(slots.as_ptr(), nslots) };
+        let initial = direction.initial_universe();
+        let table = TaskTable::new(slice, initial).map_err(|_| EINVAL)?;
+        let active = KBox::new(
+            Active {
+                table,
+                _slots: slots,
+                old_code,
+                new_code,
+                switched: Default::default(),
+                untracked_forks: AtomicUsize::new(0),
+            },
+            GFP_KERNEL,
+        )?;
+        // Release: pairs with the Acquire in `active()`: the probes and the
+        // handler see an initialised table.
+        ACTIVE.store((&*active as *const Active).cast_mut(), Ordering::Release);
+        let mut t = Transition { active, hooks: SafePoints::new(), initial, passes: 0 };
+        // Fork/free tracking first, so that no task created or freed during
+        // the walk is missed (see the argument in Documentation/design.rst).
+        t.hooks.register_lifecycle()?;
+        let mut walk = WalkInsert { table: &t.active.table, universe: initial, inserted: 0, full: false };
+        // SAFETY: `visit_insert` matches `lg_task_visit_fn`; `walk` outlives the walk.
+        unsafe { sys::lg_for_each_thread(Some(visit_insert), (&mut walk as *mut WalkInsert<'_>).cast()) };
+        if walk.full {
+            pr_err!("task table full ({} slots): refusing the transition\n", nslots);
+            return Err(ENOMEM);
+        }
+        for cpu in 0..nr_cpu_ids() {
+            // SAFETY: paired lock/unlock.
+            let flags = unsafe { sys::lg_table_lock() };
+            let res = t.active.table.insert(idle_key(cpu), initial);
+            // SAFETY: `flags` came from `lg_table_lock` above.
+            unsafe { sys::lg_table_unlock(flags) };
+            res.map_err(|_| ENOMEM)?;
+        }
+        Ok(t)
+    }
+
+    /// Registers the switching safe points and lets tasks switch.
+    pub(crate) fn start(&mut self) -> Result {
+        self.hooks.register_switching()?;
+        self.active.table.start_switching();
+        Ok(())
+    }
+
+    /// The table (read-only views for reports).
+    pub(crate) fn active(&self) -> &Active {
+        &self.active
+    }
+
+    /// One pass over all threads: stack-check blocked pending tasks (switching
+    /// the clean ones while they are pinned), IPI CPUs running pending tasks
+    /// so that user-mode ones switch, and, if `nudge`, wake pending tasks
+    /// from interruptible sleeps (a fake signal for user tasks). Tasks the
+    /// table does not know are inserted in the initial universe. `report`
+    /// receives every task still pending after its check.
+    pub(crate) fn pass(&mut self, nudge: bool, report: &mut dyn FnMut(Pending)) -> usize {
+        self.passes = self.passes.wrapping_add(1);
+        let mut ctx = PassCtx { active: &self.active, nudge, cpus: 0, report, initial: self.initial };
+        // SAFETY: `visit_pass` matches `lg_task_visit_fn`; `ctx` outlives the walk.
+        unsafe { sys::lg_for_each_thread(Some(visit_pass), (&mut ctx as *mut PassCtx<'_>).cast()) };
+        let cpus = ctx.cpus;
+        for cpu in 0..nr_cpu_ids().min(64) {
+            if cpus & (1u64 << cpu) != 0 {
+                // SAFETY: `ipi_switch` matches `smp_call_func_t`; wait=0 from
+                // process context with IRQs enabled is allowed.
+                unsafe { sys::smp_call_function_single(cpu as i32, Some(ipi_switch), core::ptr::null_mut(), 0) };
+            }
+        }
+        // Idle CPUs: an IPI wakes them, they re-enter idle and pass cpu_idle.
+        for cpu in 0..nr_cpu_ids().min(64) {
+            if self.active.table.lookup(idle_key(cpu)) != Some(self.active.table.target()) {
+                // SAFETY: as above.
+                unsafe { sys::smp_call_function_single(cpu as i32, Some(ipi_switch), core::ptr::null_mut(), 0) };
+            }
+        }
+        self.active.table.pending()
+    }
+
+    /// Whether every thread is tracked and in the target universe. Inserts
+    /// untracked threads (in the initial universe).
+    pub(crate) fn verify(&mut self) -> bool {
+        let mut ctx = VerifyCtx { active: &self.active, initial: self.initial, ok: true };
+        // SAFETY: `visit_verify` matches `lg_task_visit_fn`; `ctx` outlives the walk.
+        unsafe { sys::lg_for_each_thread(Some(visit_verify), (&mut ctx as *mut VerifyCtx<'_>).cast()) };
+        ctx.ok && self.active.table.pending() == 0
+    }
+
+    /// Reverses the direction (caller logs it).
+    pub(crate) fn reverse(&mut self) -> Result {
+        self.active.table.stop_switching();
+        // SAFETY: plain call in process context: waits for every probe that
+        // may still switch with the old target (they run preempt-disabled).
+        unsafe { sys::synchronize_rcu() };
+        // SAFETY: paired lock/unlock.
+        let flags = unsafe { sys::lg_table_lock() };
+        let res = self.active.table.reverse();
+        // SAFETY: `flags` came from `lg_table_lock` above.
+        unsafe { sys::lg_table_unlock(flags) };
+        self.active.table.start_switching();
+        res.map(|_| ()).map_err(|_| EINVAL)
+    }
+
+    /// Marks every task switched (`force`).
+    pub(crate) fn force(&mut self) {
+        // SAFETY: paired lock/unlock.
+        let flags = unsafe { sys::lg_table_lock() };
+        let moved = self.active.table.force_all();
+        // SAFETY: `flags` came from `lg_table_lock` above.
+        unsafe { sys::lg_table_unlock(flags) };
+        if let Some(c) = self.active.switched.get(Kind::Forced as usize) {
+            c.fetch_add(moved, Ordering::Relaxed);
+        }
+        // Untracked tasks are in the initial universe: track them in the target.
+        self.initial = self.active.table.target();
+    }
+
+    /// Unregisters every probe and safe point; on return none runs.
+    pub(crate) fn unhook(&mut self) {
+        self.active.table.stop_switching();
+        self.hooks.unregister_all();
+    }
+}
+
+impl Drop for Transition {
+    /// The caller must have synchronised every context (handlers) since the
+    /// last version stopped consulting the table; see `core.rs`.
+    fn drop(&mut self) {
+        self.hooks.unregister_all();
+        // Release: pairs with the Acquire in `active()`; nobody loads it any
+        // more once the caller synchronised.
+        ACTIVE.store(core::ptr::null_mut(), Ordering::Release);
+        // SAFETY: plain call: wait out any reader that loaded ACTIVE before
+        // the store above (a probe racing the unregistration is impossible,
+        // but the handler of a version still in transition is not, if the
+        // caller got the order wrong; this makes that merely slow).
+        unsafe { sys::synchronize_rcu() };
+    }
+}
+
+struct PassCtx<'a> {
+    active: &'a Active,
+    nudge: bool,
+    cpus: u64,
+    report: &'a mut dyn FnMut(Pending),
+    initial: Universe,
+}
+
+fn pending_info(task: *mut sys::task_struct, why: Why) -> Pending {
+    // SAFETY: `task` is valid under the walk's RCU read lock.
+    let (pid, comm) = unsafe { ((*task).pid, (*task).comm) };
+    Pending { pid, comm: comm.map(|c| c as u8), why }
+}
+
+unsafe extern "C" fn visit_pass(task: *mut sys::task_struct, data: *mut c_void) -> bool {
+    // SAFETY: `data` is the caller's `PassCtx`, alive for the walk.
+    let ctx = unsafe { &mut *data.cast::<PassCtx<'_>>() };
+    let a = ctx.active;
+    let key = task as usize;
+    let target = a.table.target();
+    match a.table.lookup(key) {
+        Some(u) if u == target => return true,
+        Some(_) => {}
+        None => {
+            // Not seen by the fork hook: track it in the initial universe.
+            // SAFETY: paired lock/unlock.
+            let flags = unsafe { sys::lg_table_lock() };
+            let _ = a.table.insert(key, ctx.initial);
+            // SAFETY: `flags` came from `lg_table_lock` above.
+            unsafe { sys::lg_table_unlock(flags) };
+            if ctx.initial == target {
+                return true;
+            }
+        }
+    }
+    let mut verdict = None;
+    // SAFETY: `task` is valid under the walk's RCU read lock.
+    let pinned = unsafe {
+        stack::check_blocked(task, a.affected(), |v| {
+            verdict = Some(v);
+            if v == Verdict::Clean {
+                a.switch(key, Kind::StackCheck);
+            }
+        })
+    };
+    let why = match verdict {
+        Some(Verdict::Clean) => return true,
+        Some(Verdict::Affected(ret)) => Why::SleepingOn(ret),
+        Some(Verdict::Unreliable) => Why::Unreliable,
+        None => Why::Running,
+    };
+    if !pinned {
+        // SAFETY: `task` is valid under RCU.
+        let cpu = unsafe { sys::lg_task_cpu(task) };
+        if (0..64).contains(&cpu) {
+            ctx.cpus |= 1u64 << cpu;
+        }
+    }
+    if ctx.nudge {
+        // SAFETY: `task` is valid under RCU; both helpers only wake
+        // interruptible sleepers.
+        unsafe {
+            if (*task).flags & sys::PF_KTHREAD != 0 {
+                sys::lg_wake_interruptible(task);
+            } else {
+                sys::lg_nudge_user_task(task);
+            }
+        }
+    }
+    (ctx.report)(pending_info(task, why));
+    true
+}
+
+struct VerifyCtx<'a> {
+    active: &'a Active,
+    initial: Universe,
+    ok: bool,
+}
+
+unsafe extern "C" fn visit_verify(task: *mut sys::task_struct, data: *mut c_void) -> bool {
+    // SAFETY: `data` is the caller's `VerifyCtx`, alive for the walk.
+    let ctx = unsafe { &mut *data.cast::<VerifyCtx<'_>>() };
+    let a = ctx.active;
+    match a.table.lookup(task as usize) {
+        Some(u) => {
+            if u != a.table.target() {
+                ctx.ok = false;
+            }
+        }
+        None => {
+            // SAFETY: paired lock/unlock.
+            let flags = unsafe { sys::lg_table_lock() };
+            let _ = a.table.insert(task as usize, ctx.initial);
+            // SAFETY: `flags` came from `lg_table_lock` above.
+            unsafe { sys::lg_table_unlock(flags) };
+            if ctx.initial != a.table.target() {
+                ctx.ok = false;
+            }
+        }
+    }
+    true
+}

@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * lg_target: functions for the livegraft VM tests to patch, and the
+ * bookkeeping that proves which version of them ran, per task and per unit
+ * of work.
+ *
+ * A unit of work is one call of lg_target_unit(), itself a patched function,
+ * which calls lg_target_a(), sleeps, then lg_target_b(). Each returns its
+ * version (1 here; a test patch returns 2). A unit whose three versions
+ * differ is "mixed": the consistency model forbids it. Units run from
+ * write(2) (user tasks), a kthread loop, and a work item.
+ *
+ * /proc/lg_target, read: one line per kind
+ *     <kind> units=N v1=N v2=N v3=N mixed=N
+ * write: "unit" (one unit), "block" (one blocking unit: sleeps inside the
+ * patched lg_target_block() until "release"), "release", "reset",
+ * "kthread on|off", "work on|off".
+ */
+#include <linux/atomic.h>
+#include <linux/delay.h>
+#include <linux/kthread.h>
+#include <linux/module.h>
+#include <linux/proc_fs.h>
+#include <linux/seq_file.h>
+#include <linux/uaccess.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include "lg_target.h"
+
+static const char *const kind_names[LG_KIND_NR] = {
+	"syscall", "blocking", "kthread", "work",
+};
+
+struct kind_stats {
+	atomic_t units, mixed, v[4];
+};
+static struct kind_stats stats[LG_KIND_NR];
+
+void lg_target_record(int kind, int v_unit, int v_a, int v_b)
+{
+	struct kind_stats *s;
+
+	if (kind < 0 || kind >= LG_KIND_NR)
+		return;
+	s = &stats[kind];
+	atomic_inc(&s->units);
+	if (v_unit != v_a || v_a != v_b) {
+		atomic_inc(&s->mixed);
+		pr_err("lg_target: MIXED unit (%s) in %s:%d: unit=%d a=%d b=%d\n",
+		       kind_names[kind], current->comm, current->pid, v_unit, v_a, v_b);
+	} else if (v_a >= 1 && v_a <= 3) {
+		atomic_inc(&s->v[v_a]);
+	}
+}
+EXPORT_SYMBOL_GPL(lg_target_record);
+
+noinline int lg_target_a(void)
+{
+	barrier();
+	return 1;
+}
+EXPORT_SYMBOL_GPL(lg_target_a);
+
+noinline int lg_target_b(void)
+{
+	barrier();
+	return 1;
+}
+EXPORT_SYMBOL_GPL(lg_target_b);
+
+/* One unit of work; the sleep in the middle widens the race window. */
+noinline void lg_target_unit(int kind)
+{
+	int a = lg_target_a();
+
+	if (kind == LG_KIND_KTHREAD || kind == LG_KIND_SYSCALL)
+		usleep_range(50, 100);
+	lg_target_record(kind, 1, a, lg_target_b());
+}
+EXPORT_SYMBOL_GPL(lg_target_unit);
+
+static DECLARE_WAIT_QUEUE_HEAD(release_wq);
+static atomic_t released = ATOMIC_INIT(0);
+static atomic_t blocked = ATOMIC_INIT(0);
+
+int lg_target_wait_release(void)
+{
+	int ret;
+
+	atomic_inc(&blocked);
+	ret = wait_event_interruptible(release_wq, atomic_read(&released));
+	atomic_dec(&blocked);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(lg_target_wait_release);
+
+/* A unit that blocks inside a patched function until released. */
+noinline int lg_target_block(void)
+{
+	int a = lg_target_a();
+	int ret = lg_target_wait_release();
+
+	if (ret)
+		return ret;
+	lg_target_record(LG_KIND_BLOCKING, 1, a, lg_target_b());
+	return 0;
+}
+EXPORT_SYMBOL_GPL(lg_target_block);
+
+static struct task_struct *worker_kthread;
+
+static int kthread_fn(void *unused)
+{
+	while (!kthread_should_stop()) {
+		lg_target_unit(LG_KIND_KTHREAD);
+		schedule_timeout_interruptible(1);
+	}
+	return 0;
+}
+
+static bool work_on;
+static void work_fn(struct work_struct *w);
+static DECLARE_DELAYED_WORK(unit_work, work_fn);
+
+static void work_fn(struct work_struct *w)
+{
+	lg_target_unit(LG_KIND_WORK);
+	if (READ_ONCE(work_on))
+		schedule_delayed_work(&unit_work, 1);
+}
+
+static int show(struct seq_file *m, void *v)
+{
+	int k;
+
+	for (k = 0; k < LG_KIND_NR; k++)
+		seq_printf(m, "%s units=%d v1=%d v2=%d v3=%d mixed=%d\n", kind_names[k],
+			   atomic_read(&stats[k].units), atomic_read(&stats[k].v[1]),
+			   atomic_read(&stats[k].v[2]), atomic_read(&stats[k].v[3]),
+			   atomic_read(&stats[k].mixed));
+	seq_printf(m, "blocked %d\n", atomic_read(&blocked));
+	return 0;
+}
+
+static int open_fn(struct inode *inode, struct file *file)
+{
+	return single_open(file, show, NULL);
+}
+
+static ssize_t write_fn(struct file *file, const char __user *ubuf, size_t len, loff_t *off)
+{
+	char buf[32];
+	int ret;
+
+	if (len >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = 0;
+	strim(buf);
+	if (!strcmp(buf, "unit")) {
+		lg_target_unit(LG_KIND_SYSCALL);
+	} else if (!strcmp(buf, "block")) {
+		ret = lg_target_block();
+		if (ret)
+			return ret;
+	} else if (!strcmp(buf, "release")) {
+		atomic_set(&released, 1);
+		wake_up_all(&release_wq);
+	} else if (!strcmp(buf, "reset")) {
+		memset(stats, 0, sizeof(stats));
+		atomic_set(&released, 0);
+	} else if (!strcmp(buf, "kthread on")) {
+		if (!worker_kthread) {
+			worker_kthread = kthread_run(kthread_fn, NULL, "lg_target_kt");
+			if (IS_ERR(worker_kthread)) {
+				ret = PTR_ERR(worker_kthread);
+				worker_kthread = NULL;
+				return ret;
+			}
+		}
+	} else if (!strcmp(buf, "kthread off")) {
+		if (worker_kthread)
+			kthread_stop(worker_kthread);
+		worker_kthread = NULL;
+	} else if (!strcmp(buf, "work on")) {
+		WRITE_ONCE(work_on, true);
+		schedule_delayed_work(&unit_work, 0);
+	} else if (!strcmp(buf, "work off")) {
+		WRITE_ONCE(work_on, false);
+		cancel_delayed_work_sync(&unit_work);
+	} else {
+		return -EINVAL;
+	}
+	return len;
+}
+
+static const struct proc_ops lg_target_ops = {
+	.proc_open = open_fn,
+	.proc_read = seq_read,
+	.proc_lseek = seq_lseek,
+	.proc_release = single_release,
+	.proc_write = write_fn,
+};
+
+static int __init lg_target_init(void)
+{
+	if (!proc_create("lg_target", 0666, NULL, &lg_target_ops))
+		return -ENOMEM;
+	return 0;
+}
+
+static void __exit lg_target_exit(void)
+{
+	WRITE_ONCE(work_on, false);
+	cancel_delayed_work_sync(&unit_work);
+	if (worker_kthread)
+		kthread_stop(worker_kthread);
+	remove_proc_entry("lg_target", NULL);
+}
+
+module_init(lg_target_init);
+module_exit(lg_target_exit);
+MODULE_DESCRIPTION("livegraft test target");
+MODULE_LICENSE("GPL");

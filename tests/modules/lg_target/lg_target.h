@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Shared between the test target and the test patches. */
+#ifndef _LG_TARGET_H
+#define _LG_TARGET_H
+
+enum lg_target_kind {
+	LG_KIND_SYSCALL,	/* write(2) to /proc/lg_target */
+	LG_KIND_BLOCKING,	/* a write that blocks inside a patched function */
+	LG_KIND_KTHREAD,	/* the lg_target kthread's loop */
+	LG_KIND_WORK,		/* the lg_target work item */
+	LG_KIND_NR,
+};
+
+/* Record one unit of work: the versions of unit, a and b that ran in it. */
+void lg_target_record(int kind, int v_unit, int v_a, int v_b);
+/* Sleep (interruptibly) until released; -ERESTARTSYS on a signal. */
+int lg_target_wait_release(void);
+
+#endif
