@@ -21,8 +21,11 @@ void lg_ftrace_test_recursion_unlock(int bit);
 void lg_ftrace_regs_set_ip(struct ftrace_regs *fregs, unsigned long ip);
 
 /* current task and CPU */
-struct task_struct *lg_current(void);
-unsigned int lg_smp_processor_id(void);
+unsigned long lg_current_key(void);
+int lg_task_pid(const struct task_struct *task);
+bool lg_task_is_kthread(const struct task_struct *task);
+bool lg_task_is_dead(const struct task_struct *task);
+void lg_task_comm(const struct task_struct *task, char *buf);
 bool lg_irq_interrupted_user_mode(void);
 
 /* tasks */

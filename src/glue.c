@@ -47,9 +47,38 @@ struct task_struct *lg_current(void)
 	return current;
 }
 
-unsigned int lg_smp_processor_id(void)
+/*
+ * The task-table key of the current task: the task pointer, or for an idle
+ * task (not on the task list, one per CPU) a small per-CPU key that no task
+ * pointer can equal. Must match idle_key() in src/transition.rs.
+ */
+unsigned long lg_current_key(void)
 {
-	return raw_smp_processor_id();
+	if (unlikely(current->flags & PF_IDLE))
+		return ((unsigned long)raw_smp_processor_id() + 1) << 4;
+	return (unsigned long)current;
+}
+
+int lg_task_pid(const struct task_struct *task)
+{
+	return task->pid;
+}
+
+bool lg_task_is_kthread(const struct task_struct *task)
+{
+	return task->flags & PF_KTHREAD;
+}
+
+/* Called with the task pinned blocked: a dead task never runs again. */
+bool lg_task_is_dead(const struct task_struct *task)
+{
+	return task->exit_state != 0;
+}
+
+void lg_task_comm(const struct task_struct *task, char *buf)
+{
+	memcpy(buf, task->comm, TASK_COMM_LEN);
+	buf[TASK_COMM_LEN - 1] = 0;
 }
 
 /* In an IPI handler: did the interrupt arrive while the CPU ran user code? */

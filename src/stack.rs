@@ -71,7 +71,7 @@ unsafe extern "C" fn unwind_blocked<F: FnMut(Verdict)>(task: *mut sys::task_stru
         as usize;
     let verdict = if n == 0 {
         // SAFETY: `task` is valid (the caller holds a reference under RCU).
-        let dead = unsafe { (*task).exit_state } != 0;
+        let dead = unsafe { sys::lg_task_is_dead(task) };
         // A dead task whose stack is already freed never runs again.
         if dead {
             Verdict::Clean

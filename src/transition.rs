@@ -140,17 +140,10 @@ pub(crate) fn idle_key(cpu: u32) -> usize {
     ((cpu as usize).wrapping_add(1)) << 4
 }
 
-/// Key of the current task.
+/// Key of the current task (the glue computes [`idle_key`] for idle tasks).
 fn current_key() -> usize {
-    // SAFETY: `current` is always valid.
-    let task = unsafe { sys::lg_current() };
-    // SAFETY: `task` is the running task, valid while we run.
-    if unsafe { (*task).flags } & sys::PF_IDLE != 0 {
-        // SAFETY: plain call.
-        idle_key(unsafe { sys::lg_smp_processor_id() })
-    } else {
-        task as usize
-    }
+    // SAFETY: plain call, valid in any context.
+    unsafe { sys::lg_current_key() as usize }
 }
 
 /// The current task's universe (`fallback` when no transition is published).
@@ -463,9 +456,14 @@ struct PassCtx<'a> {
 }
 
 fn pending_info(task: *mut sys::task_struct, why: Why) -> Pending {
-    // SAFETY: `task` is valid under the walk's RCU read lock.
-    let (pid, comm) = unsafe { ((*task).pid, (*task).comm) };
-    Pending { pid, comm: comm.map(|c| c as u8), why }
+    let mut comm = [0u8; 16];
+    // SAFETY: `task` is valid under the walk's RCU read lock; `comm` has
+    // TASK_COMM_LEN (16) bytes.
+    let pid = unsafe {
+        sys::lg_task_comm(task, comm.as_mut_ptr());
+        sys::lg_task_pid(task)
+    };
+    Pending { pid, comm, why }
 }
 
 unsafe extern "C" fn visit_pass(task: *mut sys::task_struct, data: *mut c_void) -> bool {
@@ -516,7 +514,7 @@ unsafe extern "C" fn visit_pass(task: *mut sys::task_struct, data: *mut c_void) 
         // SAFETY: `task` is valid under RCU; both helpers only wake
         // interruptible sleepers.
         unsafe {
-            if (*task).flags & sys::PF_KTHREAD != 0 {
+            if sys::lg_task_is_kthread(task) {
                 sys::lg_wake_interruptible(task);
             } else {
                 sys::lg_nudge_user_task(task);

@@ -4,6 +4,10 @@
 #
 #   tools/vm.sh [options] [SCENARIO...]   (default: every tests/vm/*.sh)
 #     --accel A      QEMU accelerator (default tcg; KVM hangs on these hosts)
+#                    (TCG runs single-threaded by default: multi-threaded TCG
+#                    raced with cross-modifying code and produced spurious
+#                    int3 oopses while ftrace patched hot functions; set
+#                    LIVEGRAFT_ACCEL_OPTS= to use MTTCG anyway)
 #     --smp N        vCPUs (default 2)
 #     --mem SIZE     guest memory (default 512M)
 #     --timeout S    per-scenario timeout in seconds (default 180, or the
@@ -20,6 +24,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 accel=${LIVEGRAFT_ACCEL:-tcg}
+accel_opts=${LIVEGRAFT_ACCEL_OPTS-,thread=single}
 smp=2
 mem=512M
 timeout_default=180
@@ -104,7 +109,7 @@ for s in "${scenarios[@]}"; do
 	t=${t:-$timeout_default}
 	start=$(date +%s)
 	set +e
-	timeout --foreground -k 5 "$t" qemu-system-x86_64 -accel "$accel" -cpu max -smp "$smp" -m "$mem" \
+	timeout --foreground -k 5 "$t" qemu-system-x86_64 -accel "$accel$accel_opts" -cpu max -smp "$smp" -m "$mem" \
 		-display none -monitor none -serial "file:$log" -no-reboot \
 		-kernel "$kdir/arch/x86/boot/bzImage" -initrd "$initrd" \
 		-append "console=ttyS0 panic=-1 lg.scenario=$s" </dev/null >/dev/null 2>"$out/$s.qemu.err"

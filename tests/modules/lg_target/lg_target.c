@@ -14,7 +14,8 @@
  *     <kind> units=N v1=N v2=N v3=N mixed=N
  * write: "unit" (one unit), "block" (one blocking unit: sleeps inside the
  * patched lg_target_block() until "release"), "release", "reset",
- * "kthread on|off", "work on|off".
+ * "kthread on|off", "work on|off", "hold" (a kthread sleeps uninterruptibly
+ * inside the patched lg_target_hold() until "unhold").
  */
 #include <linux/atomic.h>
 #include <linux/delay.h>
@@ -107,6 +108,32 @@ noinline int lg_target_block(void)
 }
 EXPORT_SYMBOL_GPL(lg_target_block);
 
+/*
+ * A kthread that sleeps uninterruptibly inside a patched function until
+ * "unhold": no safe point, no stack check and no nudge can switch it, so it
+ * holds a transition open (for reversal, force and fork-storm tests).
+ */
+static DECLARE_WAIT_QUEUE_HEAD(hold_wq);
+static atomic_t hold_released = ATOMIC_INIT(0);
+static struct task_struct *hold_kthread;
+
+noinline void lg_target_hold(void)
+{
+	int a = lg_target_a();
+
+	wait_event(hold_wq, atomic_read(&hold_released));
+	lg_target_record(LG_KIND_KTHREAD, 1, a, lg_target_b());
+}
+EXPORT_SYMBOL_GPL(lg_target_hold);
+
+static int hold_fn(void *unused)
+{
+	lg_target_hold();
+	while (!kthread_should_stop())
+		schedule_timeout_interruptible(HZ);
+	return 0;
+}
+
 static struct task_struct *worker_kthread;
 
 static int kthread_fn(void *unused)
@@ -170,6 +197,22 @@ static ssize_t write_fn(struct file *file, const char __user *ubuf, size_t len, 
 	} else if (!strcmp(buf, "reset")) {
 		memset(stats, 0, sizeof(stats));
 		atomic_set(&released, 0);
+	} else if (!strcmp(buf, "hold")) {
+		if (!hold_kthread) {
+			atomic_set(&hold_released, 0);
+			hold_kthread = kthread_run(hold_fn, NULL, "lg_target_hold");
+			if (IS_ERR(hold_kthread)) {
+				ret = PTR_ERR(hold_kthread);
+				hold_kthread = NULL;
+				return ret;
+			}
+		}
+	} else if (!strcmp(buf, "unhold")) {
+		atomic_set(&hold_released, 1);
+		wake_up_all(&hold_wq);
+		if (hold_kthread)
+			kthread_stop(hold_kthread);
+		hold_kthread = NULL;
 	} else if (!strcmp(buf, "kthread on")) {
 		if (!worker_kthread) {
 			worker_kthread = kthread_run(kthread_fn, NULL, "lg_target_kt");
@@ -216,6 +259,10 @@ static void __exit lg_target_exit(void)
 	cancel_delayed_work_sync(&unit_work);
 	if (worker_kthread)
 		kthread_stop(worker_kthread);
+	atomic_set(&hold_released, 1);
+	wake_up_all(&hold_wq);
+	if (hold_kthread)
+		kthread_stop(hold_kthread);
 	remove_proc_entry("lg_target", NULL);
 }
 

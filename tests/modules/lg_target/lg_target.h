@@ -11,6 +11,13 @@ enum lg_target_kind {
 	LG_KIND_NR,
 };
 
+/* The patched functions; each returns (or records) its version. */
+int lg_target_a(void);
+int lg_target_b(void);
+void lg_target_unit(int kind);
+int lg_target_block(void);
+void lg_target_hold(void);
+
 /* Record one unit of work: the versions of unit, a and b that ran in it. */
 void lg_target_record(int kind, int v_unit, int v_a, int v_b);
 /* Sleep (interruptibly) until released; -ERESTARTSYS on a signal. */

@@ -15,9 +15,6 @@
 #define LG_NAME "lg_testpatch"
 #endif
 
-int lg_target_a(void);
-int lg_target_b(void);
-
 static noinline int new_a(void)
 {
 	barrier();
@@ -50,11 +47,19 @@ static noinline int new_block(void)
 	return 0;
 }
 
+static noinline void new_hold(void)
+{
+	/* Never runs in the tests: the holder sleeps in the old version. */
+	lg_target_record(LG_KIND_KTHREAD, LG_VERSION, lg_target_a(), lg_target_b());
+}
+
 static struct livegraft_func funcs[] = {
 	{ .old_name = "lg_target_a", .new_func = new_a },
 	{ .old_name = "lg_target_b", .new_func = new_b },
 	{ .old_name = "lg_target_unit", .new_func = new_unit },
 	{ .old_name = "lg_target_block", .new_func = new_block },
+	{ .old_name = "lg_target_hold", .new_func = new_hold },
+	{ },	/* room for the "bogus" entry */
 	{ }
 };
 
@@ -69,9 +74,17 @@ static int abi_version = LIVEGRAFT_ABI_VERSION;
 module_param(abi_version, int, 0444);
 MODULE_PARM_DESC(abi_version, "ABI version to claim (tests the handshake)");
 
+static bool bogus;
+module_param(bogus, bool, 0444);
+MODULE_PARM_DESC(bogus, "Also patch a function that does not exist (tests validation)");
+
 static int __init lg_testpatch_init(void)
 {
 	patch.abi_version = abi_version;
+	if (bogus) {
+		funcs[ARRAY_SIZE(funcs) - 2].old_name = "lg_target_does_not_exist";
+		funcs[ARRAY_SIZE(funcs) - 2].new_func = new_a;
+	}
 	return livegraft_enable_patch(&patch);
 }
 
