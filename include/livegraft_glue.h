@@ -45,6 +45,7 @@ void lg_table_unlock(unsigned long flags);
 /* the transition work (runs lg_transition_work_fn() in process context) */
 void lg_transition_work_fn(void);
 void lg_schedule_transition_work(unsigned long delay_jiffies);
+void lg_kick_transition_work(void);
 void lg_cancel_transition_work_sync(void);
 
 /* synchronisation */

@@ -10,6 +10,7 @@
  */
 #include <linux/ftrace.h>
 #include <linux/hardirq.h>
+#include <linux/irq_work.h>
 #include <linux/kobject.h>
 #include <linux/sysfs.h>
 #include <linux/module.h>
@@ -209,8 +210,26 @@ void lg_schedule_transition_work(unsigned long delay_jiffies)
 	mod_delayed_work(system_unbound_wq, &lg_transition_dwork, delay_jiffies);
 }
 
+/*
+ * From a probe or the ftrace handler's safe points, the context may hold any
+ * lock (a scheduler lock, p->pi_lock, a workqueue pool lock): queueing work
+ * there can invert lock order. An irq_work takes no lock to queue and runs
+ * its callback from a clean hardirq context, which then queues the work.
+ */
+static void lg_kick_fn(struct irq_work *work)
+{
+	mod_delayed_work(system_unbound_wq, &lg_transition_dwork, 0);
+}
+static DEFINE_IRQ_WORK(lg_kick_irq_work, lg_kick_fn);
+
+void lg_kick_transition_work(void)
+{
+	irq_work_queue(&lg_kick_irq_work);
+}
+
 void lg_cancel_transition_work_sync(void)
 {
+	irq_work_sync(&lg_kick_irq_work);
 	cancel_delayed_work_sync(&lg_transition_dwork);
 }
 

@@ -108,13 +108,20 @@ impl Active {
         }
     }
 
-    fn switch(&self, key: usize, kind: Kind) {
+    /// Switches `key` to the target. The caller that switches the last
+    /// pending task kicks the transition work through an irq_work (any lock
+    /// may be held here: p->pi_lock in a stack check, scheduler or pool
+    /// locks around a probe), unless `kick` is false because the caller is
+    /// the work itself, which checks `pending` after its pass.
+    fn switch(&self, key: usize, kind: Kind, kick: bool) {
         match self.table.switch_task(key, self.table.target()) {
             SwitchResult::Switched => self.count(kind),
             SwitchResult::SwitchedLast => {
                 self.count(kind);
-                // SAFETY: plain call; safe from any non-NMI context.
-                unsafe { sys::lg_schedule_transition_work(0) };
+                if kick {
+                    // SAFETY: plain call; irq_work_queue() is safe in any context.
+                    unsafe { sys::lg_kick_transition_work() };
+                }
             }
             _ => {}
         }
@@ -164,13 +171,13 @@ pub(crate) fn switch_current(kind: Kind, check_stack: bool) {
     if check_stack && stack::check_current(a.affected()) != Verdict::Clean {
         return;
     }
-    a.switch(key, kind);
+    a.switch(key, kind, true);
 }
 
 /// Probe entry: CPU `cpu` enters idle.
 pub(crate) fn switch_idle(cpu: u32) {
     if let Some(a) = active() {
-        a.switch(idle_key(cpu), Kind::Idle);
+        a.switch(idle_key(cpu), Kind::Idle, true);
     }
 }
 
@@ -204,8 +211,8 @@ pub(crate) fn task_freed(task: usize) {
     // SAFETY: `flags` came from `lg_table_lock` above.
     unsafe { sys::lg_table_unlock(flags) };
     if res == Removed::RemovedLast {
-        // SAFETY: plain call; safe from softirq context.
-        unsafe { sys::lg_schedule_transition_work(0) };
+        // SAFETY: plain call; safe in any context.
+        unsafe { sys::lg_kick_transition_work() };
     }
 }
 
@@ -214,7 +221,7 @@ unsafe extern "C" fn ipi_switch(_info: *mut c_void) {
     // SAFETY: plain call from hardirq context, as required.
     if unsafe { sys::lg_irq_interrupted_user_mode() } {
         let Some(a) = active() else { return };
-        a.switch(current_key(), Kind::UserInterrupt);
+        a.switch(current_key(), Kind::UserInterrupt, true);
     }
 }
 
@@ -493,7 +500,7 @@ unsafe extern "C" fn visit_pass(task: *mut sys::task_struct, data: *mut c_void) 
         stack::check_blocked(task, a.affected(), |v| {
             verdict = Some(v);
             if v == Verdict::Clean {
-                a.switch(key, Kind::StackCheck);
+                a.switch(key, Kind::StackCheck, false);
             }
         })
     };
