@@ -636,20 +636,28 @@ impl Registry {
 
     /// One run of the transition work.
     fn work(&mut self) {
+        let name = match self.running.as_ref().and_then(|r| self.patch_index(r.patch)) {
+            Some(i) => self.patch_name(i),
+            None => return,
+        };
         let Some(run) = self.running.as_mut() else { return };
         let elapsed_ms = now_ns().wrapping_sub(run.started_ns) / 1_000_000;
         let mut done = run.transition.active().table.pending() == 0 && run.transition.verify();
         if !done {
             let nudge = elapsed_ms >= NUDGE_AFTER_MS;
             let report = elapsed_ms >= REPORT_AFTER_MS && !run.reported;
-            let pid = run.patch;
             let mut lines = 0u32;
+            let mut stalled = KVec::new();
             let pending = run.transition.pass(nudge, &mut |p: Pending| {
+                // Collected under RCU, printed afterwards with symbol names.
                 if report && lines < 32 {
                     lines = lines.wrapping_add(1);
-                    report_pending(pid, &p);
+                    let _ = stalled.push(p, GFP_ATOMIC);
                 }
             });
+            for p in stalled.iter() {
+                report_pending(&name, p);
+            }
             if report {
                 run.reported = true;
             }
@@ -727,7 +735,11 @@ impl Registry {
                         let _ = match t.why {
                             Why::Running => writeln!(out, " running"),
                             Why::Unreliable => writeln!(out, " unreliable-stack"),
-                            Why::SleepingOn(addr) => writeln!(out, " sleeping-on {:#x}", addr),
+                            Why::SleepingOn(addr) => {
+                                let _ = write!(out, " sleeping-on ");
+                                let _ = symbols::describe(addr, &mut *out);
+                                writeln!(out)
+                            }
                         };
                     });
                 }
@@ -806,19 +818,23 @@ fn write_comm(out: &mut Buf<'_>, comm: &[u8; 16]) {
     }
 }
 
-fn report_pending(id: PatchId, p: &Pending) {
-    let mut b = [0u8; 64];
+/// One stalled-task line, as upstream's debug lines: `'<patch>': comm:pid is ...`.
+fn report_pending(patch: &Name, p: &Pending) {
+    let mut b = [0u8; 256];
     let mut w = Buf { buf: &mut b, len: 0 };
     write_comm(&mut w, &p.comm);
-    let len = w.len;
-    let comm = core::str::from_utf8(b.get(..len).unwrap_or(&[])).unwrap_or("?");
-    match p.why {
-        Why::Running => pr_info!("patch {}: {}:{} is running\n", id.0, comm, p.pid),
-        Why::Unreliable => pr_info!("patch {}: {}:{} has an unreliable stack\n", id.0, comm, p.pid),
+    let _ = write!(w, ":{} ", p.pid);
+    let _ = match p.why {
+        Why::Running => write!(w, "is running"),
+        Why::Unreliable => write!(w, "has an unreliable stack"),
         Why::SleepingOn(addr) => {
-            pr_info!("patch {}: {}:{} is sleeping on function at {:#x}\n", id.0, comm, p.pid, addr)
+            let _ = write!(w, "is sleeping on function ");
+            symbols::describe(addr, &mut w)
         }
-    }
+    };
+    let len = w.len;
+    let line = core::str::from_utf8(b.get(..len).unwrap_or(&[])).unwrap_or("?");
+    pr_info!("'{}': {}\n", patch, line);
 }
 
 /// A patch name copied out of the registry (names are at most 55 bytes).

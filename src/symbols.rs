@@ -60,6 +60,19 @@ pub(crate) fn extent_of(addr: usize) -> Result<Extent> {
     parse_extent(text, addr).ok_or(ENOENT)
 }
 
+/// Writes `name+0xoff/0xsize [module]` for `addr` (like `%pS`) to `out`.
+/// Process context only.
+pub(crate) fn describe(addr: usize, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
+    let mut buf = [0u8; 1024];
+    // SAFETY: `buf` is larger than KSYM_SYMBOL_LEN, as sprint_symbol requires.
+    let len = unsafe { sys::sprint_symbol(buf.as_mut_ptr().cast(), addr as _) };
+    let text = usize::try_from(len).ok().and_then(|n| buf.get(..n)).unwrap_or(&[]);
+    match core::str::from_utf8(text) {
+        Ok(t) if !t.is_empty() => out.write_str(t),
+        _ => write!(out, "{:#x}", addr),
+    }
+}
+
 /// Parses `name+0xOFF/0xSIZE [module]` as printed by `sprint_symbol()`.
 fn parse_extent(text: &[u8], addr: usize) -> Option<Extent> {
     let plus = text.iter().rposition(|&c| c == b'+')?;

@@ -12,7 +12,7 @@ insmod $MODDIR/lg_testpatch.ko
 sleep 2
 expect_eq "$(cat $LG/lg_testpatch/transition)" 1 "transition held open"
 cat $LG/lg_testpatch/pending_tasks
-grep -q "lg_target_hold sleeping-on" $LG/lg_testpatch/pending_tasks \
+grep -q "lg_target_hold sleeping-on lg_target_hold+0x" $LG/lg_testpatch/pending_tasks \
 	|| fail "pending_tasks does not name the holder: $(cat $LG/lg_testpatch/pending_tasks)"
 ok "pending_tasks names the holding kthread"
 cat $LG/lg_testpatch/summary
@@ -23,6 +23,11 @@ for kind in syscall idle stack_check; do
 done
 ok "tasks switched at syscall exit, idle entry and by stack check"
 expect_fail "rmmod during the transition" rmmod lg_testpatch
+# After 5 s the stalled task is reported in dmesg, with the function.
+wait_for 15 sh -c "dmesg | grep -q \"'lg_testpatch': lg_target_hold:[0-9]* is sleeping on function lg_target_hold+0x\""
+ok "dmesg reports the stalled task and the function it sleeps on"
+expect_dmesg "livegraft: signaling remaining tasks"
+
 echo 0 > $LG/lg_testpatch/enabled
 expect_dmesg "livegraft: 'lg_testpatch': reversing transition from patching to unpatching"
 wait_for 30 [ ! -e $LG/lg_testpatch ]
