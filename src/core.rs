@@ -585,38 +585,15 @@ impl Registry {
                 pushed = pushed.wrapping_add(1);
             }
             if let Some(e) = failed {
-                for f in p.funcs.iter().take(pushed) {
-                    // SAFETY: the site outlives its versions; we hold the mutex.
-                    unsafe { (*f.site).pop(&f.version) };
-                }
-                t.unhook();
-                // SAFETY: plain call; no handler may still use the popped versions.
-                unsafe { sys::lg_synchronize_all_contexts() };
-                for f in p.funcs.iter() {
-                    f.version.set_transition(false);
-                }
-                drop(t);
+                abort_begin(&p.funcs, pushed, t);
                 self.reap_sites();
                 return Err(e);
             }
         }
         if let Err(e) = t.start() {
             pr_err!("'{}': cannot register the safe points ({})\n", &*p.name, e.to_errno());
-            // Nobody switched: every task still runs the initial universe,
-            // so undoing is the reverse of the pushes above.
-            t.unhook();
-            if direction == Direction::Patching {
-                for f in p.funcs.iter() {
-                    // SAFETY: as above.
-                    unsafe { (*f.site).pop(&f.version) };
-                }
-            }
-            // SAFETY: plain call.
-            unsafe { sys::lg_synchronize_all_contexts() };
-            for f in p.funcs.iter() {
-                f.version.set_transition(false);
-            }
-            drop(t);
+            let pushed = if direction == Direction::Patching { p.funcs.len() } else { 0 };
+            abort_begin(&p.funcs, pushed, t);
             self.reap_sites();
             return Err(e);
         }
@@ -792,6 +769,24 @@ impl Registry {
             _ => Err(EINVAL),
         }
     }
+}
+
+/// Undoes a transition that failed before any task switched: every task
+/// still runs the initial universe, so it is enough to remove the hooks, pop
+/// the first `pushed` versions, wait until no handler can use them, and drop
+/// the table. The caller then reaps the sites left empty.
+fn abort_begin(funcs: &KVec<PatchFunc>, pushed: usize, mut t: Transition) {
+    t.unhook();
+    for f in funcs.iter().take(pushed) {
+        // SAFETY: the site outlives its versions; the caller holds the mutex.
+        unsafe { (*f.site).pop(&f.version) };
+    }
+    // SAFETY: plain call; afterwards no handler uses the popped versions.
+    unsafe { sys::lg_synchronize_all_contexts() };
+    for f in funcs.iter() {
+        f.version.set_transition(false);
+    }
+    drop(t);
 }
 
 fn state_name(s: TransitionState, id: PatchId) -> &'static str {

@@ -43,11 +43,6 @@ void lg_ftrace_regs_set_ip(struct ftrace_regs *fregs, unsigned long ip)
 	ftrace_regs_set_instruction_pointer(fregs, ip);
 }
 
-struct task_struct *lg_current(void)
-{
-	return current;
-}
-
 /*
  * The task-table key of the current task: the task pointer, or for an idle
  * task (not on the task list, one per CPU) a small per-CPU key that no task

@@ -181,15 +181,22 @@ pub(crate) fn switch_idle(cpu: u32) {
     }
 }
 
+/// Runs `f` under the table's mutation lock (a raw spinlock with IRQs
+/// off: mutations come from process context, probes and an RCU callback).
+fn locked<R>(f: impl FnOnce() -> R) -> R {
+    // SAFETY: plain call; paired with the unlock below.
+    let flags = unsafe { sys::lg_table_lock() };
+    let r = f();
+    // SAFETY: `flags` came from `lg_table_lock` above.
+    unsafe { sys::lg_table_unlock(flags) };
+    r
+}
+
 /// Probe entry: `child` was forked by `parent` and has not run yet.
 pub(crate) fn task_forked(parent: usize, child: usize) {
     let Some(a) = active() else { return };
     let universe = a.table.universe_of(parent);
-    // SAFETY: plain call; pairs with `lg_table_unlock` below.
-    let flags = unsafe { sys::lg_table_lock() };
-    let res = a.table.insert(child, universe);
-    // SAFETY: `flags` came from `lg_table_lock` above.
-    unsafe { sys::lg_table_unlock(flags) };
+    let res = locked(|| a.table.insert(child, universe));
     match res {
         Err(InsertError::TableFull) => {
             // The child runs in the initial universe (a fresh task holds no
@@ -205,11 +212,7 @@ pub(crate) fn task_forked(parent: usize, child: usize) {
 /// Probe entry: `task`'s task_struct is being freed (RCU callback).
 pub(crate) fn task_freed(task: usize) {
     let Some(a) = active() else { return };
-    // SAFETY: plain call; pairs with `lg_table_unlock` below.
-    let flags = unsafe { sys::lg_table_lock() };
-    let res = a.table.remove(task);
-    // SAFETY: `flags` came from `lg_table_lock` above.
-    unsafe { sys::lg_table_unlock(flags) };
+    let res = locked(|| a.table.remove(task));
     if res == Removed::RemovedLast {
         // SAFETY: plain call; safe in any context.
         unsafe { sys::lg_kick_transition_work() };
@@ -266,11 +269,7 @@ struct WalkInsert<'a> {
 unsafe extern "C" fn visit_insert(task: *mut sys::task_struct, data: *mut c_void) -> bool {
     // SAFETY: `data` is the `WalkInsert` of the caller, alive for the walk.
     let w = unsafe { &mut *data.cast::<WalkInsert<'_>>() };
-    // SAFETY: plain calls; pairs lock/unlock.
-    let flags = unsafe { sys::lg_table_lock() };
-    let res = w.table.insert(task as usize, w.universe);
-    // SAFETY: `flags` came from `lg_table_lock` above.
-    unsafe { sys::lg_table_unlock(flags) };
+    let res = locked(|| w.table.insert(task as usize, w.universe));
     match res {
         Ok(crate::logic::task_table::Inserted::New) => w.inserted = w.inserted.wrapping_add(1),
         Ok(_) => {}
@@ -342,11 +341,7 @@ impl Transition {
             return Err(ENOMEM);
         }
         for cpu in 0..nr_cpu_ids() {
-            // SAFETY: paired lock/unlock.
-            let flags = unsafe { sys::lg_table_lock() };
-            let res = t.active.table.insert(idle_key(cpu), initial);
-            // SAFETY: `flags` came from `lg_table_lock` above.
-            unsafe { sys::lg_table_unlock(flags) };
+            let res = locked(|| t.active.table.insert(idle_key(cpu), initial));
             res.map_err(|_| ENOMEM)?;
         }
         Ok(t)
@@ -408,22 +403,14 @@ impl Transition {
         // SAFETY: plain call in process context: waits for every probe that
         // may still switch with the old target (they run preempt-disabled).
         unsafe { sys::synchronize_rcu() };
-        // SAFETY: paired lock/unlock.
-        let flags = unsafe { sys::lg_table_lock() };
-        let res = self.active.table.reverse();
-        // SAFETY: `flags` came from `lg_table_lock` above.
-        unsafe { sys::lg_table_unlock(flags) };
+        let res = locked(|| self.active.table.reverse());
         self.active.table.start_switching();
         res.map(|_| ()).map_err(|_| EINVAL)
     }
 
     /// Marks every task switched (`force`).
     pub(crate) fn force(&mut self) {
-        // SAFETY: paired lock/unlock.
-        let flags = unsafe { sys::lg_table_lock() };
-        let moved = self.active.table.force_all();
-        // SAFETY: `flags` came from `lg_table_lock` above.
-        unsafe { sys::lg_table_unlock(flags) };
+        let moved = locked(|| self.active.table.force_all());
         if let Some(c) = self.active.switched.get(Kind::Forced as usize) {
             c.fetch_add(moved, Ordering::Relaxed);
         }
@@ -484,11 +471,7 @@ unsafe extern "C" fn visit_pass(task: *mut sys::task_struct, data: *mut c_void) 
         Some(_) => {}
         None => {
             // Not seen by the fork hook: track it in the initial universe.
-            // SAFETY: paired lock/unlock.
-            let flags = unsafe { sys::lg_table_lock() };
-            let _ = a.table.insert(key, ctx.initial);
-            // SAFETY: `flags` came from `lg_table_lock` above.
-            unsafe { sys::lg_table_unlock(flags) };
+            let _ = locked(|| a.table.insert(key, ctx.initial));
             if ctx.initial == target {
                 return true;
             }
@@ -549,11 +532,7 @@ unsafe extern "C" fn visit_verify(task: *mut sys::task_struct, data: *mut c_void
             }
         }
         None => {
-            // SAFETY: paired lock/unlock.
-            let flags = unsafe { sys::lg_table_lock() };
-            let _ = a.table.insert(task as usize, ctx.initial);
-            // SAFETY: `flags` came from `lg_table_lock` above.
-            unsafe { sys::lg_table_unlock(flags) };
+            let _ = locked(|| a.table.insert(task as usize, ctx.initial));
             if ctx.initial != a.table.target() {
                 ctx.ok = false;
             }
