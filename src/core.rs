@@ -727,12 +727,13 @@ impl Registry {
                     let a = run.transition.active();
                     let _ = writeln!(
                         out,
-                        "direction: {}\nelapsed_ms: {}\npending: {}\ntracked: {}\ntarget: {}",
+                        "direction: {}\nelapsed_ms: {}\npending: {}\ntracked: {}\ntarget: {}\ntable_bytes: {}",
                         if run.direction == Direction::Patching { "patching" } else { "unpatching" },
                         now_ns().wrapping_sub(run.started_ns) / 1_000_000,
                         a.table.pending(),
                         a.table.live(),
                         if a.table.target() == Universe::Patched { "patched" } else { "unpatched" },
+                        a.table.capacity().saturating_mul(core::mem::size_of::<crate::logic::task_table::Slot>()),
                     );
                     for (k, c) in KIND_NAMES.iter().zip(a.switched.iter()) {
                         let _ = writeln!(out, "switched_{}: {}", k, c.load(Ordering::Relaxed));

@@ -21,8 +21,9 @@
 //! # Concurrency contract
 //!
 //! * **Mutations** ([`TaskTable::insert`], [`TaskTable::remove`], [`TaskTable::reverse`],
-//!   [`TaskTable::force_all`], [`TaskTable::rebuild_into`]) are serialised by the caller (the kernel holds one spinlock around
-//!   all of them). They are *not* safe to run concurrently with each other.
+//!   [`TaskTable::force_all`], [`TaskTable::rebuild_into`]) are serialised by the caller (the
+//!   kernel holds one spinlock around all of them). They are *not* safe to run concurrently with
+//!   each other.
 //! * **Lookups** ([`TaskTable::lookup`], [`TaskTable::universe_of`]) and
 //!   [`TaskTable::switch_task`] are lock-free; they may run concurrently with mutations and with
 //!   each other (ftrace handler, tracepoint probes, the stack-check worker).
@@ -37,8 +38,9 @@
 //! reuse. The first design stopped there; with long-lived tasks in the table (init, kthreads,
 //! daemons) and fork/exit churn around them, tombstones pile up in front of the long-lived keys
 //! until the table refuses inserts: measured with 4096 slots, 900 long-lived and 100 churning
-//! tasks, `insert` returned `TableFull` after about 44 000 fork/exit pairs, i.e. within minutes
-//! of a parallel build during a stalled transition. Two measures fix it:
+//! tasks, `insert` returned `TableFull` after 20 000 to 45 000 fork/exit pairs (depending on the
+//! addresses), i.e. within minutes of a parallel build during a stalled transition (test
+//! `long_lived_tasks_plus_churn_fill_the_table_without_rebuild`). Two measures fix it:
 //! * `remove` turns a tombstone back into EMPTY when the next slot is EMPTY (and the run of
 //!   tombstones before it), which bounds tombstones when nothing is long-lived;
 //! * [`TaskTable::needs_rebuild`] reports a load (live + tombstones) above 1/2 of the capacity,
@@ -174,7 +176,11 @@ impl Default for Slot {
 /// room for forks and tombstones before [`TaskTable::insert`]'s 3/4 limit.
 pub const fn slots_for_tasks(nr_tasks: usize) -> usize {
     let wanted = nr_tasks.saturating_mul(SLOTS_PER_TASK);
-    let wanted = if wanted < MIN_SLOTS { MIN_SLOTS } else { wanted };
+    let wanted = if wanted < MIN_SLOTS {
+        MIN_SLOTS
+    } else {
+        wanted
+    };
     match wanted.checked_next_power_of_two() {
         Some(n) => n,
         None => 1usize.wrapping_shl(usize::BITS - 1),
@@ -320,6 +326,10 @@ impl<'a> TaskTable<'a> {
     }
 
     /// Live tasks whose universe is not the target. Zero means every tracked task has switched.
+    ///
+    /// While switchers, inserts or removes run, the value may transiently *over*-count (each of
+    /// them changes the state or key first and the counter after, or increments before
+    /// publishing), never under-count, so it never reads 0 early. Exact when quiescent.
     pub fn pending(&self) -> usize {
         // Acquire: pairs with the AcqRel decrements in `switch_task`/`remove`/`force_all` and the
         // Release store in `reverse`, so a caller seeing 0 also sees the switched states.
@@ -484,7 +494,8 @@ impl<'a> TaskTable<'a> {
             }
             (None, None) => return Err(InsertError::TableFull),
         };
-        let target = self.load_target(Ordering::Relaxed); // Stable: written under our lock.
+        // Relaxed: `target` is only written under the mutation lock, which we hold.
+        let target = self.load_target(Ordering::Relaxed);
         if universe != target {
             // AcqRel: part of the RMW chain on `pending`; see `pending()`.
             self.pending.fetch_add(1, Ordering::AcqRel);
@@ -525,7 +536,8 @@ impl<'a> TaskTable<'a> {
         let old = slot.state.swap(STATE_DEAD, Ordering::AcqRel);
         let mut result = Removed::Removed;
         if let Some(u) = Universe::decode(old) {
-            let target = self.load_target(Ordering::Relaxed); // Stable: written under our lock.
+            // Relaxed: `target` is only written under the mutation lock, which we hold.
+            let target = self.load_target(Ordering::Relaxed);
             // AcqRel: part of the RMW chain on `pending`; see `pending()`.
             if u != target && self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
                 result = Removed::RemovedLast;
@@ -553,7 +565,9 @@ impl<'a> TaskTable<'a> {
         }
         let mut idx = idx;
         for _ in 0..self.slots.len() {
-            let Some(slot) = self.slots.get(idx) else { return };
+            let Some(slot) = self.slots.get(idx) else {
+                return;
+            };
             // Relaxed: as above.
             if slot.key.load(Ordering::Relaxed) != TOMBSTONE {
                 return;
@@ -683,7 +697,8 @@ impl<'a> TaskTable<'a> {
     /// **Caller holds the mutation lock.** Safe against concurrent `switch_task`: each task is
     /// moved by a CAS, and only the winner decrements `pending`.
     pub fn force_all(&self) -> usize {
-        let target = self.load_target(Ordering::Relaxed); // Stable: written under our lock.
+        // Relaxed: `target` is only written under the mutation lock, which we hold.
+        let target = self.load_target(Ordering::Relaxed);
         let mut moved: usize = 0;
         for slot in self.slots {
             // Acquire: pairs with the Release key store in `insert` (we hold the lock, so this
@@ -726,8 +741,8 @@ impl<'a> TaskTable<'a> {
     /// and waited for a grace period, so no state changes during the copy; `self` stays frozen
     /// (lookups on it remain correct) until it is freed. Then: publish the new table, call
     /// [`TaskTable::start_switching`] on it, wait for another grace period, free `self`'s slots.
-    /// Size the new table with [`slots_for_tasks`] of the current task count. On
-    /// [`RebuildError::TooSmall`] nothing was written to `slots`.
+    /// Size the new table with [`slots_for_tasks`] of the current task count. The size check
+    /// ([`RebuildError::TooSmall`]) happens before anything is written to `slots`.
     pub fn rebuild_into<'b>(&self, slots: &'b [Slot]) -> Result<TaskTable<'b>, RebuildError> {
         // Relaxed: guards against a caller forgetting `stop_switching`; the grace period orders
         // everything else.

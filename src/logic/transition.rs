@@ -232,12 +232,22 @@ const fn state_for(direction: Direction) -> PatchState {
 }
 
 /// Reversal of a running transition of `id`.
-fn reversed(transition: TransitionState, id: PatchId, patch: Patch) -> Result<Step, TransitionError> {
+fn reversed(
+    transition: TransitionState,
+    id: PatchId,
+    patch: Patch,
+) -> Result<Step, TransitionError> {
     match transition {
-        TransitionState::Running { patch: p, direction } if p == id => {
+        TransitionState::Running {
+            patch: p,
+            direction,
+        } if p == id => {
             let direction = direction.opposite();
             Ok(Step {
-                transition: TransitionState::Running { patch: id, direction },
+                transition: TransitionState::Running {
+                    patch: id,
+                    direction,
+                },
                 patch: Patch {
                     state: state_for(direction),
                     forced: patch.forced,
@@ -304,8 +314,14 @@ pub fn next(
         },
         Event::Reverse => reversed(transition, id, patch),
         Event::Started => match transition {
-            TransitionState::Initializing { patch: p, direction } if p == id => Ok(Step {
-                transition: TransitionState::Running { patch: id, direction },
+            TransitionState::Initializing {
+                patch: p,
+                direction,
+            } if p == id => Ok(Step {
+                transition: TransitionState::Running {
+                    patch: id,
+                    direction,
+                },
                 patch,
             }),
             _ => Err(TransitionError::InvalidEvent),
@@ -322,8 +338,14 @@ pub fn next(
             _ => Err(TransitionError::NotInTransition),
         },
         Event::AllSwitched => match transition {
-            TransitionState::Running { patch: p, direction } if p == id => Ok(Step {
-                transition: TransitionState::Completing { patch: id, direction },
+            TransitionState::Running {
+                patch: p,
+                direction,
+            } if p == id => Ok(Step {
+                transition: TransitionState::Completing {
+                    patch: id,
+                    direction,
+                },
                 patch,
             }),
             _ => Err(TransitionError::InvalidEvent),

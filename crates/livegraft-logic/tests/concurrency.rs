@@ -70,8 +70,9 @@ fn switchers_race_with_mutations_and_reversals() {
 
     thread::scope(|s| {
         for t in 0..SWITCHERS {
-            let (deref, rcu, published, stable, wins, lasts, stop, start) =
-                (&deref, &rcu, &published, &stable, &wins, &lasts, &stop, &start);
+            let (deref, rcu, published, stable, wins, lasts, stop, start) = (
+                &deref, &rcu, &published, &stable, &wins, &lasts, &stop, &start,
+            );
             s.spawn(move || {
                 start.wait();
                 let mut rng = Rng(0x1234_5678 + t as u64 * 7919);

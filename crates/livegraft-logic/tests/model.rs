@@ -19,9 +19,7 @@
 //! `Bug` injects a seeded protocol bug; the `model_catches_*` tests assert the checker reports a
 //! violation with the bug on, so the checker itself is tested.
 
-use livegraft_logic::task_table::{
-    Inserted, Removed, Slot, SwitchResult, TaskTable, Universe,
-};
+use livegraft_logic::task_table::{Inserted, Removed, Slot, SwitchResult, TaskTable, Universe};
 use livegraft_logic::transition::{
     choose, enabled_write, next, Choice, Direction, Event, Patch, PatchId, PatchState,
     TransitionError, TransitionState,
@@ -504,14 +502,17 @@ impl Sim {
     /// zombie) is in the target universe.
     fn verify_scan(&self, table: &TaskTable<'_>) -> bool {
         let target = table.target();
-        self.tasks.iter().all(|t| table.universe_of(t.key) == target)
+        self.tasks
+            .iter()
+            .all(|t| table.universe_of(t.key) == target)
     }
 
     /// The completion work (queued by a signal, or polled). Returns whether it completed the
     /// transition; checks (b).
     fn completion_work(&mut self, table: &TaskTable<'_>, signalled: bool) -> Res<bool> {
         let trust_signal = signalled && self.bug == Bug::CompleteOnStaleSignal;
-        if !trust_signal && !(table.pending() == 0 && self.verify_scan(table)) {
+        let all_switched = table.pending() == 0 && self.verify_scan(table);
+        if !trust_signal && !all_switched {
             if signalled {
                 self.stats.stale_signals += 1;
             }
@@ -531,8 +532,13 @@ impl Sim {
         }
         let id = self.transition.patch().unwrap();
         let pi = self.patch_index(id);
-        let s = next(self.transition, id, self.patches[pi].state, Event::AllSwitched)
-            .map_err(|e| self.violation(format!("AllSwitched refused: {e:?}")))?;
+        let s = next(
+            self.transition,
+            id,
+            self.patches[pi].state,
+            Event::AllSwitched,
+        )
+        .map_err(|e| self.violation(format!("AllSwitched refused: {e:?}")))?;
         let direction = self.transition.direction().unwrap();
         self.transition = s.transition;
         if direction == Direction::Unpatching {
@@ -587,6 +593,19 @@ impl Sim {
             }
         }
         self.stats.fsm_checks += 1;
+        Ok(())
+    }
+
+    /// A late visit of the init walk (it races with the fork hook in the kernel): inserting a
+    /// tracked task again must leave its entry alone.
+    fn rewalk(&mut self, table: &TaskTable<'_>) -> Res<()> {
+        if let Some(ti) = self.pick_task(|_| true) {
+            let key = self.tasks[ti].key;
+            let r = table.insert(key, table.default_universe());
+            if r != Ok(Inserted::AlreadyPresent) {
+                return Err(self.violation(format!("(c) re-insert of {key:#x} gave {r:?}")));
+            }
+        }
         Ok(())
     }
 
@@ -683,8 +702,8 @@ impl Sim {
                 let enabled: Vec<usize> = (0..self.patches.len())
                     .filter(|&i| self.patches[i].state.state == PatchState::Enabled)
                     .collect();
-                let load_new = self.next_patch <= MAX_PATCHES
-                    && (enabled.is_empty() || self.rng.chance(500));
+                let load_new =
+                    self.next_patch <= MAX_PATCHES && (enabled.is_empty() || self.rng.chance(500));
                 if load_new {
                     let id = PatchId(self.next_patch);
                     self.next_patch += 1;
@@ -768,6 +787,8 @@ impl Sim {
                 if self.completion_work(table, false)? {
                     return Ok(PhaseEnd::Completed);
                 }
+            } else if r < 230 && self.rng.chance(200) {
+                self.rewalk(table)?;
             } else if table.needs_rebuild() && r < 300 {
                 // The rebuild work, queued when the load passed 1/2, runs (some steps later).
                 return Ok(PhaseEnd::Rebuild);
@@ -809,7 +830,12 @@ fn run(seed: u64, steps: usize, bug: Bug) -> Result<Stats, Violation> {
     let mut sim = Sim::new(seed, bug, steps);
     // Odd seeds: 4 slots per task, as the kernel sizes it (without the 4096-slot floor). Even
     // seeds: 2 slots per task, so that the load passes 1/2 and rebuilds happen.
-    let cap = if seed % 2 == 1 { 4 * MAX_TASKS } else { 2 * MAX_TASKS }.next_power_of_two();
+    let cap = if seed % 2 == 1 {
+        4 * MAX_TASKS
+    } else {
+        2 * MAX_TASKS
+    }
+    .next_power_of_two();
     while let Some(direction) = sim.idle_phase()? {
         // Fresh zeroed memory per transition, as the kernel allocates it.
         let storage: Vec<Slot> = (0..cap).map(|_| Slot::new()).collect();
@@ -853,7 +879,10 @@ fn model_holds() {
     assert!(stats.forks > 1000 && stats.frees > 1000, "{stats:?}");
     assert!(stats.stale_signals > 0, "{stats:?}");
     assert!(stats.older_calls > 10_000, "{stats:?}");
-    assert!(stats.max_tombstones > 0, "probing never exercised: {stats:?}");
+    assert!(
+        stats.max_tombstones > 0,
+        "probing never exercised: {stats:?}"
+    );
     assert!(stats.rebuilds > 100, "{stats:?}");
 }
 

@@ -50,7 +50,10 @@ fn new_rejects_used_slots() {
         let t = TaskTable::new(&s, Unpatched).unwrap();
         t.insert(key(1), Unpatched).unwrap();
     }
-    assert_eq!(TaskTable::new(&s, Unpatched).err(), Some(NewError::NotEmpty));
+    assert_eq!(
+        TaskTable::new(&s, Unpatched).err(),
+        Some(NewError::NotEmpty)
+    );
 }
 
 #[test]
@@ -71,7 +74,10 @@ fn slots_for_tasks_sizes() {
     assert_eq!(slots_for_tasks(1025), 8192);
     assert_eq!(slots_for_tasks(5000), 32768);
     assert_eq!(slots_for_tasks(usize::MAX), 1usize << (usize::BITS - 1));
-    assert_eq!(slots_for_tasks(usize::MAX / 4 + 1), 1usize << (usize::BITS - 1));
+    assert_eq!(
+        slots_for_tasks(usize::MAX / 4 + 1),
+        1usize << (usize::BITS - 1)
+    );
     for n in [0usize, 1, 77, 4096, 100_000] {
         let s = slots_for_tasks(n);
         assert!(s.is_power_of_two() && s >= 4 * n && s >= MIN_SLOTS);
@@ -87,7 +93,11 @@ fn insert_lookup_remove() {
     assert_eq!(t.lookup(key(1)), Some(Unpatched));
     assert_eq!(t.lookup(key(2)), Some(Patched));
     assert_eq!(t.lookup(key(3)), None);
-    assert_eq!(t.universe_of(key(3)), Unpatched, "untracked = default universe");
+    assert_eq!(
+        t.universe_of(key(3)),
+        Unpatched,
+        "untracked = default universe"
+    );
     assert_eq!(t.live(), 2);
     // Insert-if-absent: an existing entry is left untouched.
     assert_eq!(t.insert(key(1), Patched), Ok(Inserted::AlreadyPresent));
@@ -131,7 +141,11 @@ fn tombstone_is_skipped_then_reused_after_full_chain_check() {
     assert_eq!(t.index_of(k[2]), Some(h + 2));
 
     assert_eq!(t.remove(k[1]), Removed::Removed);
-    assert_eq!(t.tombstones(), 1, "slot h+1 is followed by a live key: tombstone");
+    assert_eq!(
+        t.tombstones(),
+        1,
+        "slot h+1 is followed by a live key: tombstone"
+    );
     // Lookups go past the tombstone.
     assert_eq!(t.lookup(k[2]), Some(Unpatched));
     // k[2] lies beyond the tombstone: insert must not stop at the tombstone and duplicate it.
@@ -177,7 +191,11 @@ fn full_table_refuses_inserts() {
     let s = storage(8);
     let t = TaskTable::new(&s, Unpatched).unwrap();
     for i in 0..6 {
-        assert_eq!(t.insert(key(100 + i), Unpatched), Ok(Inserted::New), "i={i}");
+        assert_eq!(
+            t.insert(key(100 + i), Unpatched),
+            Ok(Inserted::New),
+            "i={i}"
+        );
     }
     assert_eq!(t.insert(key(200), Unpatched), Err(InsertError::TableFull));
     // Present keys are still reported as present, and all can be looked up.
@@ -223,9 +241,17 @@ fn pending_counts_inserts_removes_and_switches() {
     }
     t.insert(key(10), Patched).unwrap(); // e.g. child of a switched parent
     assert_eq!(t.pending(), 4);
-    assert_eq!(t.switch_task(key(0), Patched), SwitchResult::Refused, "not started");
+    assert_eq!(
+        t.switch_task(key(0), Patched),
+        SwitchResult::Refused,
+        "not started"
+    );
     t.start_switching();
-    assert_eq!(t.switch_task(key(0), Unpatched), SwitchResult::Refused, "wrong target");
+    assert_eq!(
+        t.switch_task(key(0), Unpatched),
+        SwitchResult::Refused,
+        "wrong target"
+    );
     assert_eq!(t.switch_task(key(0), Patched), SwitchResult::Switched);
     assert_eq!(t.switch_task(key(0), Patched), SwitchResult::AlreadyThere);
     assert_eq!(t.switch_task(key(10), Patched), SwitchResult::AlreadyThere);
@@ -266,7 +292,11 @@ fn reverse_requires_stop_and_recounts() {
     // Untracked tasks are in the default universe, which is the new target.
     assert_eq!(t.universe_of(key(77)), Unpatched);
     t.start_switching();
-    assert_eq!(t.switch_task(key(0), Patched), SwitchResult::Refused, "stale target");
+    assert_eq!(
+        t.switch_task(key(0), Patched),
+        SwitchResult::Refused,
+        "stale target"
+    );
     assert_eq!(t.switch_task(key(2), Unpatched), SwitchResult::AlreadyThere);
     assert_eq!(t.switch_task(key(0), Unpatched), SwitchResult::Switched);
     assert_eq!(t.switch_task(key(1), Unpatched), SwitchResult::SwitchedLast);
@@ -352,7 +382,11 @@ fn churn_without_long_lived_tasks_reclaims_tombstones() {
         assert_ne!(t.remove(gone), Removed::NotTracked);
         let k = key(next);
         next += 1;
-        assert_eq!(t.insert(k, Unpatched), Ok(Inserted::New), "after {next} inserts");
+        assert_eq!(
+            t.insert(k, Unpatched),
+            Ok(Inserted::New),
+            "after {next} inserts"
+        );
         live.push(k);
         max_tomb = max_tomb.max(t.tombstones());
     }

@@ -115,7 +115,12 @@ fn writing_the_current_value_is_einval() {
         Err(TransitionError::AlreadyInState)
     );
     assert_eq!(
-        next(TransitionState::Idle, A, patch(PatchState::Disabled), Event::Disable),
+        next(
+            TransitionState::Idle,
+            A,
+            patch(PatchState::Disabled),
+            Event::Disable
+        ),
         Err(TransitionError::AlreadyInState)
     );
 }

@@ -33,7 +33,7 @@ static const char *const kind_names[LG_KIND_NR] = {
 };
 
 struct kind_stats {
-	atomic_t units, mixed, v[4];
+	atomic_t units, mixed, v[5];
 };
 static struct kind_stats stats[LG_KIND_NR];
 
@@ -49,7 +49,7 @@ void lg_target_record(int kind, int v_unit, int v_a, int v_b)
 		atomic_inc(&s->mixed);
 		pr_err("lg_target: MIXED unit (%s) in %s:%d: unit=%d a=%d b=%d\n",
 		       kind_names[kind], current->comm, current->pid, v_unit, v_a, v_b);
-	} else if (v_a >= 1 && v_a <= 3) {
+	} else if (v_a >= 1 && v_a <= 4) {
 		atomic_inc(&s->v[v_a]);
 	}
 }
@@ -161,9 +161,9 @@ static int show(struct seq_file *m, void *v)
 	int k;
 
 	for (k = 0; k < LG_KIND_NR; k++)
-		seq_printf(m, "%s units=%d v1=%d v2=%d v3=%d mixed=%d\n", kind_names[k],
+		seq_printf(m, "%s units=%d v1=%d v2=%d v3=%d v4=%d mixed=%d\n", kind_names[k],
 			   atomic_read(&stats[k].units), atomic_read(&stats[k].v[1]),
-			   atomic_read(&stats[k].v[2]), atomic_read(&stats[k].v[3]),
+			   atomic_read(&stats[k].v[2]), atomic_read(&stats[k].v[3]), atomic_read(&stats[k].v[4]),
 			   atomic_read(&stats[k].mixed));
 	seq_printf(m, "blocked %d\n", atomic_read(&blocked));
 	return 0;
