@@ -22,6 +22,7 @@ void lg_ftrace_regs_set_ip(struct ftrace_regs *fregs, unsigned long ip);
 
 /* current task and CPU */
 unsigned long lg_current_key(void);
+unsigned int lg_cpu(void);
 int lg_task_pid(const struct task_struct *task);
 bool lg_task_is_kthread(const struct task_struct *task);
 bool lg_task_is_dead(const struct task_struct *task);

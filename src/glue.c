@@ -55,6 +55,11 @@ unsigned long lg_current_key(void)
 	return (unsigned long)current;
 }
 
+unsigned int lg_cpu(void)
+{
+	return raw_smp_processor_id();
+}
+
 int lg_task_pid(const struct task_struct *task)
 {
 	return task->pid;

@@ -11,7 +11,7 @@
 //! | freezer | ftrace on `__refrigerator` | yes |
 //! | CPU-bound kernel code | ftrace on `__cond_resched` | yes |
 //! | idle task enters idle | `power:cpu_idle` (state != exit) | no: the idle loop holds no patched state |
-//! | task interrupted in user mode | IPI from the transition work | no: the kernel stack is empty |
+//! | task interrupted in user mode | `irq_vectors:local_timer_entry` (the tick) | no: the kernel stack is empty |
 //! | blocked task | stack check from the transition work | yes, pinned (see `stack.rs`) |
 //!
 //! Fork (`sched:sched_process_fork`, the child inherits the parent's
@@ -48,6 +48,10 @@ unsafe extern "C" fn on_cpu_idle(_data: *mut c_void, state: u32, cpu: u32) {
     if state != PWR_EVENT_EXIT {
         transition::switch_idle(cpu);
     }
+}
+
+unsafe extern "C" fn on_timer(_data: *mut c_void, _vector: i32) {
+    transition::switch_if_user_interrupted();
 }
 
 unsafe extern "C" fn on_fork(_data: *mut c_void, parent: *mut sys::task_struct, child: *mut sys::task_struct) {
@@ -139,9 +143,12 @@ impl SafePoints {
             (c_str!("workqueue_execute_end"), on_work_end as *mut c_void),
             // void (*)(void *, unsigned int state, unsigned int cpu_id)
             (c_str!("cpu_idle"), on_cpu_idle as *mut c_void),
+            // void (*)(void *, int vector): x86's local APIC timer, which
+            // runs with get_irq_regs() describing the interrupted context.
+            (c_str!("local_timer_entry"), on_timer as *mut c_void),
         ];
         // SAFETY: the prototypes above match include/trace/events/{syscalls,
-        // workqueue,power}.h.
+        // workqueue,power}.h and arch/x86/include/asm/trace/irq_vectors.h.
         unsafe { register_all(&list, &mut self.switching)? };
         for name in [
             c_str!("kthread_should_stop"),

@@ -85,6 +85,10 @@ pub(crate) struct Active {
     pub(crate) switched: [AtomicUsize; KINDS],
     /// Tasks the fork hook could not track (table full).
     pub(crate) untracked_forks: AtomicUsize,
+    /// Whether an idle task that is off its CPU may switch: it then sits in
+    /// schedule_idle() at the end of an idle-loop iteration, which is safe
+    /// unless the idle loop's own functions are affected.
+    idle_offcpu_ok: bool,
 }
 
 // SAFETY: `_slots` is owned memory only freed on drop, after every user of
@@ -219,13 +223,53 @@ pub(crate) fn task_freed(task: usize) {
     }
 }
 
-/// IPI handler: switch the interrupted task if it was running user code.
-unsafe extern "C" fn ipi_switch(_info: *mut c_void) {
-    // SAFETY: plain call from hardirq context, as required.
+/// From an interrupt handler: switch the interrupted task if it was running
+/// user code (its kernel stack is empty). The timer tick calls this; so do
+/// the IPIs the transition work sends, where the interrupt entry recorded
+/// the interrupted registers.
+pub(crate) fn switch_if_user_interrupted() {
+    // SAFETY: plain call; it checks that it runs in hardirq context.
     if unsafe { sys::lg_irq_interrupted_user_mode() } {
         let Some(a) = active() else { return };
         a.switch(current_key(), Kind::UserInterrupt, true);
     }
+}
+
+/// IPI handler sent to CPUs running pending tasks and to CPUs whose idle
+/// task is pending. An idle CPU wakes and re-enters idle through the
+/// cpu_idle safe point; on a busy CPU the idle task is off-CPU, parked in
+/// schedule_idle() at the end of an idle-loop iteration, and switches here
+/// (a CPU that never idles would otherwise stall the transition forever).
+unsafe extern "C" fn ipi_switch(_info: *mut c_void) {
+    switch_if_user_interrupted();
+    let Some(a) = active() else { return };
+    if a.idle_offcpu_ok && !is_idle_key(current_key()) {
+        // SAFETY: plain call from hardirq context.
+        let cpu = unsafe { sys::lg_cpu() };
+        a.switch(idle_key(cpu), Kind::Idle, true);
+    }
+}
+
+/// Whether `key` is an idle task's key (see [`idle_key`]).
+fn is_idle_key(key: usize) -> bool {
+    key != 0 && key < 0x10_0000
+}
+
+/// The functions an off-CPU idle task has on its stack.
+const IDLE_LOOP: [&kernel::str::CStr; 4] = [
+    kernel::c_str!("cpu_startup_entry"),
+    kernel::c_str!("do_idle"),
+    kernel::c_str!("schedule_idle"),
+    kernel::c_str!("__schedule"),
+];
+
+/// Whether none of the idle loop's functions is in `old` or `new`.
+fn idle_loop_unaffected(old: &[Extent], new: &[Extent]) -> bool {
+    IDLE_LOOP.iter().all(|name| match crate::symbols::address_of(name) {
+        Ok(addr) => !old.iter().any(|e| e.contains(addr)) && !new.iter().any(|e| e.contains(addr)),
+        // Not a symbol here (inlined): it cannot be patched either.
+        Err(_) => true,
+    })
 }
 
 /// A task still pending, for reports.
@@ -315,6 +359,7 @@ impl Transition {
         let slice: &'static [Slot] = unsafe { core::slice::from_raw_parts(slots.as_ptr(), nslots) };
         let initial = direction.initial_universe();
         let table = TaskTable::new(slice, initial).map_err(|_| EINVAL)?;
+        let idle_offcpu_ok = idle_loop_unaffected(&old_code, &new_code);
         let active = KBox::new(
             Active {
                 table,
@@ -323,6 +368,7 @@ impl Transition {
                 new_code,
                 switched: Default::default(),
                 untracked_forks: AtomicUsize::new(0),
+                idle_offcpu_ok,
             },
             GFP_KERNEL,
         )?;

@@ -8,6 +8,9 @@ KLP=/sys/kernel/livepatch/lg_bench_klp
 LGP=$LG/lg_bench_lg
 CALLS=${CALLS:-200000}
 dmesg -n 1
+# Early in boot the TSC is not yet calibrated (tsc-early); time nothing before
+# the kernel has switched to its final clocksource.
+wait_for 60 sh -c '[ "$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)" != tsc-early ]'
 echo "BENCH clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 insmod $MODDIR/livegraft.ko
 insmod $MODDIR/lg_bench.ko
