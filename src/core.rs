@@ -119,6 +119,7 @@ impl Core {
             }),
             GFP_KERNEL,
         )?;
+        crate::transition::resolve_idle_loop();
         // Release: pairs with the Acquire in `state()`.
         STATE.store((&*state as *const State).cast_mut(), Ordering::Release);
         Ok(Core { state })
@@ -243,7 +244,14 @@ unsafe fn parse(raw: *const sys::livegraft_patch) -> Result<Parsed> {
         pr_err!("'{}': no module or no objects in the patch descriptor\n", name);
         return Err(EINVAL);
     }
-    let mut funcs = KVec::new();
+    // First collect every entry, then resolve all names in one batch.
+    struct Entry {
+        fname: &'static CStr,
+        object: Option<&'static CStr>,
+        lookup: CString,
+        new_addr: usize,
+    }
+    let mut entries: KVec<Entry> = KVec::new();
     let mut obj = p.objs;
     loop {
         // SAFETY: the objects array ends with an entry whose funcs is NULL.
@@ -271,29 +279,39 @@ unsafe fn parse(raw: *const sys::livegraft_patch) -> Result<Parsed> {
                 Some(m) => CString::try_from_fmt(kernel::fmt!("{}:{}", m, fname))?,
                 None => CString::try_from(fname)?,
             };
-            let addr = symbols::address_of(&lookup).map_err(|e| {
-                pr_err!(
-                    "'{}': cannot find function '{}' in {} ({})\n",
-                    name,
-                    fname,
-                    object.map_or(c_str!("vmlinux"), |m| m),
-                    e.to_errno()
-                );
-                e
-            })?;
-            let old = symbols::extent_of(addr)?;
-            let new_addr = func.new_func as usize;
-            let new = symbols::extent_of(new_addr)?;
-            if funcs.iter().any(|(_, a, _, _): &(CString, usize, Extent, Extent)| *a == old.start) {
-                pr_err!("'{}': function '{}' listed twice\n", name, fname);
-                return Err(EINVAL);
-            }
-            funcs.push((CString::try_from(fname)?, old.start, old, new), GFP_KERNEL)?;
+            entries.push(Entry { fname, object, lookup, new_addr: func.new_func as usize }, GFP_KERNEL)?;
             // SAFETY: still inside the terminated array.
             f = unsafe { f.add(1) };
         }
         // SAFETY: still inside the terminated array.
         obj = unsafe { obj.add(1) };
+    }
+    let mut names = KVec::new();
+    for e in entries.iter() {
+        names.push(&*e.lookup, GFP_KERNEL)?;
+    }
+    let mut addrs = KVec::new();
+    if let Err((i, err)) = symbols::addresses_of(&names, &mut addrs) {
+        if let Some(e) = entries.get(i) {
+            pr_err!(
+                "'{}': cannot find function '{}' in {} ({})\n",
+                name,
+                e.fname,
+                e.object.map_or(c_str!("vmlinux"), |m| m),
+                err.to_errno()
+            );
+        }
+        return Err(err);
+    }
+    let mut funcs = KVec::new();
+    for (e, &addr) in entries.iter().zip(addrs.iter()) {
+        let old = symbols::extent_of(addr)?;
+        let new = symbols::extent_of(e.new_addr)?;
+        if funcs.iter().any(|(_, a, _, _): &(CString, usize, Extent, Extent)| *a == old.start) {
+            pr_err!("'{}': function '{}' listed twice\n", name, e.fname);
+            return Err(EINVAL);
+        }
+        funcs.push((CString::try_from(e.fname)?, old.start, old, new), GFP_KERNEL)?;
     }
     if funcs.is_empty() {
         pr_err!("'{}': the patch has no functions\n", name);

@@ -12,7 +12,7 @@
 
 use crate::sys;
 use core::ffi::c_void;
-use kernel::error::{to_result, Result};
+use kernel::error::{code::ENOENT, to_result, Result};
 use kernel::prelude::*;
 use kernel::str::CStr;
 
@@ -57,18 +57,28 @@ impl FtraceOps {
         Ok(this)
     }
 
-    /// Prepares an ops for the function named `name` (every function of
-    /// that name; for the safe-point hooks, whose names are unique).
-    pub(crate) fn by_name(handler: Handler, private: *mut c_void, flags: usize, name: &CStr) -> Result<Self> {
+    /// Prepares one ops for every function named in `names` (all functions
+    /// of each name; for the safe-point hooks, whose names are unique).
+    /// Names that match nothing are skipped (e.g. `__cond_resched` under
+    /// some preemption models); fails with `-ENOENT` if none matched. One
+    /// ops for several functions costs one ftrace code update instead of
+    /// one per function when it is registered and unregistered.
+    pub(crate) fn by_names(handler: Handler, private: *mut c_void, flags: usize, names: &[&CStr]) -> Result<Self> {
         let mut this = Self::unfiltered(handler, private, flags)?;
-        let mut buf = KVec::new();
-        buf.extend_from_slice(name.as_bytes(), GFP_KERNEL)?;
-        buf.push(0, GFP_KERNEL)?;
-        let len = i32::try_from(name.len()).map_err(|_| EINVAL)?;
-        // SAFETY: as above; `buf` is a writable copy of the name, which
-        // ftrace parses (and may modify) during the call only.
-        to_result(unsafe { sys::ftrace_set_filter(&mut *this.ops, buf.as_mut_ptr(), len, 0) })?;
-        this.filtered = true;
+        for name in names {
+            let mut buf = KVec::new();
+            buf.extend_from_slice(name.as_bytes(), GFP_KERNEL)?;
+            buf.push(0, GFP_KERNEL)?;
+            let len = i32::try_from(name.len()).map_err(|_| EINVAL)?;
+            // SAFETY: as above; `buf` is a writable copy of the name, which
+            // ftrace parses (and may modify) during the call only.
+            if unsafe { sys::ftrace_set_filter(&mut *this.ops, buf.as_mut_ptr(), len, 0) } == 0 {
+                this.filtered = true;
+            }
+        }
+        if !this.filtered {
+            return Err(ENOENT);
+        }
         Ok(this)
     }
 

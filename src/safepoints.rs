@@ -150,21 +150,15 @@ impl SafePoints {
         // SAFETY: the prototypes above match include/trace/events/{syscalls,
         // workqueue,power}.h and arch/x86/include/asm/trace/irq_vectors.h.
         unsafe { register_all(&list, &mut self.switching)? };
-        for name in [
+        let names = [
             c_str!("kthread_should_stop"),
             c_str!("kthread_freezable_should_stop"),
             c_str!("__refrigerator"),
             c_str!("__cond_resched"),
-        ] {
-            let mut ops =
-                match FtraceOps::by_name(on_kernel_safe_point, core::ptr::null_mut(), ftrace::FLAGS_OBSERVE, name) {
-                    Ok(ops) => ops,
-                    // __cond_resched does not exist with some preemption models.
-                    Err(_) => continue,
-                };
-            ops.register()?;
-            self.kernel_ops.push(ops, GFP_KERNEL)?;
-        }
+        ];
+        let mut ops = FtraceOps::by_names(on_kernel_safe_point, core::ptr::null_mut(), ftrace::FLAGS_OBSERVE, &names)?;
+        ops.register()?;
+        self.kernel_ops.push(ops, GFP_KERNEL)?;
         Ok(())
     }
 

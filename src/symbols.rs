@@ -9,7 +9,8 @@
 //! which gives the function's start and size for stack checks.
 
 use crate::sys;
-use kernel::error::{code::EINVAL, code::ENOENT, to_result, Result};
+use kernel::error::{code::EINVAL, code::ENOENT, to_result, Error, Result};
+use kernel::prelude::*;
 use kernel::str::CStr;
 
 /// The text range `[start, end)` of one function.
@@ -47,6 +48,47 @@ pub(crate) fn address_of(name: &CStr) -> Result<usize> {
         return Err(ENOENT);
     }
     Ok(addr)
+}
+
+/// Resolves every name in `names` at once into `out` (same order): one
+/// grace period for the whole batch instead of one per name, which matters
+/// when a patch has many functions and the machine is busy. Fails with the
+/// index of the first name that does not resolve.
+pub(crate) fn addresses_of(names: &[&CStr], out: &mut KVec<usize>) -> core::result::Result<(), (usize, Error)> {
+    let mut kps = KVec::new();
+    for name in names {
+        let mut kp = sys::kprobe::default();
+        kp.symbol_name = name.as_char_ptr();
+        kp.flags = sys::KPROBE_FLAG_DISABLED;
+        kps.push(kp, GFP_KERNEL).map_err(|e| (0, e.into()))?;
+    }
+    let mut ptrs = KVec::new();
+    for kp in kps.as_mut_slice() {
+        ptrs.push(kp as *mut sys::kprobe, GFP_KERNEL).map_err(|e| (0, e.into()))?;
+    }
+    // Register one by one (to know which name failed), unregister in one batch.
+    let mut registered = 0usize;
+    let mut failure = None;
+    for (i, &kp) in ptrs.iter().enumerate() {
+        // SAFETY: `kp` points into `kps`, alive until the batch unregister.
+        let ret = unsafe { sys::register_kprobe(kp) };
+        if ret != 0 {
+            failure = Some((i, Error::from_errno(ret)));
+            break;
+        }
+        registered = registered.wrapping_add(1);
+    }
+    if registered > 0 {
+        // SAFETY: the first `registered` probes were registered above.
+        unsafe { sys::unregister_kprobes(ptrs.as_mut_ptr(), registered as i32) };
+    }
+    if let Some(f) = failure {
+        return Err(f);
+    }
+    for kp in kps.iter() {
+        out.push(kp.addr as usize, GFP_KERNEL).map_err(|e| (0, e.into()))?;
+    }
+    Ok(())
 }
 
 /// Finds the function containing `addr`, from kallsyms.

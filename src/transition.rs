@@ -263,12 +263,22 @@ const IDLE_LOOP: [&kernel::str::CStr; 4] = [
     kernel::c_str!("__schedule"),
 ];
 
+/// Addresses of [`IDLE_LOOP`], resolved once at module load (0: no such
+/// symbol, e.g. inlined, so it cannot be patched either).
+static IDLE_LOOP_ADDRS: [AtomicUsize; 4] =
+    [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)];
+
+/// Resolves [`IDLE_LOOP`] (module init, process context).
+pub(crate) fn resolve_idle_loop() {
+    for (name, slot) in IDLE_LOOP.iter().zip(IDLE_LOOP_ADDRS.iter()) {
+        slot.store(crate::symbols::address_of(name).unwrap_or(0), Ordering::Relaxed);
+    }
+}
+
 /// Whether none of the idle loop's functions is in `old` or `new`.
 fn idle_loop_unaffected(old: &[Extent], new: &[Extent]) -> bool {
-    IDLE_LOOP.iter().all(|name| match crate::symbols::address_of(name) {
-        Ok(addr) => !old.iter().any(|e| e.contains(addr)) && !new.iter().any(|e| e.contains(addr)),
-        // Not a symbol here (inlined): it cannot be patched either.
-        Err(_) => true,
+    IDLE_LOOP_ADDRS.iter().map(|a| a.load(Ordering::Relaxed)).filter(|&a| a != 0).all(|addr| {
+        !old.iter().any(|e| e.contains(addr)) && !new.iter().any(|e| e.contains(addr))
     })
 }
 
