@@ -120,6 +120,7 @@ impl Core {
             GFP_KERNEL,
         )?;
         crate::transition::resolve_idle_loop();
+        crate::safepoints::resolve();
         // Release: pairs with the Acquire in `state()`.
         STATE.store((&*state as *const State).cast_mut(), Ordering::Release);
         Ok(Core { state })

@@ -14,7 +14,6 @@ use crate::sys;
 use core::ffi::c_void;
 use kernel::error::{code::ENOENT, to_result, Result};
 use kernel::prelude::*;
-use kernel::str::CStr;
 
 /// The C prototype of an ftrace callback (`ftrace_func_t`).
 pub(crate) type Handler = unsafe extern "C" fn(
@@ -57,28 +56,23 @@ impl FtraceOps {
         Ok(this)
     }
 
-    /// Prepares one ops for every function named in `names` (all functions
-    /// of each name; for the safe-point hooks, whose names are unique).
-    /// Names that match nothing are skipped (e.g. `__cond_resched` under
-    /// some preemption models); fails with `-ENOENT` if none matched. One
-    /// ops for several functions costs one ftrace code update instead of
-    /// one per function when it is registered and unregistered.
-    pub(crate) fn by_names(handler: Handler, private: *mut c_void, flags: usize, names: &[&CStr]) -> Result<Self> {
+    /// Prepares one ops for every address in `addrs` (zeros are skipped).
+    /// One ops for several functions costs one ftrace code update instead
+    /// of one per function when it is registered and unregistered.
+    pub(crate) fn for_addresses(handler: Handler, private: *mut c_void, flags: usize, addrs: &[usize]) -> Result<Self> {
         let mut this = Self::unfiltered(handler, private, flags)?;
-        for name in names {
-            let mut buf = KVec::new();
-            buf.extend_from_slice(name.as_bytes(), GFP_KERNEL)?;
-            buf.push(0, GFP_KERNEL)?;
-            let len = i32::try_from(name.len()).map_err(|_| EINVAL)?;
-            // SAFETY: as above; `buf` is a writable copy of the name, which
-            // ftrace parses (and may modify) during the call only.
-            if unsafe { sys::ftrace_set_filter(&mut *this.ops, buf.as_mut_ptr(), len, 0) } == 0 {
-                this.filtered = true;
-            }
+        let mut ips: KVec<usize> = KVec::new();
+        for &a in addrs.iter().filter(|&&a| a != 0) {
+            ips.push(a, GFP_KERNEL)?;
         }
-        if !this.filtered {
+        if ips.is_empty() {
             return Err(ENOENT);
         }
+        let cnt = u32::try_from(ips.len()).map_err(|_| EINVAL)?;
+        // SAFETY: `this.ops` is a valid, exclusively owned ops and `ips`
+        // holds `cnt` addresses.
+        to_result(unsafe { sys::ftrace_set_filter_ips(&mut *this.ops, ips.as_mut_ptr(), cnt, 0, 0) })?;
+        this.filtered = true;
         Ok(this)
     }
 

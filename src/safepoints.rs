@@ -29,6 +29,7 @@ use crate::sys;
 use crate::tracepoint::Tracepoint;
 use crate::transition::{self, Kind};
 use core::ffi::c_void;
+use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::c_str;
 use kernel::prelude::*;
 use kernel::str::CStr;
@@ -77,6 +78,27 @@ unsafe extern "C" fn on_kernel_safe_point(
     transition::switch_current(Kind::Kthread, true);
     // SAFETY: `bit` came from the successful trylock above.
     unsafe { sys::lg_ftrace_test_recursion_unlock(bit) };
+}
+
+/// The kernel-thread safe points hooked with ftrace.
+const KERNEL_SAFE_POINTS: [&CStr; 4] = [
+    c_str!("kthread_should_stop"),
+    c_str!("kthread_freezable_should_stop"),
+    c_str!("__refrigerator"),
+    // Absent with some preemption models: then it is simply not hooked.
+    c_str!("__cond_resched"),
+];
+
+/// Their addresses, resolved once at module load (0: absent).
+static KERNEL_SAFE_POINT_ADDRS: [AtomicUsize; 4] =
+    [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)];
+
+/// Resolves the kernel-thread safe points (module init, process context):
+/// resolving per transition cost a full search of ftrace's records by name.
+pub(crate) fn resolve() {
+    for (name, slot) in KERNEL_SAFE_POINTS.iter().zip(KERNEL_SAFE_POINT_ADDRS.iter()) {
+        slot.store(crate::symbols::address_of(name).unwrap_or(0), Ordering::Relaxed);
+    }
 }
 
 /// A typed tracepoint probe registration.
@@ -150,13 +172,11 @@ impl SafePoints {
         // SAFETY: the prototypes above match include/trace/events/{syscalls,
         // workqueue,power}.h and arch/x86/include/asm/trace/irq_vectors.h.
         unsafe { register_all(&list, &mut self.switching)? };
-        let names = [
-            c_str!("kthread_should_stop"),
-            c_str!("kthread_freezable_should_stop"),
-            c_str!("__refrigerator"),
-            c_str!("__cond_resched"),
-        ];
-        let mut ops = FtraceOps::by_names(on_kernel_safe_point, core::ptr::null_mut(), ftrace::FLAGS_OBSERVE, &names)?;
+        let addrs: [usize; 4] = core::array::from_fn(|i| {
+            KERNEL_SAFE_POINT_ADDRS.get(i).map_or(0, |a| a.load(Ordering::Relaxed))
+        });
+        let mut ops =
+            FtraceOps::for_addresses(on_kernel_safe_point, core::ptr::null_mut(), ftrace::FLAGS_OBSERVE, &addrs)?;
         ops.register()?;
         self.kernel_ops.push(ops, GFP_KERNEL)?;
         Ok(())
