@@ -79,6 +79,8 @@ struct Registry {
     sites: KVec<Option<KBox<Site>>>,
     state: TransitionState,
     running: Option<Running>,
+    /// A completed transition whose hooks and table are not removed yet.
+    retiring: Option<Transition>,
     next_id: u32,
     deferred: KVec<Deferred>,
     root: *mut sys::kobject,
@@ -112,6 +114,7 @@ impl Core {
                     sites: KVec::new(),
                     state: TransitionState::Idle,
                     running: None,
+                    retiring: None,
                     next_id: 1,
                     deferred: KVec::new(),
                     root,
@@ -133,8 +136,8 @@ impl Drop for Core {
         // patch, site or transition exists; the work cannot be queued.
         // SAFETY: plain call.
         unsafe { sys::lg_cancel_transition_work_sync() };
+        self.state.registry.lock().retire();
         STATE.store(core::ptr::null_mut(), Ordering::Release);
-        let _ = &self.state;
     }
 }
 
@@ -568,6 +571,7 @@ impl Registry {
 
     /// Builds the transition for patch `i` (state already Initializing).
     fn begin(&mut self, i: usize, direction: Direction) -> Result {
+        self.retire();
         let p = self.patches.as_mut_slice().get_mut(i).and_then(|p| p.as_mut()).ok_or(ENOENT)?;
         let verb = if direction == Direction::Patching { "patching" } else { "unpatching" };
         pr_info!("'{}': initializing {} transition\n", &*p.name, verb);
@@ -632,6 +636,7 @@ impl Registry {
 
     /// One run of the transition work.
     fn work(&mut self) {
+        self.retire();
         let name = match self.running.as_ref().and_then(|r| self.patch_index(r.patch)) {
             Some(i) => self.patch_name(i),
             None => return,
@@ -674,32 +679,30 @@ impl Registry {
 
     /// Completes the running transition (every task is in the target).
     fn complete(&mut self) {
-        let Some(mut run) = self.running.take() else { return };
+        let Some(run) = self.running.take() else { return };
         let Some(i) = self.patch_index(run.patch) else { return };
         let name = self.patch_name(i);
         let Some(Some(p)) = self.patches.as_mut_slice().get_mut(i) else { return };
         let verb = if run.direction == Direction::Patching { "patching" } else { "unpatching" };
         pr_info!("'{}': completing {} transition\n", name, verb);
         let id = p.id;
-        run.transition.unhook();
+        run.transition.stop_switching();
         if run.direction == Direction::Patching {
+            // From here on the handler redirects unconditionally.
             for f in p.funcs.iter() {
                 f.version.set_transition(false);
             }
-            // SAFETY: plain call: after it no handler still reads the table.
-            unsafe { sys::lg_synchronize_all_contexts() };
-            drop(run.transition);
         } else {
             for f in p.funcs.iter() {
                 // SAFETY: the patch is on top of every site (stack order).
                 unsafe { (*f.site).pop(&f.version) };
             }
-            // SAFETY: plain call: after it no handler uses the popped versions.
+            // SAFETY: plain call: after it no handler uses the popped
+            // versions, so the patch (and its module) may go.
             unsafe { sys::lg_synchronize_all_contexts() };
             for f in p.funcs.iter() {
                 f.version.set_transition(false);
             }
-            drop(run.transition);
         }
         if let Ok(step) = logic::next(self.state, id, p.state, Event::AllSwitched) {
             if let Ok(done) = logic::next(step.transition, id, step.patch, Event::CompletionDone) {
@@ -710,6 +713,25 @@ impl Registry {
         pr_info!("'{}': {} complete\n", name, verb);
         if run.direction == Direction::Unpatching {
             self.drop_patch(id);
+        }
+        // The per-task machinery (hooks, table) is retired right after, by
+        // the work, so that completion is not delayed by the hooks'
+        // unregistration; no task consults it any more.
+        self.retiring = Some(run.transition);
+        // SAFETY: plain call.
+        unsafe { sys::lg_schedule_transition_work(0) };
+    }
+
+    /// Removes the hooks and the task table of the last completed
+    /// transition: after `unhook()` no probe runs, after the sync no
+    /// handler can still be reading the table (it stopped consulting it
+    /// when the versions left the transition).
+    fn retire(&mut self) {
+        if let Some(mut t) = self.retiring.take() {
+            t.unhook();
+            // SAFETY: plain call in process context.
+            unsafe { sys::lg_synchronize_all_contexts() };
+            drop(t);
         }
     }
 

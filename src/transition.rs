@@ -474,6 +474,11 @@ impl Transition {
         self.initial = self.active.table.target();
     }
 
+    /// Lets no task switch any more (completion).
+    pub(crate) fn stop_switching(&self) {
+        self.active.table.stop_switching();
+    }
+
     /// Unregisters every probe and safe point; on return none runs.
     pub(crate) fn unhook(&mut self) {
         self.active.table.stop_switching();
