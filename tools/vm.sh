@@ -55,6 +55,7 @@ done
 "$LIVEGRAFT_ROOT/tools/setup.sh"
 if [ "$build" = 1 ]; then
 	kdir=$("$LIVEGRAFT_ROOT/tools/build-module.sh" "$LIVEGRAFT_ROOT"/tests/modules/*/)
+	"$LIVEGRAFT_ROOT/tools/gen-samples.sh"
 else
 	kdir=$(kernel_dir)
 fi

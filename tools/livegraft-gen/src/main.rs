@@ -1,0 +1,491 @@
+//! The `livegraft-gen` command line: parse, validate, generate, build.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{ArgAction, Parser};
+
+use livegraft_gen::build::{self, BuildConfig};
+use livegraft_gen::diag::Diagnostic;
+use livegraft_gen::manifest::{self, MANIFEST_FILE};
+use livegraft_gen::progress::Progress;
+use livegraft_gen::symbols::{self, ModuleSymbols, SystemMap};
+use livegraft_gen::validate::{self, Inputs, Mcount};
+use livegraft_gen::{find_repo, generate, manifest_header_path};
+
+/// Exit status: invalid patch, or generation failed.
+const EXIT_INVALID: u8 = 1;
+/// Exit status: bad command line.
+const EXIT_USAGE: u8 = 2;
+/// Exit status: the build failed.
+const EXIT_BUILD: u8 = 3;
+
+const LONG_HELP: &str = r#"MANIFEST (<PATCH_DIR>/patch.toml):
+  [patch]
+  name = "livegraft_cmdline"         # required: the module's name and /sys/kernel/livegraft/<name>
+                                     #   (letters, digits and _, at most 55 characters)
+  description = "cat /proc/cmdline prints a patched message"
+                                     # required: one line, without " or \
+  source = "replacements.rs"         # optional (this is the default), relative to PATCH_DIR
+
+  [[function]]                       # one table per replaced function
+  target = "cmdline_proc_show"       # the kernel function to replace
+  object = "vmlinux"                 # optional: "vmlinux" (default), or the module defining it
+  sympos = 0                         # optional: 0 = the name must be unique (default),
+                                     #   1 = the first of several static functions of that name
+  replacement = "livegraft_cmdline_proc_show"
+                                     # a top-level `pub extern "C" fn` of the source, with the
+                                     #   target's C prototype
+
+  Unknown keys are errors. Every problem in the patch is reported at once.
+
+REPLACEMENT SOURCE (<PATCH_DIR>/replacements.rs):
+  use core::ffi::{c_int, c_void};
+  extern "C" {
+      fn seq_write(m: *mut c_void, data: *const c_void, len: usize) -> c_int;
+  }
+  #[no_mangle]
+  pub extern "C" fn livegraft_cmdline_proc_show(m: *mut c_void, _v: *mut c_void) -> c_int {
+      const MSG: &[u8] = b"patched\n";
+      unsafe { seq_write(m, MSG.as_ptr().cast(), MSG.len()) };
+      0
+  }
+  It becomes the module `replacements` of the patch crate (it may use the `kernel` crate);
+  kernel functions it calls must be exported to modules. See samples/cmdline.
+
+WORKFLOW:
+  1. Build livegraft.ko (`make` or tools/build-module.sh): its Module.symvers is what patch
+     modules link against. `--kdir` is a built kernel tree of the target kernel.
+  2. Write PATCH_DIR, then generate and build the patch module:
+       livegraft-gen samples/cmdline --kdir <kernel tree> --symvers Module.symvers --build
+     stdout gets the output directory, or the .ko with --build.
+  3. On the target: `insmod livegraft.ko; insmod <name>.ko`, then watch
+     /sys/kernel/livegraft/<name>/transition (1 while tasks switch) and dmesg.
+  4. To revert: `echo 0 > /sys/kernel/livegraft/<name>/enabled`, then `rmmod <name>`.
+
+  Functions of a module (object = "<module>"): that module must be loaded before the patch,
+  and the replacement source should use one of its exports (so that it cannot be unloaded
+  under the patch): pass its Module.symvers with --symvers and its .ko with --module-ko.
+
+  --module-ko and --symvers take one or more files: give PATCH_DIR before them, end their
+  list with `--`, or repeat the option for each file.
+
+CHECKS:
+  Always: names, duplicates, and that each replacement is a top-level `pub extern "C" fn` of
+  the source. With a System.map (--system-map, or <kdir>/System.map): each vmlinux target
+  exists, is a function and is unambiguous. With <kdir>/vmlinux: it has an ftrace call site
+  (its address is in __mcount_loc). With --module-ko: module targets are functions of that
+  .ko. What cannot be checked is reported as a warning, and checked by livegraft at load time.
+
+OUTPUT (<out>/):
+  Kbuild, <name>.rs (crate root: descriptors and module!), livegraft_abi.rs (the ABI mirror),
+  replacements.rs (a copy of the source). Written to <out>.tmp-<pid> and renamed into place:
+  a failed run leaves nothing behind. An existing <out> is replaced only if livegraft-gen made it.
+
+EXIT STATUS:
+  0 success, 1 invalid patch or generation error, 2 usage error, 3 build failed."#;
+
+/// Generates a livegraft patch module from a patch directory.
+///
+/// A patch directory holds a manifest, patch.toml, and the Rust source of the
+/// replacement functions. livegraft-gen checks them (reporting every problem
+/// at once), writes an out-of-tree Rust kernel module that registers the
+/// patch with livegraft.ko, and with --build builds it.
+#[derive(Parser, Debug)]
+#[command(
+    name = "livegraft-gen",
+    version,
+    after_help = "Run with --help for the manifest format, an example and the workflow.",
+    after_long_help = LONG_HELP
+)]
+struct Cli {
+    /// The patch directory (holds patch.toml and the replacement source).
+    #[arg(value_name = "PATCH_DIR")]
+    patch_dir: PathBuf,
+
+    /// Output directory [default: <repo-or-cwd>/out/patches/<patch name>].
+    #[arg(short, long, value_name = "DIR")]
+    out: Option<PathBuf>,
+
+    /// System.map of the target kernel, to check vmlinux targets
+    /// [default: <kdir>/System.map with --kdir].
+    #[arg(long, value_name = "FILE")]
+    system_map: Option<PathBuf>,
+
+    /// Built kernel tree of the target kernel: gives System.map and vmlinux
+    /// (for the checks) and is needed by --build.
+    #[arg(long, value_name = "DIR")]
+    kdir: Option<PathBuf>,
+
+    /// .ko files of target modules, to check the targets in them.
+    #[arg(long = "module-ko", value_name = "FILE", num_args = 1.., action = ArgAction::Append)]
+    module_ko: Vec<PathBuf>,
+
+    /// After generating, build the .ko with the kernel's make (needs --kdir).
+    /// Uses $RUSTC (default /usr/bin/rustc) and $BINDGEN.
+    #[arg(long)]
+    build: bool,
+
+    /// Module.symvers files to link against: livegraft's, and target
+    /// modules' (passed as KBUILD_EXTRA_SYMBOLS) [default: the repository's
+    /// Module.symvers, if built].
+    #[arg(long, value_name = "FILE", num_args = 1.., action = ArgAction::Append)]
+    symvers: Vec<PathBuf>,
+
+    /// No progress display and no warnings; only errors and the result path.
+    #[arg(short, long, conflicts_with = "verbose")]
+    quiet: bool,
+
+    /// Show make's output as it runs, and the full make command.
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { 0 });
+        }
+    };
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(code) => ExitCode::from(code),
+    }
+}
+
+/// Prints diagnostics (warnings only when not quiet).
+fn report(diags: &[Diagnostic], quiet: bool) {
+    for d in diags {
+        if d.is_error() || !quiet {
+            eprintln!("{d}");
+        }
+    }
+}
+
+/// A command-line problem: reported, exit status 2.
+fn usage(file: &Path, option: &str, what: &str, help: &str) -> u8 {
+    eprintln!(
+        "{}",
+        Diagnostic::error(file.display().to_string(), option, what, help)
+    );
+    EXIT_USAGE
+}
+
+/// Checks the paths of the command line before doing anything.
+fn check_cli(cli: &Cli) -> Result<(), u8> {
+    if !cli.patch_dir.is_dir() {
+        return Err(usage(
+            &cli.patch_dir,
+            "PATCH_DIR",
+            "not a directory",
+            "give the directory that holds patch.toml (e.g. samples/cmdline)",
+        ));
+    }
+    if let Some(k) = &cli.kdir {
+        if !k.join("Makefile").is_file() {
+            return Err(usage(
+                k,
+                "--kdir",
+                "not a kernel tree (no Makefile)",
+                "give the directory of a built kernel",
+            ));
+        }
+    }
+    if cli.build && cli.kdir.is_none() {
+        return Err(usage(
+            &cli.patch_dir,
+            "--build",
+            "--build needs --kdir",
+            "add --kdir <built kernel tree>, or drop --build and build with make -C <kdir> M=<out> later",
+        ));
+    }
+    let files = cli.system_map.iter().map(|f| (f, "--system-map"));
+    let files = files.chain(cli.module_ko.iter().map(|f| (f, "--module-ko")));
+    for (f, opt) in files.chain(cli.symvers.iter().map(|f| (f, "--symvers"))) {
+        if !f.is_file() {
+            return Err(usage(f, opt, "no such file", "check the path"));
+        }
+    }
+    Ok(())
+}
+
+fn run(cli: &Cli) -> Result<(), u8> {
+    check_cli(cli)?;
+    let mut progress = Progress::new(if cli.build { 4 } else { 3 }, cli.quiet);
+    let repo = find_repo(&cli.patch_dir)
+        .or_else(|| std::env::current_dir().ok().and_then(|d| find_repo(&d)));
+
+    // 1. parsing
+    let manifest_path = cli.patch_dir.join(MANIFEST_FILE);
+    let file = manifest_path.display().to_string();
+    progress.stage("parsing", &file);
+    let text = match std::fs::read_to_string(&manifest_path) {
+        Ok(t) => t,
+        Err(e) => {
+            report(
+                &[Diagnostic::error(
+                    &file,
+                    "patch.toml",
+                    format!("cannot read the manifest: {e}"),
+                    format!(
+                        "a patch directory needs a patch.toml; for example:\n{}",
+                        manifest::EXAMPLE
+                    ),
+                )],
+                cli.quiet,
+            );
+            return Err(EXIT_INVALID);
+        }
+    };
+    let (manifest, mut diags) = manifest::parse(&file, &text);
+
+    // 2. validating
+    let n = manifest.function_count;
+    progress.stage(
+        "validating",
+        &format!("{n} function{}", if n == 1 { "" } else { "s" }),
+    );
+    let kernel = load_kernel_data(cli, &mut diags);
+    let map = kernel.map.as_ref().map(|(name, m)| (name.as_str(), m));
+    let inputs = Inputs {
+        patch_dir: &cli.patch_dir,
+        system_map: map,
+        mcount: &kernel.mcount,
+        modules: &kernel.modules,
+    };
+    let (plan, more) = validate::validate(&manifest, &inputs);
+    diags.extend(more);
+    // The manifest's problems in file order, then the others.
+    diags.sort_by_key(|d| (d.file != file, d.line.is_none(), d.line));
+    report(&diags, cli.quiet);
+    let errors = diags.iter().filter(|d| d.is_error()).count();
+    let plan = match plan {
+        Some(plan) if errors == 0 => plan,
+        _ => {
+            eprintln!(
+                "livegraft-gen: {errors} error{}; nothing was written",
+                if errors == 1 { "" } else { "s" }
+            );
+            return Err(EXIT_INVALID);
+        }
+    };
+
+    // 3. generating
+    let out = match &cli.out {
+        Some(o) => o.clone(),
+        None => {
+            let base = repo
+                .clone()
+                .or_else(|| std::env::current_dir().ok())
+                .unwrap_or_else(|| PathBuf::from("."));
+            base.join("out/patches").join(&plan.name)
+        }
+    };
+    progress.stage("generating", &out.display().to_string());
+    let header = manifest_header_path(&manifest_path, repo.as_deref());
+    let files = generate::render(&plan, &header);
+    if let Err(e) = generate::write_atomically(&out, &files) {
+        eprintln!(
+            "{}",
+            Diagnostic::error(
+                out.display().to_string(),
+                "--out",
+                format!("cannot write the output: {e}"),
+                "choose another --out, or fix the permissions; nothing was written",
+            )
+        );
+        return Err(EXIT_INVALID);
+    }
+
+    // 4. building
+    if cli.build {
+        let source = cli.patch_dir.join(
+            manifest
+                .patch
+                .as_ref()
+                .and_then(|p| p.source.as_ref())
+                .map_or(validate::DEFAULT_SOURCE, |s| &s.value),
+        );
+        let offset = generate::copy_line_offset(&plan.source_text);
+        let kdir = cli.kdir.clone().expect("checked by check_cli");
+        let abs = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+        let mut symvers: Vec<PathBuf> = cli.symvers.iter().map(|p| abs(p)).collect();
+        if symvers.is_empty() {
+            if let Some(s) = build::default_symvers(repo.as_deref()) {
+                if !cli.quiet {
+                    eprintln!(
+                        "note: linking against {} (pass --symvers to choose)",
+                        s.display()
+                    );
+                }
+                symvers.push(s);
+            } else if !cli.quiet {
+                eprintln!(
+                    "{}",
+                    Diagnostic::warning(
+                        "--symvers",
+                        "livegraft_enable_patch",
+                        "no Module.symvers given: modpost will not know livegraft's exports",
+                        "pass --symvers <livegraft>/Module.symvers"
+                    )
+                );
+            }
+        }
+        let cfg = BuildConfig::from_env(abs(&kdir), abs(&out), symvers, cli.verbose);
+        let short = format!(
+            "(make -C {} M={} modules)",
+            cfg.kdir.display(),
+            cfg.out.display()
+        );
+        progress.stage("building", &short);
+        if cli.verbose {
+            eprintln!("{}", cfg.command_line());
+        }
+        let result = {
+            let _spinner = (!cli.verbose).then(|| progress.spinner());
+            build::run(&cfg, &plan.name)
+        };
+        match result {
+            Ok(ko) => {
+                progress.done();
+                println!("{}", ko.display());
+            }
+            Err(e) => {
+                if let Some(log) = &e.log {
+                    eprint!("{log}");
+                }
+                eprintln!(
+                    "{}",
+                    Diagnostic::error(
+                        cfg.out.display().to_string(),
+                        "build",
+                        e.message,
+                        format!(
+                            "the command was: {}\nthe generated source is kept in {}; its log is make.log there\n\
+                             replacements.rs there is {} with {} header line(s) added: subtract {} from its line numbers",
+                            cfg.command_line(),
+                            cfg.out.display(),
+                            source.display(),
+                            offset,
+                            offset
+                        )
+                    )
+                );
+                return Err(EXIT_BUILD);
+            }
+        }
+    } else {
+        progress.done();
+        println!("{}", out.display());
+    }
+    Ok(())
+}
+
+/// What the target kernel's files say, for validation.
+struct KernelData {
+    map: Option<(String, SystemMap)>,
+    mcount: Mcount,
+    modules: Vec<(String, String, ModuleSymbols)>,
+}
+
+/// Loads System.map, vmlinux's ftrace call sites and the --module-ko files;
+/// unreadable or malformed files become diagnostics.
+fn load_kernel_data(cli: &Cli, diags: &mut Vec<Diagnostic>) -> KernelData {
+    let map_path = cli.system_map.clone().or_else(|| {
+        let p = cli.kdir.as_ref()?.join("System.map");
+        if p.is_file() {
+            Some(p)
+        } else {
+            diags.push(Diagnostic::warning(
+                p.display().to_string(),
+                "--kdir",
+                "no System.map in the kernel tree",
+                "build the kernel, or pass --system-map",
+            ));
+            None
+        }
+    });
+    let map = map_path.and_then(|p| {
+        let name = p.display().to_string();
+        let opt = if cli.system_map.is_some() {
+            "--system-map"
+        } else {
+            "--kdir"
+        };
+        match std::fs::read_to_string(&p) {
+            Ok(text) => match SystemMap::parse(&text) {
+                Ok(m) => Some((name, m)),
+                Err((line, what)) => {
+                    diags.push(
+                        Diagnostic::error(
+                            &name,
+                            opt,
+                            what,
+                            "pass the System.map of the target kernel",
+                        )
+                        .at_line(line),
+                    );
+                    None
+                }
+            },
+            Err(e) => {
+                diags.push(Diagnostic::error(
+                    &name,
+                    opt,
+                    format!("cannot read: {e}"),
+                    "check the path",
+                ));
+                None
+            }
+        }
+    });
+    let mcount = match &cli.kdir {
+        None => Mcount::NoKdir,
+        Some(k) => {
+            let v = k.join("vmlinux");
+            let name = v.display().to_string();
+            match std::fs::read(&v) {
+                Err(_) => Mcount::NoVmlinux(name),
+                Ok(data) => match symbols::mcount_locations(&data) {
+                    Ok(Some(set)) => Mcount::Loaded(set),
+                    Ok(None) => Mcount::NoTable(name),
+                    Err(e) => {
+                        diags.push(Diagnostic::error(
+                            &name,
+                            "--kdir",
+                            e,
+                            "the kernel tree's vmlinux must be an ELF image",
+                        ));
+                        Mcount::NoTable(name)
+                    }
+                },
+            }
+        }
+    };
+    let mut modules = Vec::new();
+    for ko in &cli.module_ko {
+        let name = ko.display().to_string();
+        match std::fs::read(ko)
+            .map_err(|e| e.to_string())
+            .and_then(|d| symbols::module_symbols(&d))
+        {
+            Ok(syms) => {
+                let modname = symbols::module_name(&syms, ko);
+                modules.push((name, modname, syms));
+            }
+            Err(e) => diags.push(Diagnostic::error(
+                &name,
+                "--module-ko",
+                e,
+                "pass the .ko file of a target module",
+            )),
+        }
+    }
+    KernelData {
+        map,
+        mcount,
+        modules,
+    }
+}

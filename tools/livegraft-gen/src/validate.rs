@@ -1,0 +1,754 @@
+//! Validation: everything that can be checked before anything is written.
+//!
+//! Every check runs, and every problem is reported, before the tool stops:
+//! names, duplicates, the replacement functions in the source, and, when the
+//! target kernel's `System.map`, `vmlinux` or module `.ko` files are at hand,
+//! the targets themselves (they exist, are functions, are unambiguous and are
+//! traceable by ftrace).
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use crate::diag::Diagnostic;
+use crate::manifest::{FunctionTable, Loc, Manifest, EXAMPLE};
+use crate::scan::{self, Visibility};
+use crate::symbols::{self, ModuleSymbols, SystemMap};
+
+/// Longest patch or module name: `MODULE_NAME_LEN` - 1.
+pub const MAX_NAME_LEN: usize = 55;
+/// Longest kernel symbol name: `KSYM_NAME_LEN` - 1.
+pub const MAX_SYMBOL_LEN: usize = 511;
+/// The object of kernel-proper targets.
+pub const VMLINUX: &str = "vmlinux";
+/// Default `source` of `[patch]`.
+pub const DEFAULT_SOURCE: &str = "replacements.rs";
+
+/// What is known of the ftrace call sites of `vmlinux`.
+#[derive(Clone, Debug)]
+pub enum Mcount {
+    /// The call-site addresses, from `<kdir>/vmlinux`.
+    Loaded(HashSet<u64>),
+    /// No `--kdir`: nothing to read them from.
+    NoKdir,
+    /// `--kdir` was given, but this `vmlinux` does not exist.
+    NoVmlinux(String),
+    /// This `vmlinux` has no call-site table (no `CONFIG_DYNAMIC_FTRACE`?).
+    NoTable(String),
+}
+
+/// The target kernel's data that validation can use; all of it optional.
+pub struct Inputs<'a> {
+    /// The patch directory (the source is relative to it).
+    pub patch_dir: &'a Path,
+    /// `System.map` of the target kernel, and how to name it in messages.
+    pub system_map: Option<(&'a str, &'a SystemMap)>,
+    /// ftrace call sites of vmlinux.
+    pub mcount: &'a Mcount,
+    /// Symbols of target modules: (path as given, module name, symbols).
+    pub modules: &'a [(String, String, ModuleSymbols)],
+}
+
+/// A validated patch: what generation needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// Patch and module name.
+    pub name: String,
+    /// One-line description.
+    pub description: String,
+    /// The replacement source, as read.
+    pub source_text: String,
+    /// The objects patched, in manifest order.
+    pub objects: Vec<ObjectPlan>,
+}
+
+/// The functions patched in one object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectPlan {
+    /// `vmlinux` or a module name.
+    pub name: String,
+    /// Its functions, in manifest order.
+    pub funcs: Vec<FuncPlan>,
+}
+
+/// One patched function.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FuncPlan {
+    /// The function replaced.
+    pub target: String,
+    /// 0 or 1.
+    pub sympos: u64,
+    /// The replacement: a top-level `extern "C" fn` of the source.
+    pub replacement: String,
+}
+
+/// Rust keywords (strict and reserved): not usable as plain identifiers.
+const RUST_KEYWORDS: &[&str] = &[
+    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern",
+    "false", "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub",
+    "ref", "return", "self", "Self", "static", "struct", "super", "trait", "true", "type",
+    "unsafe", "use", "where", "while", "abstract", "become", "box", "do", "final", "gen", "macro",
+    "override", "priv", "try", "typeof", "unsized", "virtual", "yield",
+];
+
+/// Patch names that cannot be module (and crate) names: livegraft's own,
+/// and the crates of the kernel's Rust support.
+const RESERVED_NAMES: &[&str] = &[
+    "livegraft",
+    "kernel",
+    "core",
+    "alloc",
+    "std",
+    "macros",
+    "bindings",
+    "uapi",
+    "ffi",
+    "build_error",
+    "compiler_builtins",
+    "pin_init",
+];
+
+/// `[A-Za-z_][A-Za-z0-9_]*`, and not `_` alone.
+pub fn is_identifier(s: &str) -> bool {
+    let mut c = s.chars();
+    matches!(c.next(), Some(f) if f.is_ascii_alphabetic() || f == '_')
+        && c.all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+        && s != "_"
+}
+
+/// An identifier that is also not a Rust keyword.
+pub fn is_rust_identifier(s: &str) -> bool {
+    is_identifier(s) && !RUST_KEYWORDS.contains(&s)
+}
+
+/// `[A-Za-z0-9_]+`: a module name as the kernel records it.
+pub fn is_module_name(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Validates `m`; returns the plan (if neither parsing nor validation found
+/// an error) and every diagnostic validation found.
+pub fn validate(m: &Manifest, inputs: &Inputs<'_>) -> (Option<Plan>, Vec<Diagnostic>) {
+    if m.syntax_error {
+        return (None, Vec::new());
+    }
+    let mut v = Validator {
+        file: &m.file,
+        diags: Vec::new(),
+    };
+    let file = m.file.as_str();
+
+    // [patch]
+    let (mut name, mut description, mut source_text) = (None, None, None);
+    if let Some(p) = &m.patch {
+        // A key whose value had the wrong type was reported by the parser.
+        let bad = |k: &str| p.bad_keys.iter().any(|b| b == k);
+        name = if bad("name") {
+            None
+        } else {
+            v.patch_name(p.name.as_ref(), p.line)
+        };
+        description = if bad("description") {
+            None
+        } else {
+            v.description(p.description.as_ref(), p.line)
+        };
+        source_text = if bad("source") {
+            None
+        } else {
+            v.source(p.source.as_ref(), p.line, inputs.patch_dir)
+        };
+    }
+
+    // [[function]]
+    if m.function_count == 0 {
+        v.diags.push(
+            Diagnostic::error(
+                file,
+                "[[function]]",
+                "the patch replaces no function",
+                "add one `[[function]]` table per function to replace, e.g.:\n".to_string()
+                    + EXAMPLE.split_once("\n\n").map_or("", |(_, f)| f),
+            )
+            .at_line(m.patch.as_ref().map_or(1, |p| p.line)),
+        );
+    }
+    let defs = source_text.as_deref().map(scan::functions);
+    let mut seen_targets: HashMap<(String, String), usize> = HashMap::new();
+    let mut seen_replacements: HashMap<String, usize> = HashMap::new();
+    let mut objects: Vec<ObjectPlan> = Vec::new();
+    let mut unchecked_vmlinux = Vec::new();
+    let mut unchecked_modules: Vec<String> = Vec::new();
+    let mut untraced = Vec::new();
+    for f in &m.functions {
+        let entry = f.entry();
+        let bad = |k: &str| f.bad_keys.iter().any(|b| b == k);
+        let target = if bad("target") {
+            None
+        } else {
+            v.target(f, &entry)
+        };
+        let object = if bad("object") {
+            None
+        } else {
+            v.object(f, &entry)
+        };
+        let sympos = if bad("sympos") {
+            None
+        } else {
+            v.sympos(f, &entry)
+        };
+        let replacement = if bad("replacement") {
+            None
+        } else {
+            v.replacement(f, &entry)
+        };
+
+        let mut duplicate = false;
+        if let (Some(t), Some(o)) = (&target, &object) {
+            if let Some(first) = seen_targets.insert((o.clone(), t.clone()), f.index) {
+                v.err(
+                    &entry,
+                    f.line,
+                    format!("`{t}` in {o} is already replaced by [[function]] #{first}"),
+                    "a function can be replaced only once per patch: remove one of the two entries",
+                );
+                duplicate = true;
+            }
+        }
+        if let (Some(r), Some(line)) = (&replacement, f.replacement.as_ref().map(|r| r.line)) {
+            if let Some(first) = seen_replacements.insert(r.clone(), f.index) {
+                v.err(
+                    &entry,
+                    line,
+                    format!("replacement `{r}` is already used by [[function]] #{first}"),
+                    "each replaced function needs its own replacement function (livegraft tells them apart by address)",
+                );
+            }
+        }
+        if let (Some(r), Some(defs), Some(loc)) = (&replacement, &defs, &f.replacement) {
+            v.replacement_in_source(r, defs, &entry, loc.line, source_display(m, inputs));
+        }
+        let (Some(t), Some(o)) = (&target, &object) else {
+            continue;
+        };
+        if duplicate {
+            // Its target was checked with the first entry.
+            continue;
+        }
+        // With an invalid sympos (reported above), still check that the target
+        // exists, but not whether it is unique.
+        let s = sympos.unwrap_or(1);
+        if o == VMLINUX {
+            match inputs.system_map {
+                Some((map_name, map)) => {
+                    if let Some(addr) = v.vmlinux_target(map_name, map, t, s, f, &entry) {
+                        if let Mcount::Loaded(set) = inputs.mcount {
+                            if !symbols::is_traceable(set, addr) {
+                                untraced.push((entry.clone(), f.line, t.clone()));
+                            }
+                        }
+                    }
+                }
+                None => unchecked_vmlinux.push(t.clone()),
+            }
+        } else {
+            match inputs.modules.iter().find(|(_, n, _)| n == o) {
+                Some((path, _, syms)) => v.module_target(path, syms, t, s, f, &entry),
+                None => {
+                    if !unchecked_modules.contains(o) {
+                        unchecked_modules.push(o.clone());
+                    }
+                }
+            }
+        }
+        if let Some(r) = &replacement {
+            let func = FuncPlan {
+                target: t.clone(),
+                sympos: s,
+                replacement: r.clone(),
+            };
+            match objects.iter_mut().find(|ob| &ob.name == o) {
+                Some(ob) => ob.funcs.push(func),
+                None => objects.push(ObjectPlan {
+                    name: o.clone(),
+                    funcs: vec![func],
+                }),
+            }
+        }
+    }
+    for (entry, line, t) in untraced {
+        v.err(
+            &entry,
+            line,
+            format!("`{t}` has no ftrace call site (inlined or notrace?)"),
+            "livegraft redirects calls with ftrace, so it can only replace functions that have an \
+             `__fentry__` call site (listed in /sys/kernel/tracing/available_filter_functions on the target): \
+             replace a traceable caller instead",
+        );
+    }
+    let vmlinux_targets = m
+        .functions
+        .iter()
+        .any(|f| f.object.as_ref().is_none_or(|o| o.value == VMLINUX));
+    if !unchecked_vmlinux.is_empty() {
+        v.diags.push(Diagnostic::warning(
+            file,
+            "vmlinux targets",
+            format!(
+                "not checked against the kernel ({}): they are checked at load time",
+                unchecked_vmlinux.join(", ")
+            ),
+            "pass --kdir <built kernel tree> (or --system-map <System.map>) to check them now",
+        ));
+    } else if vmlinux_targets && inputs.system_map.is_some() {
+        let why = match inputs.mcount {
+            Mcount::Loaded(_) => None,
+            Mcount::NoKdir => Some("no --kdir to read vmlinux from".to_string()),
+            Mcount::NoVmlinux(p) => Some(format!("{p} does not exist")),
+            Mcount::NoTable(p) => Some(format!(
+                "{p} has no __mcount_loc table (CONFIG_DYNAMIC_FTRACE off?)"
+            )),
+        };
+        if let Some(why) = why {
+            v.diags.push(Diagnostic::warning(
+                file,
+                "vmlinux targets",
+                format!("traceability not checked ({why}): checked at load time"),
+                "pass --kdir <built kernel tree> with its vmlinux to check it now",
+            ));
+        }
+    }
+    for o in unchecked_modules {
+        v.diags.push(Diagnostic::warning(
+            file,
+            format!("object {o}"),
+            format!("targets in module `{o}` are not checked: they are checked at load time"),
+            format!("pass --module-ko <path>/{o}.ko to check them now"),
+        ));
+    }
+    for (path, modname, _) in inputs.modules {
+        if !m
+            .functions
+            .iter()
+            .any(|f| f.object.as_ref().is_some_and(|o| &o.value == modname))
+        {
+            v.diags.push(Diagnostic::warning(
+                path.as_str(),
+                "--module-ko",
+                format!("no [[function]] targets module `{modname}`"),
+                "set `object` in the [[function]] tables of that module's functions, or drop this option",
+            ));
+        }
+    }
+
+    let errors = m.parse_errors > 0 || v.diags.iter().any(Diagnostic::is_error);
+    let plan = match (name, description, source_text, errors) {
+        (Some(name), Some(description), Some(source_text), false) => Some(Plan {
+            name,
+            description,
+            source_text,
+            objects,
+        }),
+        _ => None,
+    };
+    (plan, v.diags)
+}
+
+/// The source file as messages name it: `<patch dir>/<source>`.
+fn source_display(m: &Manifest, inputs: &Inputs<'_>) -> String {
+    let source = m
+        .patch
+        .as_ref()
+        .and_then(|p| p.source.as_ref())
+        .map_or(DEFAULT_SOURCE, |s| s.value.as_str());
+    inputs.patch_dir.join(source).display().to_string()
+}
+
+struct Validator<'a> {
+    file: &'a str,
+    diags: Vec<Diagnostic>,
+}
+
+impl Validator<'_> {
+    fn err(&mut self, entry: &str, line: usize, msg: impl Into<String>, help: impl Into<String>) {
+        self.diags
+            .push(Diagnostic::error(self.file, entry, msg, help).at_line(line));
+    }
+
+    fn patch_name(&mut self, name: Option<&Loc<String>>, header: usize) -> Option<String> {
+        let Some(n) = name else {
+            self.err(
+                "[patch]",
+                header,
+                "`name` is missing",
+                "add `name = \"my_patch\"`: it becomes the module name and /sys/kernel/livegraft/<name>",
+            );
+            return None;
+        };
+        let help = "use letters, digits and `_`, starting with a letter or `_` (it becomes the module name)";
+        if !is_rust_identifier(&n.value) {
+            self.err(
+                "[patch]",
+                n.line,
+                format!("name `{}` is not a valid identifier", n.value),
+                help,
+            );
+            return None;
+        }
+        if RESERVED_NAMES.contains(&n.value.as_str()) {
+            self.err(
+                "[patch]",
+                n.line,
+                format!("name `{}` is taken (by livegraft itself or a crate of the kernel's Rust support)", n.value),
+                "choose a name that says what the patch fixes, e.g. `fix_cmdline_leak`",
+            );
+            return None;
+        }
+        if n.value.len() > MAX_NAME_LEN {
+            self.err(
+                "[patch]",
+                n.line,
+                format!(
+                    "name `{}` is {} characters long; the limit is {MAX_NAME_LEN}",
+                    n.value,
+                    n.value.len()
+                ),
+                "shorten it: module names are limited to 55 characters",
+            );
+            return None;
+        }
+        Some(n.value.clone())
+    }
+
+    fn description(&mut self, d: Option<&Loc<String>>, header: usize) -> Option<String> {
+        let Some(d) = d else {
+            self.err(
+                "[patch]",
+                header,
+                "`description` is missing",
+                "add `description = \"...\"`: one line saying what the patch changes (shown by modinfo)",
+            );
+            return None;
+        };
+        let help = "write a single line without `\"` or `\\` (it goes into the module's modinfo)";
+        if d.value.trim().is_empty() {
+            self.err("[patch]", d.line, "description is empty", help);
+        } else if d.value.contains(['\n', '\r']) {
+            self.err("[patch]", d.line, "description spans several lines", help);
+        } else if let Some(c) = d
+            .value
+            .chars()
+            .find(|&c| c == '"' || c == '\\' || c.is_control())
+        {
+            self.err(
+                "[patch]",
+                d.line,
+                format!("description contains {c:?}"),
+                help,
+            );
+        } else {
+            return Some(d.value.clone());
+        }
+        None
+    }
+
+    fn source(&mut self, s: Option<&Loc<String>>, header: usize, dir: &Path) -> Option<String> {
+        let (rel, line) = s.map_or((DEFAULT_SOURCE, header), |s| (s.value.as_str(), s.line));
+        if rel.trim().is_empty() {
+            self.err(
+                "[patch]",
+                line,
+                "source is empty",
+                "name the Rust file of the replacements, or drop `source`",
+            );
+            return None;
+        }
+        let path = dir.join(rel);
+        match std::fs::read(&path) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(t) => Some(t),
+                Err(_) => {
+                    self.err(
+                        "[patch]",
+                        line,
+                        format!("source {} is not UTF-8 text", path.display()),
+                        "the source must be a Rust file",
+                    );
+                    None
+                }
+            },
+            Err(e) => {
+                let help = if s.is_none() {
+                    format!(
+                        "create {} with the replacement functions, or set `source` in [patch]",
+                        path.display()
+                    )
+                } else {
+                    "fix `source` (it is relative to the patch directory), or create the file"
+                        .to_string()
+                };
+                self.err(
+                    "[patch]",
+                    line,
+                    format!("cannot read source {}: {e}", path.display()),
+                    help,
+                );
+                None
+            }
+        }
+    }
+
+    fn target(&mut self, f: &FunctionTable, entry: &str) -> Option<String> {
+        let Some(t) = &f.target else {
+            self.err(
+                entry,
+                f.line,
+                "`target` is missing",
+                "add `target = \"function_name\"`: the kernel function to replace",
+            );
+            return None;
+        };
+        if !is_identifier(&t.value) {
+            self.err(
+                entry,
+                t.line,
+                format!("target `{}` is not a valid C identifier", t.value),
+                "name the function as the kernel does (letters, digits, `_`), e.g. `cmdline_proc_show`",
+            );
+            return None;
+        }
+        if t.value.len() > MAX_SYMBOL_LEN {
+            self.err(
+                entry,
+                t.line,
+                "target name too long",
+                format!("kernel symbols have at most {MAX_SYMBOL_LEN} characters"),
+            );
+            return None;
+        }
+        Some(t.value.clone())
+    }
+
+    fn object(&mut self, f: &FunctionTable, entry: &str) -> Option<String> {
+        let Some(o) = &f.object else {
+            return Some(VMLINUX.to_string());
+        };
+        if !is_module_name(&o.value) || o.value.len() > MAX_NAME_LEN {
+            let help = if o.value.contains('-') && is_module_name(&o.value.replace('-', "_")) {
+                format!(
+                    "the kernel names modules with `_`: write `object = \"{}\"`",
+                    o.value.replace('-', "_")
+                )
+            } else {
+                "use \"vmlinux\" for the kernel itself, or a module's name (letters, digits, `_`; at most 55)".into()
+            };
+            self.err(
+                entry,
+                o.line,
+                format!("object `{}` is not a valid module name", o.value),
+                help,
+            );
+            return None;
+        }
+        Some(o.value.clone())
+    }
+
+    fn sympos(&mut self, f: &FunctionTable, entry: &str) -> Option<u64> {
+        let Some(s) = &f.sympos else { return Some(0) };
+        match s.value {
+            0 | 1 => Some(s.value as u64),
+            n if n > 1 => {
+                self.err(
+                    entry,
+                    s.line,
+                    format!("sympos {n} is not supported: livegraft supports only 0 and 1 for now"),
+                    "sympos 0 requires a unique symbol and 1 selects the first of several; the others cannot be \
+                     patched yet",
+                );
+                None
+            }
+            n => {
+                self.err(
+                    entry,
+                    s.line,
+                    format!("sympos {n} is negative"),
+                    "use 0 (unique symbol) or 1 (the first)",
+                );
+                None
+            }
+        }
+    }
+
+    fn replacement(&mut self, f: &FunctionTable, entry: &str) -> Option<String> {
+        let Some(r) = &f.replacement else {
+            self.err(
+                entry,
+                f.line,
+                "`replacement` is missing",
+                "add `replacement = \"my_function\"`: the `pub extern \"C\" fn` of the source that replaces the target",
+            );
+            return None;
+        };
+        if !is_rust_identifier(&r.value) {
+            self.err(
+                entry,
+                r.line,
+                format!("replacement `{}` is not a valid Rust identifier", r.value),
+                "name a function of the source (letters, digits, `_`; not a keyword)",
+            );
+            return None;
+        }
+        Some(r.value.clone())
+    }
+
+    fn replacement_in_source(
+        &mut self,
+        r: &str,
+        defs: &[scan::FnDef],
+        entry: &str,
+        line: usize,
+        src: String,
+    ) {
+        let found: Vec<&scan::FnDef> = defs.iter().filter(|d| d.name == r).collect();
+        if found.iter().any(|d| d.is_usable()) {
+            return;
+        }
+        let proto = format!("pub extern \"C\" fn {r}(...)");
+        let (msg, help) = match found.first() {
+            None => (
+                format!("replacement `{r}` is not defined in {src}"),
+                format!("define `#[no_mangle] {proto}` there, with the prototype of the target, or fix the name"),
+            ),
+            Some(d) if d.depth > 0 => (
+                format!("replacement `{r}` ({src}:{}) is not a top-level item", d.line),
+                format!("the generated module calls it `replacements::{r}`: move it to the top level of the file"),
+            ),
+            Some(d) if d.abi.as_deref() != Some("C") => (
+                format!(
+                    "replacement `{r}` ({src}:{}) is not `extern \"C\"`{}",
+                    d.line,
+                    d.abi.as_ref().map_or(String::new(), |a| format!(" (it is `extern \"{a}\"`)"))
+                ),
+                format!("declare it `{proto}`: the kernel calls it with the C calling convention"),
+            ),
+            Some(d) => (
+                format!(
+                    "replacement `{r}` ({src}:{}) is {}",
+                    d.line,
+                    match &d.vis {
+                        Visibility::Restricted(v) => format!("`{v}`, not visible to the crate root"),
+                        _ => "private".to_string(),
+                    }
+                ),
+                format!("declare it `{proto}` (or `pub(crate)`) so that the generated crate root can refer to it"),
+            ),
+        };
+        self.err(entry, line, msg, help);
+    }
+
+    /// Checks a vmlinux target against `System.map`; returns its address.
+    fn vmlinux_target(
+        &mut self,
+        map_name: &str,
+        map: &SystemMap,
+        t: &str,
+        sympos: u64,
+        f: &FunctionTable,
+        entry: &str,
+    ) -> Option<u64> {
+        let line = f.target.as_ref().map_or(f.line, |t| t.line);
+        let funcs = map.functions(t);
+        if funcs.is_empty() {
+            if let Some(other) = map.lookup(t).first() {
+                self.err(
+                    entry,
+                    line,
+                    format!("`{t}` is not a function in {map_name} (symbol type `{}`)", other.kind),
+                    "livegraft replaces functions only: name a function (type t or T in System.map)",
+                );
+                return None;
+            }
+            let similar = map.similar(t);
+            let help = if similar.iter().any(|s| s.contains('.')) {
+                format!(
+                    "the compiler only emitted specialised copies ({}): livegraft cannot patch those; \
+                     patch its callers instead",
+                    similar.join(", ")
+                )
+            } else if let Some(s) = similar.first() {
+                format!("did you mean `{s}`? If the function is in a module, set `object` to the module's name")
+            } else {
+                "check the name; if the function is in a module, set `object` to the module's name; a static \
+                 function inlined everywhere has no symbol and cannot be patched"
+                    .to_string()
+            };
+            self.err(entry, line, format!("`{t}` is not in {map_name}"), help);
+            return None;
+        }
+        if funcs.len() > 1 && sympos == 0 {
+            self.err(
+                entry,
+                f.sympos.as_ref().map_or(line, |s| s.line),
+                format!("ambiguous: {} symbols named {t}; set sympos", funcs.len()),
+                format!(
+                    "`sympos = 1` selects the first of them (at {:#x}), the one the kernel resolves by name; \
+                     the others cannot be patched yet (sympos > 1 is not supported)",
+                    funcs[0].addr
+                ),
+            );
+            return None;
+        }
+        Some(funcs[0].addr)
+    }
+
+    fn module_target(
+        &mut self,
+        path: &str,
+        syms: &ModuleSymbols,
+        t: &str,
+        sympos: u64,
+        f: &FunctionTable,
+        entry: &str,
+    ) {
+        let line = f.target.as_ref().map_or(f.line, |t| t.line);
+        match syms.functions.get(t).copied().unwrap_or(0) {
+            0 => self.err(
+                entry,
+                line,
+                format!("`{t}` is not a function of {path}"),
+                match crate::diag::did_you_mean(t, syms.functions.keys().map(String::as_str)) {
+                    Some(s) => format!("did you mean `{s}`? Also check `object`"),
+                    None => "check the name and `object` (the module that defines the function)"
+                        .to_string(),
+                },
+            ),
+            n if n > 1 && sympos == 0 => self.err(
+                entry,
+                f.sympos.as_ref().map_or(line, |s| s.line),
+                format!("ambiguous: {n} symbols named {t}; set sympos"),
+                "`sympos = 1` selects the first of them; the others cannot be patched yet",
+            ),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers() {
+        assert!(is_identifier("cmdline_proc_show"));
+        assert!(is_identifier("_x1"));
+        assert!(!is_identifier("1x"));
+        assert!(!is_identifier("a-b"));
+        assert!(!is_identifier("_"));
+        assert!(!is_identifier(""));
+        assert!(!is_identifier("é"));
+        assert!(is_identifier("fn"));
+        assert!(!is_rust_identifier("fn"));
+        assert!(is_module_name("8250_core"));
+        assert!(!is_module_name("snd-hda"));
+    }
+}

@@ -1,0 +1,128 @@
+//! ELF inputs, with fixtures built by `object`'s write API: the ftrace
+//! call-site table of vmlinux and the symbols of module `.ko` files.
+
+mod common;
+
+use std::path::Path;
+
+use common::elf;
+use common::*;
+use livegraft_gen::symbols::{mcount_locations, module_name, module_symbols};
+use livegraft_gen::validate::Mcount;
+
+#[test]
+fn mcount_from_section() {
+    let set = mcount_locations(&elf::vmlinux_with_section(&[
+        0xffffffff81000000,
+        0,
+        0xffffffff81000104,
+    ]))
+    .unwrap()
+    .unwrap();
+    let mut v: Vec<u64> = set.into_iter().collect();
+    v.sort();
+    // Zero entries (discarded call sites) are dropped.
+    assert_eq!(v, vec![0xffffffff81000000, 0xffffffff81000104]);
+}
+
+#[test]
+fn mcount_from_start_stop_symbols() {
+    let set = mcount_locations(&elf::vmlinux_with_symbols(&[0x1000, 0x2004, 0x3000]))
+        .unwrap()
+        .unwrap();
+    let mut v: Vec<u64> = set.into_iter().collect();
+    v.sort();
+    assert_eq!(v, vec![0x1000, 0x2004, 0x3000]);
+}
+
+#[test]
+fn mcount_absent_or_not_elf() {
+    assert_eq!(
+        mcount_locations(&elf::vmlinux_without_table()).unwrap(),
+        None
+    );
+    assert!(mcount_locations(b"not an elf")
+        .unwrap_err()
+        .contains("not an ELF"));
+}
+
+#[test]
+fn ko_symbols() {
+    let s = module_symbols(&elf::module_ko(Some("lg_target"))).unwrap();
+    assert_eq!(s.name.as_deref(), Some("lg_target"));
+    assert_eq!(s.functions.get("mod_fn"), Some(&1));
+    assert_eq!(s.functions.get("dup_fn"), Some(&2));
+    assert_eq!(s.functions.get("mod_data"), None, "data is not a function");
+    assert_eq!(
+        s.functions.get("printk"),
+        None,
+        "undefined symbols are not defined functions"
+    );
+    assert_eq!(module_name(&s, Path::new("/x/whatever.ko")), "lg_target");
+    let anon = module_symbols(&elf::module_ko(None)).unwrap();
+    assert_eq!(
+        module_name(&anon, Path::new("/x/snd-hda-intel.ko")),
+        "snd_hda_intel"
+    );
+}
+
+#[test]
+fn module_targets_are_checked_against_the_ko() {
+    let syms = module_symbols(&elf::module_ko(Some("lg_target"))).unwrap();
+    let env = Env {
+        modules: vec![("lg_target.ko".into(), "lg_target".into(), syms)],
+        ..Env::default()
+    };
+    let f = |t: &str, extra: &str| {
+        manifest_with(&format!(
+            "target = \"{t}\"\nobject = \"lg_target\"\n{extra}replacement = \"r\""
+        ))
+    };
+    let (plan, diags) = check(&f("mod_fn", ""), &source_with(&["r"]), &env);
+    assert!(plan.is_some(), "{diags:#?}");
+    assert!(diags.is_empty(), "{diags:#?}");
+    let (_, diags) = check(&f("mod_fm", ""), &source_with(&["r"]), &env);
+    let e = one_error(&diags, "`mod_fm` is not a function of lg_target.ko");
+    assert!(e.help.as_ref().unwrap().contains("did you mean `mod_fn`?"));
+    let (_, diags) = check(&f("mod_data", ""), &source_with(&["r"]), &env);
+    one_error(&diags, "is not a function of");
+    let (_, diags) = check(&f("dup_fn", ""), &source_with(&["r"]), &env);
+    one_error(&diags, "ambiguous: 2 symbols named dup_fn; set sympos");
+    let (plan, _) = check(&f("dup_fn", "sympos = 1\n"), &source_with(&["r"]), &env);
+    assert!(plan.is_some());
+    // A .ko that no function targets is pointed out.
+    let (_, diags) = check(
+        &manifest_with("target = \"t\"\nreplacement = \"r\""),
+        &source_with(&["r"]),
+        &env,
+    );
+    assert!(diags.iter().any(|d| !d.is_error()
+        && d.message
+            .contains("no [[function]] targets module `lg_target`")));
+}
+
+#[test]
+fn vmlinux_fixture_drives_the_traceability_check() {
+    // The System.map fixture puts cmdline_proc_show at 0xffffffff81224330 and
+    // untraced_fn at 0xffffffff81320000.
+    let set = mcount_locations(&elf::vmlinux_with_symbols(&[0xffffffff81224330]))
+        .unwrap()
+        .unwrap();
+    let env = Env {
+        mcount: Mcount::Loaded(set),
+        ..Env::with_map()
+    };
+    let (plan, diags) = check(
+        &manifest_with("target = \"cmdline_proc_show\"\nreplacement = \"r\""),
+        &source_with(&["r"]),
+        &env,
+    );
+    assert!(plan.is_some(), "{diags:#?}");
+    assert!(diags.is_empty(), "{diags:#?}");
+    let (_, diags) = check(
+        &manifest_with("target = \"untraced_fn\"\nreplacement = \"r\""),
+        &source_with(&["r"]),
+        &env,
+    );
+    one_error(&diags, "has no ftrace call site");
+}
