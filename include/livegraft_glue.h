@@ -18,7 +18,10 @@ struct livegraft_patch;
 /* ftrace handler helpers */
 int lg_ftrace_test_recursion_trylock(unsigned long ip, unsigned long parent_ip);
 void lg_ftrace_test_recursion_unlock(int bit);
-void lg_ftrace_regs_set_ip(struct ftrace_regs *fregs, unsigned long ip);
+struct ftrace_ops;
+void lg_redirect_handler(unsigned long ip, unsigned long parent_ip,
+			 struct ftrace_ops *op, struct ftrace_regs *fregs);
+unsigned long lg_rust_redirect_target(void *site, unsigned long parent_ip);
 
 /* current task and CPU */
 unsigned long lg_current_key(void);

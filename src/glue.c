@@ -28,6 +28,28 @@
 #include "livegraft.h"
 #include "livegraft_glue.h"
 
+/*
+ * The ftrace handler of every patched function. Only the static inlines
+ * live here (recursion guard, which also disables preemption, and setting
+ * the instruction pointer), so that a call costs one call into Rust:
+ * lg_rust_redirect_target() (src/patch.rs) decides which version runs and
+ * returns its address, or 0 for the original.
+ */
+void lg_redirect_handler(unsigned long ip, unsigned long parent_ip,
+			 struct ftrace_ops *op, struct ftrace_regs *fregs)
+{
+	unsigned long target;
+	int bit;
+
+	bit = ftrace_test_recursion_trylock(ip, parent_ip);
+	if (bit < 0)
+		return;
+	target = lg_rust_redirect_target(op->private, parent_ip);
+	if (target)
+		ftrace_regs_set_instruction_pointer(fregs, target);
+	ftrace_test_recursion_unlock(bit);
+}
+
 int lg_ftrace_test_recursion_trylock(unsigned long ip, unsigned long parent_ip)
 {
 	return ftrace_test_recursion_trylock(ip, parent_ip);
@@ -36,11 +58,6 @@ int lg_ftrace_test_recursion_trylock(unsigned long ip, unsigned long parent_ip)
 void lg_ftrace_test_recursion_unlock(int bit)
 {
 	ftrace_test_recursion_unlock(bit);
-}
-
-void lg_ftrace_regs_set_ip(struct ftrace_regs *fregs, unsigned long ip)
-{
-	ftrace_regs_set_instruction_pointer(fregs, ip);
 }
 
 /*

@@ -9,7 +9,8 @@
 //! patch that is not the newest on all of its functions cannot be disabled),
 //! so the handler walks the stack without locks.
 //!
-//! The handler ([`redirect`]):
+//! The handler (`lg_redirect_handler` in the glue, deciding through
+//! [`lg_rust_redirect_target`]):
 //!
 //! ```text
 //!   top = site.top                          (Acquire; pairs with the Release in push/pop)
@@ -95,7 +96,7 @@ impl Site {
             GFP_KERNEL,
         )?;
         let private = (&*site as *const Site).cast_mut().cast::<c_void>();
-        site.ops = Some(FtraceOps::new(redirect, private, ftrace::FLAGS_REDIRECT, extent.start)?);
+        site.ops = Some(FtraceOps::new(sys::lg_redirect_handler, private, ftrace::FLAGS_REDIRECT, extent.start)?);
         Ok(site)
     }
 
@@ -171,23 +172,17 @@ impl Site {
     }
 }
 
-/// The ftrace handler of every site. Runs on every call of a patched
-/// function: no locks, no allocation, no printk, no panicking operation.
-unsafe extern "C" fn redirect(
-    ip: usize,
-    parent_ip: usize,
-    op: *mut sys::ftrace_ops,
-    fregs: *mut sys::ftrace_regs,
-) {
-    // SAFETY: plain call of the glue wrapper; the trylock also disables
-    // preemption, which the RCU-style lifetime rules below rely on.
-    let bit = unsafe { sys::lg_ftrace_test_recursion_trylock(ip as _, parent_ip as _) };
-    if bit < 0 {
-        return;
-    }
-    // SAFETY: `private` was set to the owning `Site`, which outlives the
+/// The decision of the ftrace handler of every site (`lg_redirect_handler`
+/// in the glue holds the recursion guard, with preemption disabled, around
+/// this call and sets the instruction pointer): the address of the version
+/// the current task must run, or 0 for the original function. Runs on every
+/// call of a patched function: no locks, no allocation, no printk, no
+/// panicking operation.
+#[no_mangle]
+extern "C" fn lg_rust_redirect_target(site: *mut c_void, parent_ip: usize) -> usize {
+    // SAFETY: `private` of the ops is the owning `Site`, which outlives the
     // registration of its ops (the ops is unregistered before it is freed).
-    let site = unsafe { &*(*op).private.cast::<Site>() };
+    let site = unsafe { &*site.cast::<Site>() };
     let mut version = site.top();
     if !version.is_null() {
         // SAFETY: a version reachable from a site's stack is alive until it is
@@ -201,15 +196,15 @@ unsafe extern "C" fn redirect(
             version = v.older.load(Ordering::Relaxed);
         }
     }
-    if !version.is_null() {
-        // SAFETY: as above.
-        let v = unsafe { &*version };
-        // A replacement calling the function it replaces gets the original.
-        if !v.new_extent.contains(parent_ip) {
-            // SAFETY: `fregs` is the register set ftrace passes to an IPMODIFY ops.
-            unsafe { sys::lg_ftrace_regs_set_ip(fregs, v.new_addr as _) };
-        }
+    if version.is_null() {
+        return 0;
     }
-    // SAFETY: `bit` came from the successful trylock above.
-    unsafe { sys::lg_ftrace_test_recursion_unlock(bit) };
+    // SAFETY: as above.
+    let v = unsafe { &*version };
+    // A replacement calling the function it replaces gets the original.
+    if v.new_extent.contains(parent_ip) {
+        0
+    } else {
+        v.new_addr
+    }
 }
