@@ -16,6 +16,7 @@ struct task_struct;
 struct livegraft_patch;
 
 /* ftrace handler helpers */
+unsigned long lg_ftrace_arg0(struct ftrace_regs *fregs);
 int lg_ftrace_test_recursion_trylock(unsigned long ip, unsigned long parent_ip);
 void lg_ftrace_test_recursion_unlock(int bit);
 struct ftrace_ops;

@@ -50,6 +50,12 @@ void lg_redirect_handler(unsigned long ip, unsigned long parent_ip,
 	ftrace_test_recursion_unlock(bit);
 }
 
+/* The first argument of a function hooked by an ftrace ops (WITH_ARGS). */
+unsigned long lg_ftrace_arg0(struct ftrace_regs *fregs)
+{
+	return ftrace_regs_get_argument(fregs, 0);
+}
+
 int lg_ftrace_test_recursion_trylock(unsigned long ip, unsigned long parent_ip)
 {
 	return ftrace_test_recursion_trylock(ip, parent_ip);

@@ -11,14 +11,20 @@
 //! | freezer | ftrace on `__refrigerator` | yes |
 //! | CPU-bound kernel code | ftrace on `__cond_resched` | yes |
 //! | idle task enters idle | `power:cpu_idle` (state != exit) | no: the idle loop holds no patched state |
-//! | task interrupted in user mode | `irq_vectors:local_timer_entry` (the tick) | no: the kernel stack is empty |
+//! | task interrupted in user mode | ftrace on `hrtimer_interrupt` (the tick) | no: the kernel stack is empty |
 //! | blocked task | stack check from the transition work | yes, pinned (see `stack.rs`) |
 //!
-//! Fork (`sched:sched_process_fork`, the child inherits the parent's
-//! universe) and free (`sched:sched_process_free`, the entry is released)
-//! are registered first and removed last. The entry is released at free and
-//! not at `sched_process_exit`: an exiting task still runs kernel code (the
-//! rest of `do_exit`) and must keep its universe until it can run no more.
+//! Fork (ftrace on `wake_up_new_task`: the child inherits the parent's
+//! universe before it first runs) and free (ftrace on `__put_task_struct`:
+//! the entry is released) are registered first and removed last. The entry
+//! is released at free and not at `sched_process_exit`: an exiting task
+//! still runs kernel code (the rest of `do_exit`) and must keep its universe
+//! until it can run no more.
+//!
+//! Every ftrace-hooked function shares one ftrace ops and every hook that
+//! can be an ftrace hook is one: registering a tracepoint flips a static key
+//! and registering an ops rewrites call sites, each costing several rounds
+//! of cross-CPU synchronisation, which dominated the transition latency.
 //!
 //! Every probe runs with preemption disabled and reads `ACTIVE` once; the
 //! transition is torn down only after the probes are unregistered and
@@ -51,54 +57,84 @@ unsafe extern "C" fn on_cpu_idle(_data: *mut c_void, state: u32, cpu: u32) {
     }
 }
 
-unsafe extern "C" fn on_timer(_data: *mut c_void, _vector: i32) {
-    transition::switch_if_user_interrupted();
+/// What a hooked kernel function is to livegraft.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Hook {
+    /// A kernel thread's loop head, the freezer, or cond_resched: a safe
+    /// point for the current task, after a stack check.
+    KernelSafePoint,
+    /// `wake_up_new_task(p)`: `p` was forked by the current task and has
+    /// not run yet (also covers io_uring workers, which bypass the
+    /// sched_process_fork tracepoint).
+    Fork,
+    /// `__put_task_struct(p)`: the last reference to `p` is gone.
+    Free,
+    /// `hrtimer_interrupt()`: the tick, in hardirq context with the
+    /// interrupted registers recorded.
+    Tick,
 }
 
-unsafe extern "C" fn on_fork(_data: *mut c_void, parent: *mut sys::task_struct, child: *mut sys::task_struct) {
-    transition::task_forked(parent as usize, child as usize);
+/// The kernel functions hooked with the one observing ftrace ops.
+const HOOKED: [(&CStr, Hook); 7] = [
+    (c_str!("kthread_should_stop"), Hook::KernelSafePoint),
+    (c_str!("kthread_freezable_should_stop"), Hook::KernelSafePoint),
+    (c_str!("__refrigerator"), Hook::KernelSafePoint),
+    // Absent with some preemption models: then it is simply not hooked.
+    (c_str!("__cond_resched"), Hook::KernelSafePoint),
+    (c_str!("wake_up_new_task"), Hook::Fork),
+    (c_str!("__put_task_struct"), Hook::Free),
+    (c_str!("hrtimer_interrupt"), Hook::Tick),
+];
+
+/// Their text ranges, resolved once at module load (start 0: absent).
+static HOOKED_START: [AtomicUsize; 7] = [const { AtomicUsize::new(0) }; 7];
+static HOOKED_END: [AtomicUsize; 7] = [const { AtomicUsize::new(0) }; 7];
+
+/// Resolves the hooked functions (module init, process context):
+/// resolving per transition cost a full search of ftrace's records by name.
+pub(crate) fn resolve() {
+    for (i, (name, _)) in HOOKED.iter().enumerate() {
+        let extent = crate::symbols::address_of(name).and_then(crate::symbols::extent_of);
+        let (start, end) = extent.map_or((0, 0), |e| (e.start, e.end));
+        if let (Some(s), Some(e)) = (HOOKED_START.get(i), HOOKED_END.get(i)) {
+            s.store(start, Ordering::Relaxed);
+            e.store(end, Ordering::Relaxed);
+        }
+    }
 }
 
-unsafe extern "C" fn on_free(_data: *mut c_void, task: *mut sys::task_struct) {
-    transition::task_freed(task as usize);
+/// Which hook `ip` (an ftrace call site) belongs to.
+fn hook_of(ip: usize) -> Option<Hook> {
+    HOOKED.iter().zip(HOOKED_START.iter().zip(HOOKED_END.iter())).find_map(|((_, hook), (s, e))| {
+        let (s, e) = (s.load(Ordering::Relaxed), e.load(Ordering::Relaxed));
+        (s != 0 && s <= ip && ip < e).then_some(*hook)
+    })
 }
 
-/// The ftrace callback on the kthread/freezer/cond_resched safe points.
-unsafe extern "C" fn on_kernel_safe_point(
+/// The ftrace callback of every hooked kernel function.
+unsafe extern "C" fn on_hooked_function(
     ip: usize,
     parent_ip: usize,
     _op: *mut sys::ftrace_ops,
-    _fregs: *mut sys::ftrace_regs,
+    fregs: *mut sys::ftrace_regs,
 ) {
     // SAFETY: plain call of the glue wrapper (also disables preemption).
     let bit = unsafe { sys::lg_ftrace_test_recursion_trylock(ip as _, parent_ip as _) };
     if bit < 0 {
         return;
     }
-    transition::switch_current(Kind::Kthread, true);
+    match hook_of(ip) {
+        Some(Hook::KernelSafePoint) => transition::switch_current(Kind::Kthread, true),
+        // SAFETY: with DYNAMIC_FTRACE_WITH_ARGS `fregs` holds the arguments;
+        // the first one of wake_up_new_task() is the new task.
+        Some(Hook::Fork) => transition::task_forked(transition::current_key(), unsafe { sys::lg_ftrace_arg0(fregs) } as usize),
+        // SAFETY: as above; the first argument is the task being freed.
+        Some(Hook::Free) => transition::task_freed(unsafe { sys::lg_ftrace_arg0(fregs) } as usize),
+        Some(Hook::Tick) => transition::switch_if_user_interrupted(),
+        None => {}
+    }
     // SAFETY: `bit` came from the successful trylock above.
     unsafe { sys::lg_ftrace_test_recursion_unlock(bit) };
-}
-
-/// The kernel-thread safe points hooked with ftrace.
-const KERNEL_SAFE_POINTS: [&CStr; 4] = [
-    c_str!("kthread_should_stop"),
-    c_str!("kthread_freezable_should_stop"),
-    c_str!("__refrigerator"),
-    // Absent with some preemption models: then it is simply not hooked.
-    c_str!("__cond_resched"),
-];
-
-/// Their addresses, resolved once at module load (0: absent).
-static KERNEL_SAFE_POINT_ADDRS: [AtomicUsize; 4] =
-    [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)];
-
-/// Resolves the kernel-thread safe points (module init, process context):
-/// resolving per transition cost a full search of ftrace's records by name.
-pub(crate) fn resolve() {
-    for (name, slot) in KERNEL_SAFE_POINTS.iter().zip(KERNEL_SAFE_POINT_ADDRS.iter()) {
-        slot.store(crate::symbols::address_of(name).unwrap_or(0), Ordering::Relaxed);
-    }
 }
 
 /// A typed tracepoint probe registration.
@@ -133,7 +169,6 @@ unsafe fn register_all(list: &[(&'static CStr, *mut c_void)], out: &mut KVec<Pro
 
 /// The hooks of one transition.
 pub(crate) struct SafePoints {
-    lifecycle: KVec<Probe>,
     switching: KVec<Probe>,
     kernel_ops: KVec<FtraceOps>,
 }
@@ -141,19 +176,20 @@ pub(crate) struct SafePoints {
 impl SafePoints {
     /// Nothing registered yet.
     pub(crate) fn new() -> Self {
-        SafePoints { lifecycle: KVec::new(), switching: KVec::new(), kernel_ops: KVec::new() }
+        SafePoints { switching: KVec::new(), kernel_ops: KVec::new() }
     }
 
-    /// Registers fork and free tracking: before the task walk.
+    /// Registers the hooked kernel functions (fork and free tracking, and
+    /// the kernel-thread and tick safe points, which refuse to switch until
+    /// the table accepts switches): before the task walk. One ftrace ops
+    /// for all of them: one code update instead of one per hook.
     pub(crate) fn register_lifecycle(&mut self) -> Result {
-        let list = [
-            // void (*)(void *, struct task_struct *parent, struct task_struct *child)
-            (c_str!("sched_process_fork"), on_fork as *mut c_void),
-            // void (*)(void *, struct task_struct *p)
-            (c_str!("sched_process_free"), on_free as *mut c_void),
-        ];
-        // SAFETY: the prototypes above match include/trace/events/sched.h.
-        unsafe { register_all(&list, &mut self.lifecycle) }
+        let addrs: [usize; 7] = core::array::from_fn(|i| HOOKED_START.get(i).map_or(0, |a| a.load(Ordering::Relaxed)));
+        let mut ops =
+            FtraceOps::for_addresses(on_hooked_function, core::ptr::null_mut(), ftrace::FLAGS_OBSERVE, &addrs)?;
+        ops.register()?;
+        self.kernel_ops.push(ops, GFP_KERNEL)?;
+        Ok(())
     }
 
     /// Registers every switching safe point.
@@ -165,27 +201,15 @@ impl SafePoints {
             (c_str!("workqueue_execute_end"), on_work_end as *mut c_void),
             // void (*)(void *, unsigned int state, unsigned int cpu_id)
             (c_str!("cpu_idle"), on_cpu_idle as *mut c_void),
-            // void (*)(void *, int vector): x86's local APIC timer, which
-            // runs with get_irq_regs() describing the interrupted context.
-            (c_str!("local_timer_entry"), on_timer as *mut c_void),
         ];
         // SAFETY: the prototypes above match include/trace/events/{syscalls,
-        // workqueue,power}.h and arch/x86/include/asm/trace/irq_vectors.h.
+        // workqueue,power}.h.
         unsafe { register_all(&list, &mut self.switching)? };
-        let addrs: [usize; 4] = core::array::from_fn(|i| {
-            KERNEL_SAFE_POINT_ADDRS.get(i).map_or(0, |a| a.load(Ordering::Relaxed))
-        });
-        let mut ops =
-            FtraceOps::for_addresses(on_kernel_safe_point, core::ptr::null_mut(), ftrace::FLAGS_OBSERVE, &addrs)?;
-        ops.register()?;
-        self.kernel_ops.push(ops, GFP_KERNEL)?;
         Ok(())
     }
 
     /// Removes the switching safe points; on return none of them runs.
     pub(crate) fn unregister_switching(&mut self) {
-        // Dropping an FtraceOps unregisters it and waits for its handlers.
-        self.kernel_ops = KVec::new();
         for p in core::mem::replace(&mut self.switching, KVec::new()).iter() {
             p.tp.unregister(p.func, core::ptr::null_mut());
         }
@@ -196,9 +220,8 @@ impl SafePoints {
     /// Removes everything; on return no probe of ours runs.
     pub(crate) fn unregister_all(&mut self) {
         self.unregister_switching();
-        for p in core::mem::replace(&mut self.lifecycle, KVec::new()).iter() {
-            p.tp.unregister(p.func, core::ptr::null_mut());
-        }
+        // Dropping an FtraceOps unregisters it and waits for its handlers.
+        self.kernel_ops = KVec::new();
         // SAFETY: plain call; waits until no probe of ours runs.
         unsafe { sys::lg_tracepoint_synchronize_unregister() };
     }

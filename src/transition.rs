@@ -152,7 +152,7 @@ pub(crate) fn idle_key(cpu: u32) -> usize {
 }
 
 /// Key of the current task (the glue computes [`idle_key`] for idle tasks).
-fn current_key() -> usize {
+pub(crate) fn current_key() -> usize {
     // SAFETY: plain call, valid in any context.
     unsafe { sys::lg_current_key() as usize }
 }
