@@ -4,16 +4,23 @@
 # /proc/cmdline, transition latency with 10/100/1000 mixed tasks, memory.
 # Prints one table and writes results/bench-<UTC time>.json (not committed).
 # Not part of the test suite; see Documentation/benchmarks.rst.
+#   tools/bench.sh [vm.sh options]   run and report
+#   tools/bench.sh --report          re-render the last run (out/vm/bench.log)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$LIVEGRAFT_ROOT"
-"$LIVEGRAFT_ROOT/tools/vm.sh" --keep-logs --timeout 3000 --mem 1G bench "$@" >&2 || true
+# --report: only re-render the table from the last run's log.
+if [ "${1:-}" != --report ]; then
+	"$LIVEGRAFT_ROOT/tools/vm.sh" --keep-logs --timeout 3000 --mem 1G bench "$@" >&2 || true
+fi
 log=out/vm/bench.log
-grep -q '^BENCH done 1' "$log" || die "the benchmark run did not finish; see $log"
+grep -q '^BENCH ' "$log" || die "the benchmark run produced nothing; see $log"
+complete=yes
+grep -q '^BENCH done 1' "$log" || complete=no
 mkdir -p results
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 json=results/bench-$stamp.json
-tr -d '\r' <"$log" | awk -v json="$json" -v stamp="$stamp" '
+tr -d '\r' <"$log" | awk -v json="$json" -v stamp="$stamp" -v complete="$complete" '
 function median(key,   n, i, j, t, a) {
 	n = split(vals[key], a, " ")
 	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
@@ -32,6 +39,7 @@ function verdict(name, ok, detail) { printf "  %-60s %s  (%s)\n", name, ok ? "ME
 END {
 	print "livegraft vs upstream livepatch, one TCG VM boot (2 vCPUs), " stamp
 	print "clocksource: " vals["clocksource"]
+	if (complete != "yes") print "WARNING: the run did not finish; rows marked n/a are missing (see out/vm/bench.log)"
 	print ""
 	print "Per-call cost of the patched function (in-kernel loop; ns per call)"
 	row("unpatched", "percall.unpatched", "ns", 1)
@@ -65,8 +73,8 @@ END {
 	print "Memory"
 	row("livegraft task table during a transition", "memory.lg_table_bytes", "B", 1)
 	row("tasks tracked", "memory.lg_tracked_tasks", "", 1)
-	if (med["memory.lg_tracked_tasks"] > 0)
-		printf "  %-44s %12.1f B per task (0 after completion)\n", "=> ", med["memory.lg_table_bytes"] / med["memory.lg_tracked_tasks"]
+	print "  (the table has 4 slots of 16 B per task with a floor of 4096 slots: 64 KiB up to"
+	print "   1024 tasks, 64 B per task above; nothing after completion)"
 	print ""
 	print "Targets"
 	verdict("after completion: per-call <= upstream", med["percall.lg_done"] <= med["percall.klp_done"], sprintf("%.2f vs %.2f ns", med["percall.lg_done"], med["percall.klp_done"]))

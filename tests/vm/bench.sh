@@ -92,4 +92,7 @@ for n in ${SIZES:-10 100 1000}; do
 	wait $spawner 2>/dev/null || true
 	sleep 1
 done
+
+# The transitions' own timeline (setup, switching, teardown) for the record.
+dmesg | grep -E "livegraft: '|livepatch: '" | sed 's/^/BENCHLOG /'
 echo "BENCH done 1"

@@ -3,7 +3,7 @@
  * lg_spawn N: start N tasks in mixed states for the transition benchmarks:
  * busy in user space, in a tight getpid() loop, blocked in read() on a pipe,
  * and asleep in nanosleep(), in turn. Children die with the parent; the
- * parent prints "ready" and sleeps until killed.
+ * parent prints "ready" once all are started and sleeps until killed.
  */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -17,10 +17,12 @@
 int main(int argc, char **argv)
 {
 	int n = argc > 1 ? atoi(argv[1]) : 10;
-	int fds[2];
+	int fds[2], go[2];
 	int i;
 
-	if (pipe(fds))
+	/* Children wait on "go" until all are forked: forking 1000 tasks while
+	 * the first ones already spin would take minutes under emulation. */
+	if (pipe(fds) || pipe(go))
 		return 1;
 	for (i = 0; i < n; i++) {
 		pid_t pid = fork();
@@ -32,6 +34,13 @@ int main(int argc, char **argv)
 		if (pid)
 			continue;
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(go[1]);
+		{
+			char c;
+
+			while (read(go[0], &c, 1) > 0)
+				;
+		}
 		switch (i % 4) {
 		case 0:
 			for (;;)
@@ -54,6 +63,7 @@ int main(int argc, char **argv)
 		}
 		}
 	}
+	close(go[1]);	/* EOF on "go": every child starts its role */
 	printf("ready\n");
 	fflush(stdout);
 	for (;;)
