@@ -69,8 +69,13 @@ struct kobject;
 #define LG_ATTR_FORCE		2
 #define LG_ATTR_PENDING_TASKS	3
 #define LG_ATTR_SUMMARY		4
+#define LG_ATTR_OBJ_PATCHED	5
 struct kobject *lg_patch_dir_create(struct kobject *parent, const char *name);
 void lg_patch_dir_destroy(struct kobject *kobj);
+struct kobject *lg_object_dir_create(struct kobject *patch_dir, const char *name);
+void lg_object_dir_destroy(struct kobject *kobj);
+struct kobject *lg_func_dir_create(struct kobject *obj_dir, const char *name);
+void lg_kobject_put(struct kobject *kobj);
 ssize_t lg_rust_patch_show(struct kobject *kobj, int attr, char *buf);
 ssize_t lg_rust_patch_store(struct kobject *kobj, int attr, const char *buf, size_t count);
 

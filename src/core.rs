@@ -57,6 +57,11 @@ struct Patch {
     funcs: KVec<PatchFunc>,
     state: logic::Patch,
     dir: *mut sys::kobject,
+    /// `<object>/` directories and `<object>/<function,sympos>/` ones.
+    objdirs: KVec<*mut sys::kobject>,
+    funcdirs: KVec<*mut sys::kobject>,
+    /// Whether the versions are on the sites' stacks (`<object>/patched`).
+    pushed: bool,
 }
 
 /// The transition in progress.
@@ -70,6 +75,8 @@ struct Running {
 
 enum Deferred {
     RemoveDir(*mut sys::kobject),
+    RemoveObjDir(*mut sys::kobject),
+    PutKobj(*mut sys::kobject),
     PutModule(*mut sys::module),
 }
 
@@ -165,6 +172,11 @@ fn run_deferred(list: KVec<Deferred>) {
             // SAFETY: the directory was created by `lg_patch_dir_create`
             // and removed from the registry, so this is its last user.
             Deferred::RemoveDir(kobj) => unsafe { sys::lg_patch_dir_destroy(kobj) },
+            // SAFETY: as above, for an object directory (its function
+            // directories were queued, and so released, before it).
+            Deferred::RemoveObjDir(kobj) => unsafe { sys::lg_object_dir_destroy(kobj) },
+            // SAFETY: as above, for a function directory.
+            Deferred::PutKobj(kobj) => unsafe { sys::lg_kobject_put(kobj) },
             // SAFETY: the reference was taken in `enable_patch`.
             Deferred::PutModule(m) => unsafe { sys::lg_module_put(m) },
         }
@@ -206,6 +218,8 @@ struct Parsed {
     name: CString,
     module: *mut sys::module,
     funcs: KVec<(CString, usize, Extent, Extent)>,
+    /// Per function (same order): its object's name and "<function>,<sympos>".
+    layout: KVec<(CString, CString)>,
 }
 
 /// Validates and resolves a patch description without changing anything.
@@ -254,6 +268,7 @@ unsafe fn parse(raw: *const sys::livegraft_patch) -> Result<Parsed> {
         object: Option<&'static CStr>,
         lookup: CString,
         new_addr: usize,
+        sympos: usize,
     }
     let mut entries: KVec<Entry> = KVec::new();
     let mut obj = p.objs;
@@ -283,7 +298,10 @@ unsafe fn parse(raw: *const sys::livegraft_patch) -> Result<Parsed> {
                 Some(m) => CString::try_from_fmt(kernel::fmt!("{}:{}", m, fname))?,
                 None => CString::try_from(fname)?,
             };
-            entries.push(Entry { fname, object, lookup, new_addr: func.new_func as usize }, GFP_KERNEL)?;
+            entries.push(
+                Entry { fname, object, lookup, new_addr: func.new_func as usize, sympos: func.old_sympos as usize },
+                GFP_KERNEL,
+            )?;
             // SAFETY: still inside the terminated array.
             f = unsafe { f.add(1) };
         }
@@ -308,6 +326,7 @@ unsafe fn parse(raw: *const sys::livegraft_patch) -> Result<Parsed> {
         return Err(err);
     }
     let mut funcs = KVec::new();
+    let mut layout = KVec::new();
     for (e, &addr) in entries.iter().zip(addrs.iter()) {
         let old = symbols::extent_of(addr)?;
         let new = symbols::extent_of(e.new_addr)?;
@@ -316,12 +335,15 @@ unsafe fn parse(raw: *const sys::livegraft_patch) -> Result<Parsed> {
             return Err(EINVAL);
         }
         funcs.push((CString::try_from(e.fname)?, old.start, old, new), GFP_KERNEL)?;
+        let object = CString::try_from(e.object.unwrap_or(c_str!("vmlinux")))?;
+        let dir = CString::try_from_fmt(kernel::fmt!("{},{}", e.fname, e.sympos.max(1)))?;
+        layout.push((object, dir), GFP_KERNEL)?;
     }
     if funcs.is_empty() {
         pr_err!("'{}': the patch has no functions\n", name);
         return Err(EINVAL);
     }
-    Ok(Parsed { name: CString::try_from(name)?, module: p.mod_, funcs })
+    Ok(Parsed { name: CString::try_from(name)?, module: p.mod_, funcs, layout })
 }
 
 /// `livegraft_enable_patch()`, called from a patch module's init.
@@ -423,7 +445,17 @@ impl Registry {
         let id = PatchId(self.next_id);
         self.next_id = self.next_id.wrapping_add(1);
         let patch = KBox::new(
-            Patch { id, name: CString::try_from(&**name)?, module: parsed.module, funcs, state: logic::Patch::new(), dir },
+            Patch {
+                id,
+                name: CString::try_from(&**name)?,
+                module: parsed.module,
+                funcs,
+                state: logic::Patch::new(),
+                dir,
+                objdirs: KVec::new(),
+                funcdirs: KVec::new(),
+                pushed: false,
+            },
             GFP_KERNEL,
         );
         let patch = match patch {
@@ -443,12 +475,49 @@ impl Registry {
             self.deferred.push(Deferred::PutModule(parsed.module), GFP_KERNEL).ok();
             return Err(e.into());
         }
+        if let Err(e) = self.build_tree(id, &parsed.layout) {
+            self.drop_patch(id);
+            self.reap_sites();
+            return Err(e);
+        }
         pr_info!("enabling patch '{}'\n", &**name);
         let res = self.request(id, Event::Enable);
         if res.is_err() {
             self.drop_patch(id);
+            self.reap_sites();
         }
         res
+    }
+
+    /// Creates `<patch>/<object>/` (with `patched`) and
+    /// `<patch>/<object>/<function,sympos>/`, as upstream's sysfs tree.
+    fn build_tree(&mut self, id: PatchId, layout: &KVec<(CString, CString)>) -> Result {
+        let i = self.patch_index(id).ok_or(ENOENT)?;
+        let p = self.patches.as_mut_slice().get_mut(i).and_then(|p| p.as_mut()).ok_or(ENOENT)?;
+        let mut objects: KVec<(&CStr, *mut sys::kobject)> = KVec::new();
+        for (object, func) in layout.iter() {
+            let existing = objects.iter().find(|(n, _)| n.as_bytes() == object.as_bytes()).map(|(_, k)| *k);
+            let obj = match existing {
+                Some(k) => k,
+                None => {
+                    // SAFETY: `p.dir` is this patch's live directory.
+                    let k = unsafe { sys::lg_object_dir_create(p.dir, object.as_char_ptr()) };
+                    if k.is_null() {
+                        return Err(ENOMEM);
+                    }
+                    p.objdirs.push(k, GFP_KERNEL)?;
+                    objects.push((&**object, k), GFP_KERNEL)?;
+                    k
+                }
+            };
+            // SAFETY: `obj` is a live object directory of this patch.
+            let f = unsafe { sys::lg_func_dir_create(obj, func.as_char_ptr()) };
+            if f.is_null() {
+                return Err(ENOMEM);
+            }
+            p.funcdirs.push(f, GFP_KERNEL)?;
+        }
+        Ok(())
     }
 
     /// Removes a patch that is not on any stack.
@@ -456,6 +525,13 @@ impl Registry {
         let Some(i) = self.patch_index(id) else { return };
         let Some(slot) = self.patches.as_mut_slice().get_mut(i) else { return };
         if let Some(p) = slot.take() {
+            // Children before parents: a kobject pins its parent.
+            for &f in p.funcdirs.iter() {
+                self.deferred.push(Deferred::PutKobj(f), GFP_KERNEL).ok();
+            }
+            for &o in p.objdirs.iter() {
+                self.deferred.push(Deferred::RemoveObjDir(o), GFP_KERNEL).ok();
+            }
             self.deferred.push(Deferred::RemoveDir(p.dir), GFP_KERNEL).ok();
             if !p.state.forced {
                 self.deferred.push(Deferred::PutModule(p.module), GFP_KERNEL).ok();
@@ -620,6 +696,7 @@ impl Registry {
             self.reap_sites();
             return Err(e);
         }
+        p.pushed = true;
         pr_info!("'{}': starting {} transition\n", &*p.name, verb);
         self.running = Some(Running {
             patch: p.id,
@@ -697,6 +774,7 @@ impl Registry {
                 // SAFETY: the patch is on top of every site (stack order).
                 unsafe { (*f.site).pop(&f.version) };
             }
+            p.pushed = false;
             // SAFETY: plain call: after it no handler uses the popped
             // versions, so the patch (and its module) may go.
             unsafe { sys::lg_synchronize_all_contexts() };
@@ -744,6 +822,9 @@ impl Registry {
             }
             sys::LG_ATTR_TRANSITION => {
                 let _ = writeln!(out, "{}", self.state.is_in_transition(p.id) as u8);
+            }
+            sys::LG_ATTR_OBJ_PATCHED => {
+                let _ = writeln!(out, "{}", p.pushed as u8);
             }
             sys::LG_ATTR_PENDING_TASKS => {
                 if let Some(run) = self.running.as_mut().filter(|r| r.patch == p.id) {

@@ -337,6 +337,45 @@ void lg_patch_dir_destroy(struct kobject *kobj)
 	kobject_put(kobj);
 }
 
+/* <patch>/<object>/patched: whether the object's functions are patched now. */
+static ssize_t obj_patched_show(struct kobject *kobj, struct kobj_attribute *a, char *buf)
+{
+	return lg_rust_patch_show(kobj->parent, LG_ATTR_OBJ_PATCHED, buf);
+}
+static struct kobj_attribute obj_patched_attr = __ATTR(patched, 0444, obj_patched_show, NULL);
+static struct attribute *lg_object_attrs[] = { &obj_patched_attr.attr, NULL };
+static const struct attribute_group lg_object_group = { .attrs = lg_object_attrs };
+
+struct kobject *lg_object_dir_create(struct kobject *patch_dir, const char *name)
+{
+	struct kobject *kobj = kobject_create_and_add(name, patch_dir);
+
+	if (!kobj)
+		return NULL;
+	if (sysfs_create_group(kobj, &lg_object_group)) {
+		kobject_put(kobj);
+		return NULL;
+	}
+	return kobj;
+}
+
+void lg_object_dir_destroy(struct kobject *kobj)
+{
+	sysfs_remove_group(kobj, &lg_object_group);
+	kobject_put(kobj);
+}
+
+/* <patch>/<object>/<function,sympos>/: an empty directory, as upstream. */
+struct kobject *lg_func_dir_create(struct kobject *obj_dir, const char *name)
+{
+	return kobject_create_and_add(name, obj_dir);
+}
+
+void lg_kobject_put(struct kobject *kobj)
+{
+	kobject_put(kobj);
+}
+
 int livegraft_enable_patch(struct livegraft_patch *patch)
 {
 	return lg_rust_enable_patch(patch);

@@ -23,6 +23,7 @@ for kind in syscall idle stack_check; do
 done
 ok "tasks switched at syscall exit, idle entry and by stack check"
 expect_fail "rmmod during the transition" rmmod lg_testpatch
+expect_eq "$(cat $LG/lg_testpatch/lg_target/patched)" 1 "object patched during the transition"
 # After 5 s the stalled task is reported in dmesg, with the function.
 wait_for 15 sh -c "dmesg | grep -q \"'lg_testpatch': lg_target_hold:[0-9]* is sleeping on function lg_target_hold+0x\""
 ok "dmesg reports the stalled task and the function it sleeps on"

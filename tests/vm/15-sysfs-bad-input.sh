@@ -12,6 +12,13 @@ expect_eq "$(ls -l $P/transition | cut -c1-10)" "-r--r--r--" "transition permiss
 expect_eq "$(ls -l $P/force | cut -c1-10)" "--w-------" "force permissions"
 expect_eq "$(ls -l $P/pending_tasks | cut -c1-10)" "-r--r--r--" "pending_tasks permissions"
 expect_eq "$(ls -l $P/summary | cut -c1-10)" "-r--r--r--" "summary permissions"
+expect_eq "$(cat $P/lg_target/patched)" 1 "<object>/patched"
+expect_eq "$(ls -l $P/lg_target/patched | cut -c1-10)" "-r--r--r--" "patched permissions"
+for f in lg_target_a lg_target_b lg_target_unit lg_target_block lg_target_hold; do
+	[ -d "$P/lg_target/$f,1" ] || fail "no function directory $P/lg_target/$f,1"
+done
+ok "per-object and per-function directories as upstream"
+expect_fail "write to patched" sh -c "echo 0 > $P/lg_target/patched"
 long=$(printf '1%.0s' $(seq 1 300))
 for bad in "\n" "2" "-1" "01" " 1" "1 " "1\n\n" "yes" "on" "true" "0x1" "$long" "1 0"; do
 	expect_fail "enabled <- '$bad'" sh -c "printf '$bad' > $P/enabled"

@@ -9,6 +9,8 @@ insmod $MODDIR/livegraft.ko
 insmod $MODDIR/livegraft_cmdline.ko
 wait_transition_done livegraft_cmdline
 expect_eq "$(cat /proc/cmdline)" "this has been live patched by livegraft" "patched /proc/cmdline"
+expect_eq "$(cat $LG/livegraft_cmdline/vmlinux/patched)" 1 "vmlinux/patched"
+[ -d "$LG/livegraft_cmdline/vmlinux/cmdline_proc_show,1" ] || fail "no vmlinux/cmdline_proc_show,1"
 expect_dmesg_sequence "livegraft: enabling patch 'livegraft_cmdline'" \
 	"livegraft: 'livegraft_cmdline': patching complete"
 echo 0 > $LG/livegraft_cmdline/enabled
