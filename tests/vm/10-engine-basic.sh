@@ -6,6 +6,7 @@
 . ./lib.sh
 load_core_and_target
 echo "kthread on" > $T
+echo "fkthread on" > $T
 echo "work on" > $T
 ( while :; do echo unit > $T; done ) &
 loop1=$!
@@ -45,6 +46,7 @@ ok "old code runs again"
 rmmod lg_testpatch
 kill $loop1 $loop2
 echo "kthread off" > $T
+echo "fkthread off" > $T
 echo "work off" > $T
 expect_no_mixed
 cat $T

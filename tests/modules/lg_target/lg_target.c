@@ -14,11 +14,12 @@
  *     <kind> units=N v1=N v2=N v3=N mixed=N
  * write: "unit" (one unit), "block" (one blocking unit: sleeps inside the
  * patched lg_target_block() until "release"), "release", "reset",
- * "kthread on|off", "work on|off", "hold" (a kthread sleeps uninterruptibly
+ * "kthread on|off", "fkthread on|off" (a freezable kthread), "work on|off", "hold" (a kthread sleeps uninterruptibly
  * inside the patched lg_target_hold() until "unhold").
  */
 #include <linux/atomic.h>
 #include <linux/delay.h>
+#include <linux/freezer.h>
 #include <linux/kthread.h>
 #include <linux/module.h>
 #include <linux/proc_fs.h>
@@ -145,6 +146,19 @@ static int kthread_fn(void *unused)
 	return 0;
 }
 
+/* A freezable kthread: its loop head is kthread_freezable_should_stop(). */
+static struct task_struct *freezable_kthread;
+
+static int freezable_fn(void *unused)
+{
+	set_freezable();
+	while (!kthread_freezable_should_stop(NULL)) {
+		lg_target_unit(LG_KIND_KTHREAD);
+		schedule_timeout_interruptible(1);
+	}
+	return 0;
+}
+
 static bool work_on;
 static void work_fn(struct work_struct *w);
 static DECLARE_DELAYED_WORK(unit_work, work_fn);
@@ -226,6 +240,19 @@ static ssize_t write_fn(struct file *file, const char __user *ubuf, size_t len, 
 		if (worker_kthread)
 			kthread_stop(worker_kthread);
 		worker_kthread = NULL;
+	} else if (!strcmp(buf, "fkthread on")) {
+		if (!freezable_kthread) {
+			freezable_kthread = kthread_run(freezable_fn, NULL, "lg_target_fkt");
+			if (IS_ERR(freezable_kthread)) {
+				ret = PTR_ERR(freezable_kthread);
+				freezable_kthread = NULL;
+				return ret;
+			}
+		}
+	} else if (!strcmp(buf, "fkthread off")) {
+		if (freezable_kthread)
+			kthread_stop(freezable_kthread);
+		freezable_kthread = NULL;
 	} else if (!strcmp(buf, "work on")) {
 		WRITE_ONCE(work_on, true);
 		schedule_delayed_work(&unit_work, 0);
@@ -259,6 +286,8 @@ static void __exit lg_target_exit(void)
 	cancel_delayed_work_sync(&unit_work);
 	if (worker_kthread)
 		kthread_stop(worker_kthread);
+	if (freezable_kthread)
+		kthread_stop(freezable_kthread);
 	atomic_set(&hold_released, 1);
 	wake_up_all(&hold_wq);
 	if (hold_kthread)
