@@ -43,6 +43,10 @@ void lg_wake_interruptible(struct task_struct *task);
 int lg_task_cpu(const struct task_struct *task);
 bool lg_task_curr(const struct task_struct *task);
 
+/* module parameters */
+unsigned int lg_nudge_after_ms(void);
+unsigned int lg_report_after_ms(void);
+
 /* the table lock: taken from process, softirq (task free) and probe context */
 unsigned long lg_table_lock(void);
 void lg_table_unlock(unsigned long flags);

@@ -33,10 +33,6 @@ use kernel::prelude::*;
 use kernel::str::{CStr, CString};
 use kernel::sync::Mutex;
 
-/// Start nudging (fake signals / interruptible wakeups) pending tasks after this long.
-const NUDGE_AFTER_MS: i64 = 500;
-/// Report stalled tasks in dmesg after this long (once per transition).
-const REPORT_AFTER_MS: i64 = 5000;
 /// Longest delay between two stack-check passes.
 const MAX_RETRY_MS: u32 = 250;
 
@@ -722,8 +718,11 @@ impl Registry {
         let elapsed_ms = now_ns().wrapping_sub(run.started_ns) / 1_000_000;
         let mut done = run.transition.active().table.pending() == 0 && run.transition.verify();
         if !done {
-            let nudge = elapsed_ms >= NUDGE_AFTER_MS;
-            let report = elapsed_ms >= REPORT_AFTER_MS && !run.reported;
+            // SAFETY: plain calls reading the module parameters
+            // `nudge_after_ms` and `report_after_ms` (see the glue).
+            let (nudge_after, report_after) = unsafe { (sys::lg_nudge_after_ms(), sys::lg_report_after_ms()) };
+            let nudge = elapsed_ms >= i64::from(nudge_after);
+            let report = elapsed_ms >= i64::from(report_after) && !run.reported;
             let mut lines = 0u32;
             let mut stalled = KVec::new();
             let pending = run.transition.pass(nudge, &mut |p: Pending| {

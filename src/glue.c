@@ -14,6 +14,7 @@
 #include <linux/kobject.h>
 #include <linux/sysfs.h>
 #include <linux/module.h>
+#include <linux/moduleparam.h>
 #include <linux/rcupdate.h>
 #include <linux/rcupdate_wait.h>
 #include <linux/sched.h>
@@ -204,6 +205,29 @@ int lg_task_cpu(const struct task_struct *task)
 bool lg_task_curr(const struct task_struct *task)
 {
 	return READ_ONCE(task->on_cpu);
+}
+
+/*
+ * Module parameters (the 6.12 Rust module! macro has no parameters), read
+ * by the transition work each time it runs, so they can be tuned in
+ * /sys/module/livegraft/parameters/ during a transition.
+ */
+static unsigned int nudge_after_ms = 500;
+module_param(nudge_after_ms, uint, 0644);
+MODULE_PARM_DESC(nudge_after_ms, "Nudge tasks still pending this long after a transition started (ms, default 500)");
+
+static unsigned int report_after_ms = 5000;
+module_param(report_after_ms, uint, 0644);
+MODULE_PARM_DESC(report_after_ms, "Report tasks still pending this long after a transition started, in dmesg (ms, default 5000)");
+
+unsigned int lg_nudge_after_ms(void)
+{
+	return READ_ONCE(nudge_after_ms);
+}
+
+unsigned int lg_report_after_ms(void)
+{
+	return READ_ONCE(report_after_ms);
 }
 
 static DEFINE_RAW_SPINLOCK(lg_table_raw_lock);

@@ -4,7 +4,10 @@
 # the old universe), and the patch module can be removed.
 # timeout: 180
 . ./lib.sh
-load_core_and_target
+insmod $MODDIR/livegraft.ko report_after_ms=3000
+insmod $MODDIR/lg_target.ko
+expect_eq "$(cat /sys/module/livegraft/parameters/report_after_ms)" 3000 "report_after_ms parameter"
+expect_eq "$(cat /sys/module/livegraft/parameters/nudge_after_ms)" 500 "nudge_after_ms default"
 echo hold > $T
 ( while :; do echo unit > $T; done ) &
 loop=$!
@@ -24,7 +27,7 @@ done
 ok "tasks switched at syscall exit, idle entry and by stack check"
 expect_fail "rmmod during the transition" rmmod lg_testpatch
 expect_eq "$(cat $LG/lg_testpatch/lg_target/patched)" 1 "object patched during the transition"
-# After 5 s the stalled task is reported in dmesg, with the function.
+# After report_after_ms the stalled task is reported in dmesg, with the function.
 wait_for 15 sh -c "dmesg | grep -q \"'lg_testpatch': lg_target_hold:[0-9]* is sleeping on function lg_target_hold+0x\""
 ok "dmesg reports the stalled task and the function it sleeps on"
 expect_dmesg "livegraft: signaling remaining tasks"
