@@ -27,6 +27,7 @@ unsigned long lg_rust_redirect_target(void *site, unsigned long parent_ip);
 /* current task and CPU */
 unsigned long lg_current_key(void);
 unsigned int lg_cpu(void);
+bool lg_cpu_online(unsigned int cpu);
 int lg_task_pid(const struct task_struct *task);
 bool lg_task_is_kthread(const struct task_struct *task);
 bool lg_task_is_dead(const struct task_struct *task);

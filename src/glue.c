@@ -9,6 +9,7 @@
  * the safe-point probes call into it, so it must never be traced itself.
  */
 #include <linux/ftrace.h>
+#include <linux/cpumask.h>
 #include <linux/hardirq.h>
 #include <linux/irq_work.h>
 #include <linux/kobject.h>
@@ -82,6 +83,11 @@ unsigned long lg_current_key(void)
 unsigned int lg_cpu(void)
 {
 	return raw_smp_processor_id();
+}
+
+bool lg_cpu_online(unsigned int cpu)
+{
+	return cpu < nr_cpu_ids && cpu_online(cpu);
 }
 
 int lg_task_pid(const struct task_struct *task)

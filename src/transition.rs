@@ -342,6 +342,11 @@ unsafe extern "C" fn visit_count(_task: *mut sys::task_struct, data: *mut c_void
     true
 }
 
+fn cpu_online(cpu: u32) -> bool {
+    // SAFETY: plain call.
+    unsafe { sys::lg_cpu_online(cpu) }
+}
+
 fn nr_cpu_ids() -> u32 {
     // SAFETY: `nr_cpu_ids` is set during boot and read-only afterwards.
     unsafe { sys::nr_cpu_ids }
@@ -396,7 +401,10 @@ impl Transition {
             pr_err!("task table full ({} slots): refusing the transition\n", nslots);
             return Err(ENOMEM);
         }
-        for cpu in 0..nr_cpu_ids() {
+        // Only online CPUs have an idle task that runs; a possible but
+        // offline CPU would otherwise stay pending forever (CPU hotplug during
+        // a transition is a documented limit).
+        for cpu in (0..nr_cpu_ids()).filter(|&c| cpu_online(c)) {
             let res = locked(|| t.active.table.insert(idle_key(cpu), initial));
             res.map_err(|_| ENOMEM)?;
         }
@@ -423,21 +431,22 @@ impl Transition {
     /// receives every task still pending after its check.
     pub(crate) fn pass(&mut self, nudge: bool, report: &mut dyn FnMut(Pending)) -> usize {
         self.passes = self.passes.wrapping_add(1);
-        let mut ctx = PassCtx { active: &self.active, nudge, cpus: 0, report, initial: self.initial };
+        // CPUs running a pending task; without memory we IPI every CPU.
+        let mut cpus = KVec::new();
+        let all = cpus.extend_with(nr_cpu_ids() as usize, false, GFP_KERNEL).is_err();
+        let mut ctx = PassCtx { active: &self.active, nudge, cpus: &mut cpus, report, initial: self.initial };
         // SAFETY: `visit_pass` matches `lg_task_visit_fn`; `ctx` outlives the walk.
         unsafe { sys::lg_for_each_thread(Some(visit_pass), (&mut ctx as *mut PassCtx<'_>).cast()) };
-        let cpus = ctx.cpus;
-        for cpu in 0..nr_cpu_ids().min(64) {
-            if cpus & (1u64 << cpu) != 0 {
+        let target = self.active.table.target();
+        for cpu in (0..nr_cpu_ids()).filter(|&c| cpu_online(c)) {
+            // A CPU running a pending task: a user-mode one switches in the
+            // IPI. A CPU whose idle task is pending: an idle CPU wakes and
+            // re-enters idle (cpu_idle), a busy one switches its off-CPU
+            // idle task in the IPI.
+            let running = all || cpus.get(cpu as usize).copied().unwrap_or(false);
+            if running || self.active.table.lookup(idle_key(cpu)) != Some(target) {
                 // SAFETY: `ipi_switch` matches `smp_call_func_t`; wait=0 from
                 // process context with IRQs enabled is allowed.
-                unsafe { sys::smp_call_function_single(cpu as i32, Some(ipi_switch), core::ptr::null_mut(), 0) };
-            }
-        }
-        // Idle CPUs: an IPI wakes them, they re-enter idle and pass cpu_idle.
-        for cpu in 0..nr_cpu_ids().min(64) {
-            if self.active.table.lookup(idle_key(cpu)) != Some(self.active.table.target()) {
-                // SAFETY: as above.
                 unsafe { sys::smp_call_function_single(cpu as i32, Some(ipi_switch), core::ptr::null_mut(), 0) };
             }
         }
@@ -505,7 +514,7 @@ impl Drop for Transition {
 struct PassCtx<'a> {
     active: &'a Active,
     nudge: bool,
-    cpus: u64,
+    cpus: &'a mut KVec<bool>,
     report: &'a mut dyn FnMut(Pending),
     initial: Universe,
 }
@@ -557,8 +566,8 @@ unsafe extern "C" fn visit_pass(task: *mut sys::task_struct, data: *mut c_void) 
     if !pinned {
         // SAFETY: `task` is valid under RCU.
         let cpu = unsafe { sys::lg_task_cpu(task) };
-        if (0..64).contains(&cpu) {
-            ctx.cpus |= 1u64 << cpu;
+        if let Some(slot) = usize::try_from(cpu).ok().and_then(|c| ctx.cpus.get_mut(c)) {
+            *slot = true;
         }
     }
     if ctx.nudge {
