@@ -42,7 +42,6 @@ int lg_call_if_blocked(struct task_struct *task, lg_task_call_fn fn, void *data)
 void lg_nudge_user_task(struct task_struct *task);
 void lg_wake_interruptible(struct task_struct *task);
 int lg_task_cpu(const struct task_struct *task);
-bool lg_task_curr(const struct task_struct *task);
 
 /* module parameters */
 unsigned int lg_nudge_after_ms(void);
@@ -65,7 +64,6 @@ void lg_synchronize_all_contexts(void);
 /* module references */
 bool lg_try_module_get(struct module *mod);
 void lg_module_put(struct module *mod);
-const char *lg_module_name(struct module *mod);
 
 /* per-patch sysfs directory */
 struct kobject;

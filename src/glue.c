@@ -208,11 +208,6 @@ int lg_task_cpu(const struct task_struct *task)
 	return task_cpu(task);
 }
 
-bool lg_task_curr(const struct task_struct *task)
-{
-	return READ_ONCE(task->on_cpu);
-}
-
 /*
  * Module parameters (the 6.12 Rust module! macro has no parameters), read
  * by the transition work each time it runs, so they can be tuned in
@@ -312,11 +307,6 @@ bool lg_try_module_get(struct module *mod)
 void lg_module_put(struct module *mod)
 {
 	module_put(mod);
-}
-
-const char *lg_module_name(struct module *mod)
-{
-	return module_name(mod);
 }
 
 /*

@@ -106,6 +106,16 @@ impl Active {
         }
     }
 
+    /// The universe of task `key`, tracking it first in `initial` if the
+    /// table does not know it (the fork hook did not see it: it has run in
+    /// the initial universe so far, which is safe for a new task).
+    fn tracked_universe(&self, key: usize, initial: Universe) -> Universe {
+        self.table.lookup(key).unwrap_or_else(|| {
+            let _ = locked(|| self.table.insert(key, initial));
+            initial
+        })
+    }
+
     fn count(&self, kind: Kind) {
         if let Some(c) = self.switched.get(kind as usize) {
             c.fetch_add(1, Ordering::Relaxed);
@@ -536,16 +546,8 @@ unsafe extern "C" fn visit_pass(task: *mut sys::task_struct, data: *mut c_void) 
     let a = ctx.active;
     let key = task as usize;
     let target = a.table.target();
-    match a.table.lookup(key) {
-        Some(u) if u == target => return true,
-        Some(_) => {}
-        None => {
-            // Not seen by the fork hook: track it in the initial universe.
-            let _ = locked(|| a.table.insert(key, ctx.initial));
-            if ctx.initial == target {
-                return true;
-            }
-        }
+    if a.tracked_universe(key, ctx.initial) == target {
+        return true;
     }
     let mut verdict = None;
     // SAFETY: `task` is valid under the walk's RCU read lock.
@@ -595,18 +597,8 @@ unsafe extern "C" fn visit_verify(task: *mut sys::task_struct, data: *mut c_void
     // SAFETY: `data` is the caller's `VerifyCtx`, alive for the walk.
     let ctx = unsafe { &mut *data.cast::<VerifyCtx<'_>>() };
     let a = ctx.active;
-    match a.table.lookup(task as usize) {
-        Some(u) => {
-            if u != a.table.target() {
-                ctx.ok = false;
-            }
-        }
-        None => {
-            let _ = locked(|| a.table.insert(task as usize, ctx.initial));
-            if ctx.initial != a.table.target() {
-                ctx.ok = false;
-            }
-        }
+    if a.tracked_universe(task as usize, ctx.initial) != a.table.target() {
+        ctx.ok = false;
     }
     true
 }
