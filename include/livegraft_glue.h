@@ -22,7 +22,7 @@ void lg_ftrace_test_recursion_unlock(int bit);
 struct ftrace_ops;
 void lg_redirect_handler(unsigned long ip, unsigned long parent_ip,
 			 struct ftrace_ops *op, struct ftrace_regs *fregs);
-unsigned long lg_rust_redirect_target(void *site, unsigned long parent_ip);
+unsigned long lg_rust_redirect_target(void *site, unsigned long parent_ip, unsigned long current_key);
 
 /* current task and CPU */
 unsigned long lg_current_key(void);
@@ -54,6 +54,9 @@ void lg_table_unlock(unsigned long flags);
 /* the transition work (runs lg_transition_work_fn() in process context) */
 void lg_transition_work_fn(void);
 void lg_schedule_transition_work(unsigned long delay_jiffies);
+int lg_workers_create(void);
+void lg_workers_destroy(void);
+void lg_run_on_setup_worker(void (*fn)(void *arg), void *arg);
 void lg_kick_transition_work(void);
 void lg_cancel_transition_work_sync(void);
 

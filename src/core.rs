@@ -110,6 +110,7 @@ pub(crate) struct Core {
 impl Core {
     /// Creates and publishes the registry; `root` is `/sys/kernel/livegraft`.
     pub(crate) fn new(root: *mut sys::kobject) -> Result<Self> {
+        crate::worker::create()?;
         let state = KBox::pin_init(
             pin_init!(State {
                 registry <- kernel::new_mutex!(Registry {
@@ -124,7 +125,14 @@ impl Core {
                 }),
             }),
             GFP_KERNEL,
-        )?;
+        );
+        let state = match state {
+            Ok(s) => s,
+            Err(e) => {
+                crate::worker::destroy();
+                return Err(e);
+            }
+        };
         crate::transition::resolve_idle_loop();
         crate::safepoints::resolve();
         // Release: pairs with the Acquire in `state()`.
@@ -141,6 +149,7 @@ impl Drop for Core {
         unsafe { sys::lg_cancel_transition_work_sync() };
         self.state.registry.lock().retire();
         STATE.store(core::ptr::null_mut(), Ordering::Release);
+        crate::worker::destroy();
     }
 }
 
@@ -553,7 +562,9 @@ impl Registry {
                 }
                 self.state = step.transition;
                 self.set_patch_state(i, step.patch);
-                if let Err(e) = self.begin(i, direction) {
+                // The text-rewriting setup runs on the FIFO setup worker
+                // (see worker.rs); this caller waits for it and keeps the mutex.
+                if let Err(e) = crate::worker::on_setup_worker(|| self.begin(i, direction)) {
                     self.state = TransitionState::Idle;
                     // A failed disable leaves the patch enabled.
                     if direction == Direction::Unpatching {
@@ -644,6 +655,7 @@ impl Registry {
     /// Builds the transition for patch `i` (state already Initializing).
     fn begin(&mut self, i: usize, direction: Direction) -> Result {
         self.retire();
+        let setup_start = now_ns();
         let p = self.patches.as_mut_slice().get_mut(i).and_then(|p| p.as_mut()).ok_or(ENOENT)?;
         let verb = if direction == Direction::Patching { "patching" } else { "unpatching" };
         pr_info!("'{}': initializing {} transition\n", &*p.name, verb);
@@ -693,7 +705,12 @@ impl Registry {
             return Err(e);
         }
         p.pushed = true;
-        pr_info!("'{}': starting {} transition\n", &*p.name, verb);
+        pr_info!(
+            "'{}': starting {} transition (setup {} us)\n",
+            &*p.name,
+            verb,
+            now_ns().wrapping_sub(setup_start) / 1000
+        );
         self.running = Some(Running {
             patch: p.id,
             direction,

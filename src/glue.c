@@ -13,6 +13,7 @@
 #include <linux/hardirq.h>
 #include <linux/irq_work.h>
 #include <linux/kobject.h>
+#include <linux/kthread.h>
 #include <linux/sysfs.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
@@ -32,11 +33,20 @@
 
 /*
  * The ftrace handler of every patched function. Only the static inlines
- * live here (recursion guard, which also disables preemption, and setting
- * the instruction pointer), so that a call costs one call into Rust:
+ * live here (recursion guard, which also disables preemption, reading
+ * current, and setting the instruction pointer), so that a call costs one
+ * call into Rust:
  * lg_rust_redirect_target() (src/patch.rs) decides which version runs and
  * returns its address, or 0 for the original.
  */
+/* The task table's key of the current task (idle tasks: one key per CPU). */
+static __always_inline unsigned long current_key(void)
+{
+	if (unlikely(current->flags & PF_IDLE))
+		return ((unsigned long)raw_smp_processor_id() + 1) << 4;
+	return (unsigned long)current;
+}
+
 void lg_redirect_handler(unsigned long ip, unsigned long parent_ip,
 			 struct ftrace_ops *op, struct ftrace_regs *fregs)
 {
@@ -46,7 +56,7 @@ void lg_redirect_handler(unsigned long ip, unsigned long parent_ip,
 	bit = ftrace_test_recursion_trylock(ip, parent_ip);
 	if (bit < 0)
 		return;
-	target = lg_rust_redirect_target(op->private, parent_ip);
+	target = lg_rust_redirect_target(op->private, parent_ip, current_key());
 	if (target)
 		ftrace_regs_set_instruction_pointer(fregs, target);
 	ftrace_test_recursion_unlock(bit);
@@ -75,9 +85,7 @@ void lg_ftrace_test_recursion_unlock(int bit)
  */
 unsigned long lg_current_key(void)
 {
-	if (unlikely(current->flags & PF_IDLE))
-		return ((unsigned long)raw_smp_processor_id() + 1) << 4;
-	return (unsigned long)current;
+	return current_key();
 }
 
 unsigned int lg_cpu(void)
@@ -246,27 +254,65 @@ void lg_table_unlock(unsigned long flags)
 	raw_spin_unlock_irqrestore(&lg_table_raw_lock, flags);
 }
 
-static void lg_transition_work(struct work_struct *work)
+/*
+ * livegraft's two kthread workers (see src/worker.rs for why they exist and
+ * why they run SCHED_FIFO): "livegraft" runs the transition work, and
+ * "livegraft-setup" runs, on behalf of a caller that waits for it, the steps
+ * that rewrite kernel text. Both are created at module load, before any
+ * patch can exist, and destroyed at unload, after everything was cancelled.
+ */
+static bool fifo_workers = true;
+module_param(fifo_workers, bool, 0444);
+MODULE_PARM_DESC(fifo_workers, "Run the transition and setup workers SCHED_FIFO (low priority) so that load does not stretch transitions (default Y)");
+
+static struct kthread_worker *lg_transition_worker;
+static struct kthread_worker *lg_setup_worker;
+
+static void lg_transition_work(struct kthread_work *work)
 {
 	lg_transition_work_fn();
 }
-static DECLARE_DELAYED_WORK(lg_transition_dwork, lg_transition_work);
+static DEFINE_KTHREAD_DELAYED_WORK(lg_transition_dwork, lg_transition_work);
 
-/* Safe from any context but NMI: mod_delayed_work() disables IRQs itself. */
+int lg_workers_create(void)
+{
+	lg_transition_worker = kthread_create_worker(0, "livegraft");
+	if (IS_ERR(lg_transition_worker))
+		return PTR_ERR(lg_transition_worker);
+	lg_setup_worker = kthread_create_worker(0, "livegraft-setup");
+	if (IS_ERR(lg_setup_worker)) {
+		kthread_destroy_worker(lg_transition_worker);
+		return PTR_ERR(lg_setup_worker);
+	}
+	if (fifo_workers) {
+		sched_set_fifo_low(lg_transition_worker->task);
+		sched_set_fifo_low(lg_setup_worker->task);
+	}
+	return 0;
+}
+
+/* Module exit, after lg_cancel_transition_work_sync(): nothing is queued. */
+void lg_workers_destroy(void)
+{
+	kthread_destroy_worker(lg_setup_worker);
+	kthread_destroy_worker(lg_transition_worker);
+}
+
+/* Safe from any context but NMI (the timer is IRQ-safe). */
 void lg_schedule_transition_work(unsigned long delay_jiffies)
 {
-	mod_delayed_work(system_unbound_wq, &lg_transition_dwork, delay_jiffies);
+	kthread_mod_delayed_work(lg_transition_worker, &lg_transition_dwork, delay_jiffies);
 }
 
 /*
  * From a probe or the ftrace handler's safe points, the context may hold any
- * lock (a scheduler lock, p->pi_lock, a workqueue pool lock): queueing work
- * there can invert lock order. An irq_work takes no lock to queue and runs
+ * lock (a scheduler lock, p->pi_lock): queueing work there, which wakes the
+ * worker, can invert lock order. An irq_work takes no lock to queue and runs
  * its callback from a clean hardirq context, which then queues the work.
  */
 static void lg_kick_fn(struct irq_work *work)
 {
-	mod_delayed_work(system_unbound_wq, &lg_transition_dwork, 0);
+	kthread_mod_delayed_work(lg_transition_worker, &lg_transition_dwork, 0);
 }
 static DEFINE_IRQ_WORK(lg_kick_irq_work, lg_kick_fn);
 
@@ -278,7 +324,35 @@ void lg_kick_transition_work(void)
 void lg_cancel_transition_work_sync(void)
 {
 	irq_work_sync(&lg_kick_irq_work);
-	cancel_delayed_work_sync(&lg_transition_dwork);
+	kthread_cancel_delayed_work_sync(&lg_transition_dwork);
+}
+
+struct lg_setup_job {
+	struct kthread_work work;
+	void (*fn)(void *arg);
+	void *arg;
+};
+
+static void lg_setup_job_fn(struct kthread_work *work)
+{
+	struct lg_setup_job *job = container_of(work, struct lg_setup_job, work);
+
+	job->fn(job->arg);
+}
+
+/*
+ * Runs fn(arg) on the setup worker and returns when it has returned. The
+ * job lives on this stack: kthread_flush_work() returns only after the
+ * worker finished with it, and the worker does not touch a work after its
+ * function returned.
+ */
+void lg_run_on_setup_worker(void (*fn)(void *arg), void *arg)
+{
+	struct lg_setup_job job = { .fn = fn, .arg = arg };
+
+	kthread_init_work(&job.work, lg_setup_job_fn);
+	kthread_queue_work(lg_setup_worker, &job.work);
+	kthread_flush_work(&job.work);
 }
 
 void lg_tracepoint_synchronize_unregister(void)

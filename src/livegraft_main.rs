@@ -14,6 +14,7 @@
 //! | `stack.rs` | stack checks of the current and of blocked tasks |
 //! | `logic/` | pure state machines shared with the host tests |
 //! | `ftrace.rs`, `tracepoint.rs`, `symbols.rs`, `sysfs.rs` | thin safe wrappers over C APIs |
+//! | `worker.rs` | the two kthread workers livegraft's own work runs on |
 //! | `sys.rs`, `glue.c` | raw bindings and the C glue |
 //!
 //! `Documentation/design.rst` explains the consistency model.
@@ -30,6 +31,7 @@ mod sys;
 mod sysfs;
 mod tracepoint;
 mod transition;
+mod worker;
 
 /// The pure logic, shared verbatim with the host crate `livegraft-logic`,
 /// whose API is wider than what the kernel side uses.

@@ -179,7 +179,7 @@ impl Site {
 /// call of a patched function: no locks, no allocation, no printk, no
 /// panicking operation.
 #[no_mangle]
-extern "C" fn lg_rust_redirect_target(site: *mut c_void, parent_ip: usize) -> usize {
+extern "C" fn lg_rust_redirect_target(site: *mut c_void, parent_ip: usize, current_key: usize) -> usize {
     // SAFETY: `private` of the ops is the owning `Site`, which outlives the
     // registration of its ops (the ops is unregistered before it is freed).
     let site = unsafe { &*site.cast::<Site>() };
@@ -191,7 +191,7 @@ extern "C" fn lg_rust_redirect_target(site: *mut c_void, parent_ip: usize) -> us
         let v = unsafe { &*version };
         // Acquire: pairs with the Release in `Version::set_transition`.
         if v.in_transition.load(Ordering::Acquire)
-            && choose(true, transition::current_universe(Universe::Unpatched)) == Choice::UseOlder
+            && choose(true, transition::universe_of(current_key, Universe::Unpatched)) == Choice::UseOlder
         {
             version = v.older.load(Ordering::Relaxed);
         }

@@ -167,10 +167,12 @@ pub(crate) fn current_key() -> usize {
     unsafe { sys::lg_current_key() as usize }
 }
 
-/// The current task's universe (`fallback` when no transition is published).
-pub(crate) fn current_universe(fallback: Universe) -> Universe {
+/// The universe of the task with table key `key` (`fallback` when no
+/// transition is published).
+#[inline]
+pub(crate) fn universe_of(key: usize, fallback: Universe) -> Universe {
     match active() {
-        Some(a) => a.table.universe_of(current_key()),
+        Some(a) => a.table.universe_of(key),
         None => fallback,
     }
 }

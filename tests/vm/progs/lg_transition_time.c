@@ -4,6 +4,9 @@
  *   lg_transition_time enable <module.ko> <patch sysfs dir>
  *     clock starts before finit_module() (upstream makes its first completion
  *     attempt inside insmod), stops when <dir>/transition reads 0.
+ *   lg_transition_time load <module.ko>
+ *     times finit_module() alone (a module that patches nothing: the floor
+ *     that module loading sets under the same load).
  *   lg_transition_time disable <patch sysfs dir>
  *     clock starts before writing 0 to <dir>/enabled, stops when <dir> is gone
  *     (both systems remove it when unpatching completes).
@@ -74,6 +77,17 @@ int main(int argc, char **argv)
 			}
 			pause_us(100);
 		}
+	} else if (argc == 3 && !strcmp(argv[1], "load")) {
+		fd = open(argv[2], O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			perror(argv[2]);
+			return 1;
+		}
+		t0 = now();
+		if (syscall(SYS_finit_module, fd, "", 0)) {
+			perror("finit_module");
+			return 1;
+		}
 	} else if (argc == 3 && !strcmp(argv[1], "disable")) {
 		snprintf(path, sizeof(path), "%s/enabled", argv[2]);
 		fd = open(path, O_WRONLY);
@@ -96,7 +110,7 @@ int main(int argc, char **argv)
 			pause_us(100);
 		}
 	} else {
-		fprintf(stderr, "usage: %s enable KO DIR | disable DIR\n", argv[0]);
+		fprintf(stderr, "usage: %s enable KO DIR | load KO | disable DIR\n", argv[0]);
 		return 2;
 	}
 	printf("%lld\n", now() - t0);
