@@ -542,7 +542,9 @@ impl Registry {
                 self.deferred.push(Deferred::PutModule(p.module), GFP_KERNEL).ok();
             }
         }
-        self.reap_sites();
+        // Functions left without versions are unhooked by the caller, or
+        // after completion by `retire` (their handler runs the original
+        // meanwhile), so that unhooking does not delay the completion.
     }
 
     /// Applies a user or ABI request through the pure state machine.
@@ -674,6 +676,12 @@ impl Registry {
             old_code.push(f.old_extent, GFP_KERNEL)?;
             new_code.push(f.version.new_extent, GFP_KERNEL)?;
         }
+        // A task inside a direct-call trampoline is about to enter one of
+        // the versions: its stack must not pass a check (direct.rs).
+        let (tramp_start, tramp_end) = crate::direct::text();
+        let tramps = Extent { start: tramp_start, end: tramp_end };
+        old_code.push(tramps, GFP_KERNEL)?;
+        new_code.push(tramps, GFP_KERNEL)?;
         let mut t = Transition::begin(direction, old_code, new_code)?;
         // Versions are marked before they are pushed (patch.rs: ordering 2).
         for f in p.funcs.iter() {
@@ -696,6 +704,22 @@ impl Registry {
                 self.reap_sites();
                 return Err(e);
             }
+        }
+        // Every function's handler is in charge before any task may switch.
+        let mut entered = Ok(());
+        for f in p.funcs.iter() {
+            // SAFETY: the site outlives the patch's versions; the caller
+            // holds the registry mutex.
+            if let Err(e) = unsafe { (*f.site).enter_transition() } {
+                entered = Err(e);
+                break;
+            }
+        }
+        if let Err(e) = entered {
+            let pushed = if direction == Direction::Patching { p.funcs.len() } else { 0 };
+            abort_begin(&p.funcs, pushed, t);
+            self.reap_sites();
+            return Err(e);
         }
         if let Err(e) = t.start() {
             pr_err!("'{}': cannot register the safe points ({})\n", &*p.name, e.to_errno());
@@ -727,6 +751,7 @@ impl Registry {
     /// One run of the transition work.
     fn work(&mut self) {
         self.retire();
+        self.settle_sites();
         let name = match self.running.as_ref().and_then(|r| self.patch_index(r.patch)) {
             Some(i) => self.patch_name(i),
             None => return,
@@ -829,6 +854,20 @@ impl Registry {
         }
     }
 
+    /// With no transition running or being set up (the transition work
+    /// only), functions left without versions are unhooked, and the others
+    /// take the retired fast path (direct calls). Not from `begin`: the
+    /// sites of the patch being set up are still empty there.
+    fn settle_sites(&mut self) {
+        if self.running.is_some() || self.state != TransitionState::Idle {
+            return;
+        }
+        self.reap_sites();
+        for site in self.sites.iter_mut().flatten() {
+            site.go_direct();
+        }
+    }
+
     fn show(&mut self, i: usize, attr: u32, out: &mut Buf<'_>) {
         let running = self.running.as_ref();
         let Some(Some(p)) = self.patches.get(i) else { return };
@@ -878,6 +917,13 @@ impl Registry {
                     }
                 }
                 let _ = writeln!(out, "forced: {}", p.state.forced as u8);
+                let direct = p
+                    .funcs
+                    .iter()
+                    // SAFETY: sites outlive the versions on their stacks.
+                    .filter(|f| unsafe { (*f.site).is_direct() && (*f.site).top() == &*f.version as *const Version })
+                    .count();
+                let _ = writeln!(out, "direct_calls: {}", direct);
             }
             _ => {}
         }

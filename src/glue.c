@@ -355,6 +355,151 @@ void lg_run_on_setup_worker(void (*fn)(void *arg), void *arg)
 	kthread_flush_work(&job.work);
 }
 
+/*
+ * The retired fast path: ftrace direct calls (see src/direct.rs).
+ *
+ * A retired function's call site calls one of these trampolines instead of
+ * ftrace's. Slot i's trampoline reads lg_direct_slots[i]: if the caller is
+ * outside the current replacement's text [start, start+len) and target is
+ * set, it overwrites its own return address (which points just past the
+ * fentry call, into the original function) with target and returns there,
+ * so the replacement runs with the caller's frame and arguments untouched.
+ * With target 0 ("pass-through", while a transition runs on the function)
+ * it returns to whatever the stack says: when ftrace's regs caller ran our
+ * IPMODIFY handler first, that is the version the handler chose for the
+ * current task. The stack never changes depth, so the trampolines are plain
+ * functions to objtool and the ORC unwinder.
+ */
+struct lg_direct_slot {
+	unsigned long target;
+	unsigned long start;
+	unsigned long len;
+};
+
+static bool direct_calls = true;
+module_param(direct_calls, bool, 0644);
+MODULE_PARM_DESC(direct_calls, "Route retired patched functions through ftrace direct calls (default Y; N keeps the ftrace handler, for comparison)");
+
+bool lg_direct_calls_enabled(void)
+{
+	return READ_ONCE(direct_calls);
+}
+
+#define LG_DIRECT_SLOTS 128
+struct lg_direct_slot lg_direct_slots[LG_DIRECT_SLOTS];
+
+#define LG_TRAMP(hi, lo)							\
+	"	.globl	lg_dt_" #hi "_" #lo "\n"				\
+	"	.type	lg_dt_" #hi "_" #lo ", @function\n"			\
+	"	.balign	16\n"							\
+	"lg_dt_" #hi "_" #lo ":\n"						\
+	"	movq	8(%rsp), %r11\n"					\
+	"	subq	lg_direct_slots+24*(16*" #hi "+" #lo ")+8(%rip), %r11\n" \
+	"	cmpq	lg_direct_slots+24*(16*" #hi "+" #lo ")+16(%rip), %r11\n" \
+	"	jb	1f\n"							\
+	"	movq	lg_direct_slots+24*(16*" #hi "+" #lo ")(%rip), %r11\n"	\
+	"	testq	%r11, %r11\n"						\
+	"	jz	1f\n"							\
+	"	movq	%r11, (%rsp)\n"						\
+	"1:	ret\n"								\
+	"	int3\n"								\
+	"	.size	lg_dt_" #hi "_" #lo ", .-lg_dt_" #hi "_" #lo "\n"
+#define LG_TRAMP_ADDR(hi, lo) "	.quad	lg_dt_" #hi "_" #lo "\n"
+#define LG_16(m, hi)								\
+	m(hi, 0) m(hi, 1) m(hi, 2) m(hi, 3) m(hi, 4) m(hi, 5) m(hi, 6) m(hi, 7) \
+	m(hi, 8) m(hi, 9) m(hi, 10) m(hi, 11) m(hi, 12) m(hi, 13) m(hi, 14) m(hi, 15)
+#define LG_128(m)								\
+	LG_16(m, 0) LG_16(m, 1) LG_16(m, 2) LG_16(m, 3)				\
+	LG_16(m, 4) LG_16(m, 5) LG_16(m, 6) LG_16(m, 7)
+
+asm(
+"	.pushsection	.text, \"ax\", @progbits\n"
+"	.balign	16\n"
+"lg_direct_text_start:\n"
+	LG_128(LG_TRAMP)
+"lg_direct_text_end:\n"
+"	.popsection\n"
+"	.pushsection	.rodata, \"a\"\n"
+"	.balign	8\n"
+"lg_direct_tramps:\n"
+	LG_128(LG_TRAMP_ADDR)
+"	.quad	lg_direct_text_start\n"
+"	.quad	lg_direct_text_end\n"
+"	.popsection\n"
+);
+extern const unsigned long lg_direct_tramps[LG_DIRECT_SLOTS + 2];
+
+unsigned int lg_direct_slot_count(void)
+{
+	return LG_DIRECT_SLOTS;
+}
+
+unsigned long lg_direct_tramp(unsigned int slot)
+{
+	return slot < LG_DIRECT_SLOTS ? lg_direct_tramps[slot] : 0;
+}
+
+/* The text of every trampoline (for stack checks). */
+void lg_direct_text(unsigned long *start, unsigned long *end)
+{
+	*start = lg_direct_tramps[LG_DIRECT_SLOTS];
+	*end = lg_direct_tramps[LG_DIRECT_SLOTS + 1];
+}
+
+/*
+ * Only ever called while our IPMODIFY ops also covers the function, so a
+ * trampoline that mixes old and new fields still returns to the handler's
+ * choice or to the new target (see src/direct.rs).
+ */
+void lg_direct_slot_set(unsigned int slot, unsigned long target,
+			unsigned long start, unsigned long len)
+{
+	struct lg_direct_slot *s;
+
+	if (slot >= LG_DIRECT_SLOTS)
+		return;
+	s = &lg_direct_slots[slot];
+	if (target) {
+		WRITE_ONCE(s->start, start);
+		WRITE_ONCE(s->len, len);
+		/* Range before target; the trampoline loads them in that order. */
+		smp_wmb();
+	}
+	WRITE_ONCE(s->target, target);
+}
+
+/*
+ * Our direct ops and our IPMODIFY ops on the same function must coexist
+ * (ftrace asks the direct ops' ops_func), but nobody else's IPMODIFY ops may
+ * join ours: a foreign handler's choice would be overridden by the
+ * trampoline. ftrace calls ops_func synchronously from the registering
+ * task, so sharing is granted to the task that announced its own
+ * registration (livegraft registers under its registry mutex).
+ */
+static struct task_struct *lg_share_owner;
+
+void lg_direct_share_begin(void)
+{
+	WRITE_ONCE(lg_share_owner, current);
+}
+
+void lg_direct_share_end(void)
+{
+	WRITE_ONCE(lg_share_owner, NULL);
+}
+
+int lg_direct_ops_func(struct ftrace_ops *op, enum ftrace_ops_cmd cmd)
+{
+	switch (cmd) {
+	case FTRACE_OPS_CMD_ENABLE_SHARE_IPMODIFY_SELF:
+	case FTRACE_OPS_CMD_ENABLE_SHARE_IPMODIFY_PEER:
+		return READ_ONCE(lg_share_owner) == current ? 0 : -EBUSY;
+	case FTRACE_OPS_CMD_DISABLE_SHARE_IPMODIFY_PEER:
+		return 0;
+	}
+	return -EINVAL;
+}
+
 void lg_tracepoint_synchronize_unregister(void)
 {
 	tracepoint_synchronize_unregister();

@@ -9,6 +9,7 @@
 //! |---|---|
 //! | `core.rs` | patch registry, patch-module ABI, enable/disable, transition work, sysfs files |
 //! | `patch.rs` | patched functions: version stacks and the ftrace handler |
+//! | `direct.rs` | the retired fast path: ftrace direct calls |
 //! | `transition.rs` | task table, probe entry points, stack-check passes, reversal, force |
 //! | `safepoints.rs` | the hooks where tasks switch |
 //! | `stack.rs` | stack checks of the current and of blocked tasks |
@@ -22,6 +23,7 @@
 use kernel::{c_str, prelude::*};
 
 mod core;
+mod direct;
 mod ftrace;
 mod patch;
 mod safepoints;

@@ -33,6 +33,7 @@
 //! version. A site whose stack becomes empty is unregistered from ftrace
 //! (its `unregister` waits for the handlers) before it is freed.
 
+use crate::direct::{self, Direct};
 use crate::ftrace::{self, FtraceOps};
 use crate::logic::task_table::Universe;
 use crate::logic::transition::{choose, Choice};
@@ -84,7 +85,11 @@ pub(crate) struct Site {
     /// Text range of the original function.
     pub(crate) extent: Extent,
     top: AtomicPtr<Version>,
+    /// The IPMODIFY ops running the handler: registered while a transition
+    /// runs on the function, or while it has no direct call.
     ops: Option<FtraceOps>,
+    /// The retired fast path (`direct.rs`), once the function was retired.
+    direct: Option<Direct>,
 }
 
 impl Site {
@@ -92,7 +97,7 @@ impl Site {
     /// Boxed: the ftrace ops points at it.
     pub(crate) fn new(name: CString, extent: Extent) -> Result<KBox<Site>> {
         let mut site = KBox::new(
-            Site { name, extent, top: AtomicPtr::new(core::ptr::null_mut()), ops: None },
+            Site { name, extent, top: AtomicPtr::new(core::ptr::null_mut()), ops: None, direct: None },
             GFP_KERNEL,
         )?;
         let private = (&*site as *const Site).cast_mut().cast::<c_void>();
@@ -137,7 +142,7 @@ impl Site {
         // `in_transition` written above are visible with the new top.
         self.top.store((version as *const Version).cast_mut(), Ordering::Release);
         if let Some(ops) = self.ops.as_mut() {
-            if let Err(e) = ops.register() {
+            if let Err(e) = direct::sharing(|| ops.register()) {
                 // Undo: nobody can have used the version, the ops never ran.
                 self.top.store(version.older.load(Ordering::Relaxed), Ordering::Release);
                 pr_err!(
@@ -163,12 +168,68 @@ impl Site {
         self.top.store(version.older.load(Ordering::Relaxed), Ordering::Release);
     }
 
-    /// Unregisters the ftrace ops once the stack is empty; on return no CPU
-    /// runs the handler for this site.
+    /// Puts the handler in charge of the function for a transition: the
+    /// IPMODIFY ops is registered and the direct call, if any, passes
+    /// through to the handler's choice (see `direct.rs` for the order).
+    /// Before the transition lets tasks switch.
+    pub(crate) fn enter_transition(&mut self) -> Result {
+        if let Some(ops) = self.ops.as_mut() {
+            if let Err(e) = direct::sharing(|| ops.register()) {
+                pr_err!("failed to register ftrace handler for function '{}' ({})\n", &*self.name, e.to_errno());
+                return Err(e);
+            }
+        }
+        if let Some(d) = self.direct.as_mut() {
+            d.pass_through();
+        }
+        Ok(())
+    }
+
+    /// The retired fast path: once no transition runs on the function,
+    /// route its calls through a direct call to the top version and drop
+    /// the handler. Keeps the handler (slower, equally correct) when no
+    /// trampoline slot is free or the registration fails.
+    pub(crate) fn go_direct(&mut self) {
+        let top = self.top();
+        if top.is_null() {
+            return;
+        }
+        // SAFETY: the top version is alive while on the stack, and the
+        // caller holds the registry mutex, so nothing pops it meanwhile.
+        let v = unsafe { &*top };
+        if v.in_transition.load(Ordering::Acquire) || !direct::enabled() {
+            return;
+        }
+        if self.direct.is_none() {
+            self.direct = Direct::new(self.extent.start);
+        }
+        let Some(d) = self.direct.as_mut() else { return };
+        // The handler is still registered here: it already sends every
+        // call to `v`, whatever state of the slot a CPU observes.
+        d.set_target(v.new_addr, v.new_extent.start, v.new_extent.end);
+        if let Err(e) = d.register() {
+            d.pass_through();
+            pr_warn!("'{}': no direct call ({}); keeping the ftrace handler\n", &*self.name, e.to_errno());
+            return;
+        }
+        if let Some(ops) = self.ops.as_mut() {
+            ops.unregister();
+        }
+    }
+
+    /// Whether calls go through the direct call (for the sysfs summary).
+    pub(crate) fn is_direct(&self) -> bool {
+        self.direct.as_ref().map_or(false, |d| d.is_registered())
+            && !self.ops.as_ref().map_or(false, |o| o.is_registered())
+    }
+
+    /// Unregisters everything once the stack is empty; on return no CPU
+    /// runs the handler or the trampoline for this site.
     pub(crate) fn retire(&mut self) {
         if let Some(ops) = self.ops.as_mut() {
             ops.unregister();
         }
+        self.direct = None;
     }
 }
 

@@ -56,6 +56,18 @@ void lg_target_record(int kind, int v_unit, int v_a, int v_b)
 }
 EXPORT_SYMBOL_GPL(lg_target_record);
 
+/*
+ * "wrap": the test patches' replacements of this function call it in turn,
+ * and must reach this original, not themselves.
+ */
+noinline int lg_target_wrap(int x)
+{
+	barrier();
+	return x + 1;
+}
+EXPORT_SYMBOL_GPL(lg_target_wrap);
+static atomic_t wrap_result;
+
 noinline int lg_target_a(void)
 {
 	barrier();
@@ -180,6 +192,7 @@ static int show(struct seq_file *m, void *v)
 			   atomic_read(&stats[k].v[2]), atomic_read(&stats[k].v[3]), atomic_read(&stats[k].v[4]),
 			   atomic_read(&stats[k].mixed));
 	seq_printf(m, "blocked %d\n", atomic_read(&blocked));
+	seq_printf(m, "wrap %d\n", atomic_read(&wrap_result));
 	return 0;
 }
 
@@ -201,6 +214,8 @@ static ssize_t write_fn(struct file *file, const char __user *ubuf, size_t len, 
 	strim(buf);
 	if (!strcmp(buf, "unit")) {
 		lg_target_unit(LG_KIND_SYSCALL);
+	} else if (!strcmp(buf, "wrap")) {
+		atomic_set(&wrap_result, lg_target_wrap(40));
 	} else if (!strcmp(buf, "block")) {
 		ret = lg_target_block();
 		if (ret)

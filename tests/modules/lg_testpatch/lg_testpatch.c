@@ -53,12 +53,19 @@ static noinline void new_hold(void)
 	lg_target_record(LG_KIND_KTHREAD, LG_VERSION, lg_target_a(), lg_target_b());
 }
 
+/* Calls the function it replaces: livegraft runs the original for it. */
+static noinline int new_wrap(int x)
+{
+	return lg_target_wrap(x) + 100 * LG_VERSION;
+}
+
 static struct livegraft_func funcs[] = {
 	{ .old_name = "lg_target_a", .new_func = new_a },
 	{ .old_name = "lg_target_b", .new_func = new_b },
 	{ .old_name = "lg_target_unit", .new_func = new_unit },
 	{ .old_name = "lg_target_block", .new_func = new_block },
 	{ .old_name = "lg_target_hold", .new_func = new_hold },
+	{ .old_name = "lg_target_wrap", .new_func = new_wrap },
 	{ },	/* room for the "bogus" entry */
 	{ }
 };

@@ -1,0 +1,75 @@
+# The retired fast path: once a transition completes, every patched function
+# is called through a direct-call trampoline (summary: direct_calls) and still
+# runs the right version; a replacement that calls the function it replaces
+# reaches the original; stacking and unpatching go back through the per-task
+# handler without mixing versions; upstream livepatch still cannot take a
+# function livegraft patches.
+# timeout: 300
+. ./lib.sh
+NFUNCS=6
+direct_calls() { sed -n 's/^direct_calls: //p' $LG/$1/summary; }
+wrap() { echo wrap > $T; sed -n 's/^wrap //p' $T; }
+
+load_core_and_target
+expect_eq "$(wrap)" 41 "lg_target_wrap unpatched"
+echo "kthread on" > $T
+echo "work on" > $T
+( while :; do echo unit > $T; done ) &
+loop=$!
+
+insmod $MODDIR/lg_testpatch.ko
+wait_transition_done lg_testpatch
+wait_for 30 sh -c "[ \"\$(sed -n 's/^direct_calls: //p' $LG/lg_testpatch/summary)\" = $NFUNCS ]" \
+	|| fail "not every function went direct: $(cat $LG/lg_testpatch/summary)"
+ok "all $NFUNCS functions retired to direct calls"
+before=$(stat syscall v2); kb=$(stat kthread v2); wb=$(stat work v2)
+sleep 1
+[ "$(stat syscall v2)" -gt "$before" ] || fail "syscall units do not run version 2 through the direct calls"
+[ "$(stat kthread v2)" -gt "$kb" ] || fail "kthread units do not run version 2 through the direct calls"
+[ "$(stat work v2)" -gt "$wb" ] || fail "work units do not run version 2 through the direct calls"
+expect_eq "$(wrap)" 241 "new_wrap ran and its call of lg_target_wrap reached the original"
+
+# Stack a second patch on the direct calls, then remove it again.
+insmod $MODDIR/lg_testpatch2.ko
+wait_transition_done lg_testpatch2
+wait_for 30 sh -c "[ \"\$(sed -n 's/^direct_calls: //p' $LG/lg_testpatch2/summary)\" = $NFUNCS ]" \
+	|| fail "stacked patch not direct: $(cat $LG/lg_testpatch2/summary)"
+expect_eq "$(direct_calls lg_testpatch)" 0 "the covered patch has no direct call of its own"
+before=$(stat syscall v3)
+sleep 1
+[ "$(stat syscall v3)" -gt "$before" ] || fail "units do not run version 3 after stacking"
+expect_eq "$(wrap)" 341 "version 3's new_wrap reaches the original, not version 2"
+echo 0 > $LG/lg_testpatch2/enabled
+wait_for 30 [ ! -e $LG/lg_testpatch2 ]
+rmmod lg_testpatch2
+wait_for 30 sh -c "[ \"\$(sed -n 's/^direct_calls: //p' $LG/lg_testpatch/summary)\" = $NFUNCS ]" \
+	|| fail "back to version 2 but not direct: $(cat $LG/lg_testpatch/summary)"
+before=$(stat syscall v2)
+sleep 1
+[ "$(stat syscall v2)" -gt "$before" ] || fail "units do not run version 2 after unstacking"
+expect_eq "$(wrap)" 241 "version 2 again after unstacking"
+
+echo 0 > $LG/lg_testpatch/enabled
+wait_for 30 [ ! -e $LG/lg_testpatch ]
+rmmod lg_testpatch
+before=$(stat syscall v1)
+sleep 1
+[ "$(stat syscall v1)" -gt "$before" ] || fail "units do not run version 1 after unpatching"
+expect_eq "$(wrap)" 41 "original again"
+kill $loop
+echo "kthread off" > $T
+echo "work off" > $T
+expect_no_mixed
+
+# Upstream livepatch on a function livegraft routes through a direct call.
+insmod $MODDIR/livegraft_cmdline.ko
+wait_transition_done livegraft_cmdline
+wait_for 30 sh -c "[ \"\$(sed -n 's/^direct_calls: //p' $LG/livegraft_cmdline/summary)\" = 1 ]" \
+	|| fail "cmdline sample not direct"
+expect_fail "upstream livepatch on a function livegraft owns" insmod $MODDIR/livepatch-sample.ko
+expect_eq "$(cat /proc/cmdline)" "this has been live patched by livegraft" "livegraft's patch still in charge"
+echo 0 > $LG/livegraft_cmdline/enabled
+wait_for 30 [ ! -e $LG/livegraft_cmdline ]
+rmmod livegraft_cmdline
+rmmod lg_target
+rmmod livegraft
