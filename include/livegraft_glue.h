@@ -65,6 +65,7 @@ void lg_tracepoint_synchronize_unregister(void);
 
 /* the retired fast path (ftrace direct calls) */
 bool lg_direct_calls_enabled(void);
+unsigned long lg_permanent_anchor_addr(void);
 unsigned int lg_direct_slot_count(void);
 unsigned long lg_direct_tramp(unsigned int slot);
 void lg_direct_text(unsigned long *start, unsigned long *end);

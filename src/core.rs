@@ -84,6 +84,8 @@ struct Registry {
     running: Option<Running>,
     /// A completed transition whose hooks and table are not removed yet.
     retiring: Option<Transition>,
+    /// Registered while any function is patched (`direct::PermanentAnchor`).
+    anchor: Option<crate::direct::PermanentAnchor>,
     next_id: u32,
     deferred: KVec<Deferred>,
     root: *mut sys::kobject,
@@ -119,6 +121,7 @@ impl Core {
                     state: TransitionState::Idle,
                     running: None,
                     retiring: None,
+                    anchor: None,
                     next_id: 1,
                     deferred: KVec::new(),
                     root,
@@ -863,6 +866,19 @@ impl Registry {
             return;
         }
         self.reap_sites();
+        let patching = self.sites.iter().flatten().next().is_some();
+        if patching && self.anchor.is_none() {
+            // Before any handler (PERMANENT) gives way to a direct call.
+            match crate::direct::PermanentAnchor::new() {
+                Ok(a) => self.anchor = Some(a),
+                Err(e) => {
+                    pr_warn!("cannot pin ftrace on ({}); keeping the ftrace handlers\n", e.to_errno());
+                    return;
+                }
+            }
+        } else if !patching {
+            self.anchor = None;
+        }
         for site in self.sites.iter_mut().flatten() {
             site.go_direct();
         }

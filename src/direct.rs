@@ -38,10 +38,31 @@
 //! that announced its own registration, so another live patch (upstream
 //! livepatch) still gets `-EBUSY` on a function livegraft patches.
 
+use crate::ftrace::{self, FtraceOps};
 use crate::sys;
 use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::error::to_result;
 use kernel::prelude::*;
+
+/// Keeps `kernel.ftrace_enabled` from being turned off while livegraft
+/// patches anything (see `src/anchor.c`): a PERMANENT ops on a function
+/// that is never called. Direct ops cannot be PERMANENT themselves.
+pub(crate) struct PermanentAnchor {
+    _ops: FtraceOps,
+}
+
+unsafe extern "C" fn anchor_handler(_ip: usize, _pip: usize, _op: *mut sys::ftrace_ops, _fregs: *mut sys::ftrace_regs) {}
+
+impl PermanentAnchor {
+    /// Registers the anchor.
+    pub(crate) fn new() -> Result<Self> {
+        // SAFETY: plain call.
+        let addr = unsafe { sys::lg_permanent_anchor_addr() } as usize;
+        let mut ops = FtraceOps::new(anchor_handler, core::ptr::null_mut(), ftrace::FLAGS_OBSERVE, addr)?;
+        ops.register()?;
+        Ok(PermanentAnchor { _ops: ops })
+    }
+}
 
 /// Which slots are taken.
 static TAKEN: [AtomicBool; 128] = [const { AtomicBool::new(false) }; 128];

@@ -44,7 +44,8 @@ END {
 	print "Per-call cost of the patched function (in-kernel loop; ns per call)"
 	row("unpatched", "percall.unpatched", "ns", 1)
 	row("upstream livepatch, after completion", "percall.klp_done", "ns", 1)
-	row("livegraft, after completion (retired)", "percall.lg_done", "ns", 1)
+	row("livegraft, after completion: direct calls", "percall.lg_done", "ns", 1)
+	row("livegraft, after completion: ftrace handler", "percall.lg_handler", "ns", 1)
 	row("upstream livepatch, during a transition", "percall.klp_transition", "ns", 1)
 	row("livegraft, during a transition", "percall.lg_transition", "ns", 1)
 	print ""
@@ -64,6 +65,7 @@ END {
 	split("10 100 1000", sizes, " ")
 	for (i = 1; i <= 3; i++) {
 		s = sizes[i]
+		row("module load alone (floor), " s " tasks", "latency.nop.load." s, "ms", 1e6)
 		row("upstream enable, " s " tasks", "latency.klp.enable." s, "ms", 1e6)
 		row("livegraft enable, " s " tasks", "latency.lg.enable." s, "ms", 1e6)
 		row("upstream disable, " s " tasks", "latency.klp.disable." s, "ms", 1e6)
@@ -78,11 +80,14 @@ END {
 	print ""
 	print "Targets"
 	verdict("after completion: per-call <= upstream", med["percall.lg_done"] <= med["percall.klp_done"], sprintf("%.2f vs %.2f ns", med["percall.lg_done"], med["percall.klp_done"]))
+	verdict("direct calls: per-call overhead <= 0.3 x upstream'"'"'s", med["percall.lg_done"] - med["percall.unpatched"] <= 0.3 * (med["percall.klp_done"] - med["percall.unpatched"]), sprintf("overhead %.2f vs %.2f ns", med["percall.lg_done"] - med["percall.unpatched"], med["percall.klp_done"] - med["percall.unpatched"]))
 	verdict("during a transition: per-call <= 1.5 x upstream", med["percall.lg_transition"] <= 1.5 * med["percall.klp_transition"], sprintf("%.2f vs %.2f ns", med["percall.lg_transition"], med["percall.klp_transition"]))
 	for (i = 1; i <= 3; i++) {
 		s = sizes[i]
 		if (("latency.lg.enable." s) in med)
 			verdict("enable latency below upstream at " s " tasks", med["latency.lg.enable." s] < med["latency.klp.enable." s], sprintf("%.1f vs %.1f ms", med["latency.lg.enable." s], med["latency.klp.enable." s]))
+		if (("latency.lg.disable." s) in med)
+			verdict("disable latency below upstream at " s " tasks", med["latency.lg.disable." s] < med["latency.klp.disable." s], sprintf("%.1f vs %.1f ms", med["latency.lg.disable." s], med["latency.klp.disable." s]))
 	}
 	if ("latency.lg.enable.1000" in med)
 		verdict("enable latency at 1000 tasks <= 0.25 x upstream", med["latency.lg.enable.1000"] <= 0.25 * med["latency.klp.enable.1000"], sprintf("ratio %.2f", med["latency.lg.enable.1000"] / med["latency.klp.enable.1000"]))

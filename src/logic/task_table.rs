@@ -130,6 +130,7 @@ impl Universe {
     }
 
     /// Decoding of a slot's state byte; `None` for a dead (removed or zeroed) slot.
+    #[inline(always)]
     const fn decode(state: u8) -> Option<Universe> {
         match state {
             STATE_UNPATCHED => Some(Universe::Unpatched),
@@ -375,6 +376,7 @@ impl<'a> TaskTable<'a> {
     }
 
     /// Home index of `key`.
+    #[inline(always)]
     fn home(&self, key: usize) -> usize {
         (key.wrapping_shr(KEY_ALIGN_SHIFT))
             .wrapping_mul(HASH_MUL)
@@ -382,6 +384,7 @@ impl<'a> TaskTable<'a> {
             & self.mask
     }
 
+    #[inline(always)]
     fn next_index(&self, idx: usize) -> usize {
         idx.wrapping_add(1) & self.mask
     }
@@ -390,12 +393,14 @@ impl<'a> TaskTable<'a> {
         idx.wrapping_sub(1) & self.mask
     }
 
+    #[inline(always)]
     const fn valid_key(key: usize) -> bool {
         key != EMPTY && key != TOMBSTONE
     }
 
     /// Finds the index of the slot holding `key`. Bounded: probes at most `capacity()` slots,
     /// stops at EMPTY.
+    #[inline(always)]
     fn find_index(&self, key: usize) -> Option<usize> {
         if !Self::valid_key(key) {
             return None;
@@ -418,6 +423,7 @@ impl<'a> TaskTable<'a> {
     }
 
     /// Finds the slot holding `key`; see [`TaskTable::find_index`].
+    #[inline(always)]
     fn find(&self, key: usize) -> Option<&'a Slot> {
         let slots: &'a [Slot] = self.slots;
         slots.get(self.find_index(key)?)
@@ -435,6 +441,7 @@ impl<'a> TaskTable<'a> {
     }
 
     /// The universe of `key`, or `None` if the task is not tracked. Lock-free.
+    #[inline(always)]
     pub fn lookup(&self, key: usize) -> Option<Universe> {
         let slot = self.find(key)?;
         // Acquire: pairs with the Release half of the AcqRel CAS in `switch_task`/`force_all`,
@@ -443,6 +450,8 @@ impl<'a> TaskTable<'a> {
     }
 
     /// The universe `key` runs in: its entry, or the default universe if it is untracked.
+    // On the ftrace handler's path: inlined there.
+    #[inline(always)]
     pub fn universe_of(&self, key: usize) -> Universe {
         match self.lookup(key) {
             Some(u) => u,

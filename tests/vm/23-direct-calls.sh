@@ -3,7 +3,7 @@
 # runs the right version; a replacement that calls the function it replaces
 # reaches the original; stacking and unpatching go back through the per-task
 # handler without mixing versions; upstream livepatch still cannot take a
-# function livegraft patches.
+# function livegraft patches, and ftrace cannot be turned off under them.
 # timeout: 300
 . ./lib.sh
 NFUNCS=6
@@ -22,6 +22,10 @@ wait_transition_done lg_testpatch
 wait_for 30 sh -c "[ \"\$(sed -n 's/^direct_calls: //p' $LG/lg_testpatch/summary)\" = $NFUNCS ]" \
 	|| fail "not every function went direct: $(cat $LG/lg_testpatch/summary)"
 ok "all $NFUNCS functions retired to direct calls"
+# Direct ops cannot be PERMANENT; livegraft's anchor ops keeps ftrace on.
+[ -e /proc/sys/kernel/ftrace_enabled ] || fail "no kernel.ftrace_enabled sysctl"
+expect_fail "turning ftrace off under direct calls" sh -c 'echo 0 > /proc/sys/kernel/ftrace_enabled'
+expect_eq "$(cat /proc/sys/kernel/ftrace_enabled)" 1 "ftrace still on"
 before=$(stat syscall v2); kb=$(stat kthread v2); wb=$(stat work v2)
 sleep 1
 [ "$(stat syscall v2)" -gt "$before" ] || fail "syscall units do not run version 2 through the direct calls"
