@@ -545,9 +545,10 @@ impl Registry {
                 self.deferred.push(Deferred::PutModule(p.module), GFP_KERNEL).ok();
             }
         }
-        // Functions left without versions are unhooked by the caller, or
-        // after completion by `retire` (their handler runs the original
-        // meanwhile), so that unhooking does not delay the completion.
+        // Functions left without versions are unhooked now, before the
+        // patch's directory goes: once a disable is seen complete, the
+        // functions are free for anyone else (upstream livepatch too).
+        self.reap_sites();
     }
 
     /// Applies a user or ABI request through the pure state machine.
@@ -833,6 +834,21 @@ impl Registry {
         }
         self.state = TransitionState::Idle;
         pr_info!("'{}': {} complete\n", name, verb);
+        // Where the tasks switched, for whoever follows the transition in dmesg.
+        let mut line = [0u8; 200];
+        let mut out = Buf { buf: &mut line, len: 0 };
+        let a = run.transition.active();
+        let _ = write!(out, "{} ms:", now_ns().wrapping_sub(run.started_ns) / 1_000_000);
+        for (k, c) in KIND_NAMES.iter().zip(a.switched.iter()) {
+            let n = c.load(Ordering::Relaxed);
+            if n != 0 {
+                let _ = write!(out, " {}={}", k, n);
+            }
+        }
+        let len = out.len;
+        if let Some(Ok(text)) = line.get(..len).map(core::str::from_utf8) {
+            pr_info!("'{}': switched in {}\n", name, text);
+        }
         if run.direction == Direction::Unpatching {
             self.drop_patch(id);
         }

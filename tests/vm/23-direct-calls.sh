@@ -75,5 +75,12 @@ expect_eq "$(cat /proc/cmdline)" "this has been live patched by livegraft" "live
 echo 0 > $LG/livegraft_cmdline/enabled
 wait_for 30 [ ! -e $LG/livegraft_cmdline ]
 rmmod livegraft_cmdline
+# Once the disable is seen complete the function is free again, at once.
+insmod $MODDIR/livepatch-sample.ko
+wait_for 30 file_is /sys/kernel/livepatch/livepatch_sample/transition 0
+expect_eq "$(cat /proc/cmdline)" "this has been live patched" "upstream livepatch right after livegraft's disable"
+echo 0 > /sys/kernel/livepatch/livepatch_sample/enabled
+wait_for 30 [ ! -e /sys/kernel/livepatch/livepatch_sample ]
+rmmod livepatch_sample
 rmmod lg_target
 rmmod livegraft
