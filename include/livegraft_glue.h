@@ -64,15 +64,14 @@ void lg_cancel_transition_work_sync(void);
 void lg_tracepoint_synchronize_unregister(void);
 
 /* the retired fast path (ftrace direct calls) */
-bool lg_direct_calls_enabled(void);
+bool lg_fast_path_enabled(void);
 unsigned long lg_permanent_anchor_addr(void);
 unsigned int lg_direct_slot_count(void);
 unsigned long lg_direct_tramp(unsigned int slot);
 void lg_direct_text(unsigned long *start, unsigned long *end);
-void lg_direct_slot_set(unsigned int slot, unsigned long target, unsigned long start, unsigned long len);
-void lg_direct_share_begin(void);
-void lg_direct_share_end(void);
-int lg_direct_ops_func(struct ftrace_ops *op, enum ftrace_ops_cmd cmd);
+void lg_direct_slot_fast(unsigned int slot, unsigned long target, unsigned long start, unsigned long len);
+void lg_direct_slot_decide(unsigned int slot, void *site);
+unsigned long lg_direct_decide(void *site, unsigned long caller);
 void lg_synchronize_all_contexts(void);
 
 /* module references */

@@ -709,21 +709,12 @@ impl Registry {
                 return Err(e);
             }
         }
-        // Every function's handler is in charge before any task may switch.
-        let mut entered = Ok(());
+        // Every function's calls go through the per-task decision before any
+        // task may switch (direct.rs).
         for f in p.funcs.iter() {
             // SAFETY: the site outlives the patch's versions; the caller
             // holds the registry mutex.
-            if let Err(e) = unsafe { (*f.site).enter_transition() } {
-                entered = Err(e);
-                break;
-            }
-        }
-        if let Err(e) = entered {
-            let pushed = if direction == Direction::Patching { p.funcs.len() } else { 0 };
-            abort_begin(&p.funcs, pushed, t);
-            self.reap_sites();
-            return Err(e);
+            unsafe { (*f.site).enter_transition() };
         }
         if let Err(e) = t.start() {
             pr_err!("'{}': cannot register the safe points ({})\n", &*p.name, e.to_errno());
@@ -896,7 +887,7 @@ impl Registry {
             self.anchor = None;
         }
         for site in self.sites.iter_mut().flatten() {
-            site.go_direct();
+            site.go_fast();
         }
     }
 
@@ -953,9 +944,9 @@ impl Registry {
                     .funcs
                     .iter()
                     // SAFETY: sites outlive the versions on their stacks.
-                    .filter(|f| unsafe { (*f.site).is_direct() && (*f.site).top() == &*f.version as *const Version })
+                    .filter(|f| unsafe { (*f.site).is_fast() && (*f.site).top() == &*f.version as *const Version })
                     .count();
-                let _ = writeln!(out, "direct_calls: {}", direct);
+                let _ = writeln!(out, "fast_path: {}", direct);
             }
             _ => {}
         }

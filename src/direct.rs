@@ -1,46 +1,44 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The retired fast path: ftrace direct calls.
+//! Direct calls: how patched functions are entered.
 //!
-//! After a transition completes, upstream livepatch still enters ftrace's
-//! generic handler path on every call of a patched function. livegraft
-//! instead points the function's call site at a small trampoline of its own
-//! (`register_ftrace_direct`), which returns into the replacement: a patched
-//! call then costs the trampoline's few instructions. The trampolines, one
-//! per slot of a fixed pool, are in the C glue (`lg_direct_slots`); a
-//! function that gets no slot simply keeps the handler.
-//!
-//! Protocol, per patched function (the registry mutex serialises it):
+//! Every patched function's call site is pointed, once, at a small
+//! trampoline of livegraft's (`register_ftrace_direct`), one per slot of a
+//! pool of 128 in the C glue, which returns into the version it picks. What
+//! it picks is data (the function's slot), so transitions never touch ftrace
+//! for the function again:
 //!
 //! ```text
-//!   retire (after a completed transition, top version not in transition):
-//!     slot := (top.new_addr, top's text)       while our IPMODIFY ops is on
-//!     register the direct ops (once; shares the function with our ops)
-//!     unregister the IPMODIFY ops              -> calls: site -> trampoline -> top
-//!   begin (a transition touches the function):
-//!     register the IPMODIFY ops (shares with the direct ops)
-//!     slot := pass-through                     -> calls: site -> regs caller ->
-//!                                                 handler (per task) -> trampoline -> choice
-//!     then tasks may switch (table opened after every site is set)
-//!   the stack becomes empty: unregister both.
+//!   fast      target = top.new_addr       retired: a call costs the trampoline's
+//!                                         few instructions, no handler at all
+//!   decide    site = the Site, target 0   during a transition (and before
+//!                                         retirement): the per-task decision,
+//!                                         `lg_rust_redirect_target`, as the
+//!                                         ftrace handler would make it
+//!   original  both 0                      no version
 //! ```
 //!
-//! While both ops are on, the trampoline runs after the handler; both agree
-//! whatever slot state a CPU observes, because every slot update happens
-//! while the handler is on and before any task can switch (the transition
-//! starts switching after the slot update; at retirement the handler already
-//! redirects everyone to the top). A task cannot switch while inside a
-//! trampoline: it is not at a safe point, and stack checks treat the
-//! trampolines' text as patched code.
+//! Protocol (the registry mutex serialises the writers):
+//!  * a site is registered in decide mode, when its first version is pushed;
+//!  * `begin` puts every site of the transition in decide mode before the
+//!    table accepts switches; a CPU that still follows the fast path it read
+//!    just before runs the version every task runs before switching starts,
+//!    and a task inside a trampoline cannot switch: it is at no safe point,
+//!    and stack checks treat trampoline text as patched code;
+//!  * after retirement a site whose top is not in transition gets the fast
+//!    path to the top (the decision returned the top for everyone already);
+//!  * a site without versions is unregistered before "unpatching complete".
 //!
-//! Sharing a function between a direct ops and an IPMODIFY ops needs the
-//! direct ops' consent (`ops_func`): the glue grants it only to the task
-//! that announced its own registration, so another live patch (upstream
-//! livepatch) still gets `-EBUSY` on a function livegraft patches.
+//! A function that gets no slot (pool exhausted) falls back to an IPMODIFY
+//! ftrace ops running the same decision (`patch.rs`). The direct ops has no
+//! `ops_func`, so it refuses to share a function with any IPMODIFY ops:
+//! upstream livepatch gets `-EBUSY` on a function livegraft patches and
+//! livegraft gets it on one upstream patches, whoever comes first.
 
 use crate::ftrace::{self, FtraceOps};
 use crate::sys;
 use core::sync::atomic::{AtomicBool, Ordering};
+use core::ffi::c_void;
 use kernel::error::to_result;
 use kernel::prelude::*;
 
@@ -73,11 +71,11 @@ fn slot_count() -> usize {
     n.min(TAKEN.len())
 }
 
-/// Whether retired functions take direct calls (module parameter
-/// `direct_calls`, read at each retirement).
+/// Whether retired functions get the fast path (module parameter
+/// `fast_path`, read at each retirement).
 pub(crate) fn enabled() -> bool {
     // SAFETY: plain call.
-    unsafe { sys::lg_direct_calls_enabled() }
+    unsafe { sys::lg_fast_path_enabled() }
 }
 
 /// The trampolines' text, which stack checks treat as patched code.
@@ -88,23 +86,13 @@ pub(crate) fn text() -> (usize, usize) {
     (start, end)
 }
 
-/// Runs `f`, a registration of one of our own ops, allowing our direct ops
-/// and our IPMODIFY ops to share a function for its duration.
-pub(crate) fn sharing<R>(f: impl FnOnce() -> R) -> R {
-    // SAFETY: plain calls; the glue records and clears the current task.
-    unsafe { sys::lg_direct_share_begin() };
-    let r = f();
-    // SAFETY: as above.
-    unsafe { sys::lg_direct_share_end() };
-    r
-}
-
 /// One function's direct call: a trampoline slot and a direct ftrace ops.
 pub(crate) struct Direct {
     slot: u32,
     tramp: usize,
     ops: KBox<sys::ftrace_ops>,
     registered: bool,
+    fast: bool,
 }
 
 // SAFETY: mutated only through `&mut self` (under the registry mutex);
@@ -132,27 +120,39 @@ impl Direct {
             release();
             return None;
         };
-        ops.ops_func = Some(sys::lg_direct_ops_func);
         // SAFETY: `ops` is valid and exclusively owned.
         if tramp == 0 || unsafe { sys::ftrace_set_filter_ip(&mut *ops, addr as _, 0, 0) } != 0 {
             release();
             return None;
         }
         // SAFETY: plain call: the slot is ours and unregistered.
-        unsafe { sys::lg_direct_slot_set(slot, 0, 0, 0) };
-        Some(Direct { slot, tramp, ops, registered: false })
+        unsafe { sys::lg_direct_slot_decide(slot, core::ptr::null_mut()) };
+        Some(Direct { slot, tramp, ops, registered: false, fast: false })
     }
 
-    /// Points the trampoline at `target`, whose text is `[start, end)`.
-    /// Only while the function's IPMODIFY ops is registered (see above).
-    pub(crate) fn set_target(&mut self, target: usize, start: usize, end: usize) {
+    /// The fast path: every call runs `target`, whose text is `[start,
+    /// end)`, except calls from that text, which run the original.
+    pub(crate) fn fast(&mut self, target: usize, start: usize, end: usize) {
         // SAFETY: plain call on our slot.
-        unsafe { sys::lg_direct_slot_set(self.slot, target as _, start as _, end.saturating_sub(start) as _) };
+        unsafe { sys::lg_direct_slot_fast(self.slot, target as _, start as _, end.saturating_sub(start) as _) };
+        self.fast = true;
     }
 
-    /// Makes the trampoline return to whatever the handler chose.
-    pub(crate) fn pass_through(&mut self) {
-        self.set_target(0, 0, 0);
+    /// The per-task decision for `site` (null: the original).
+    ///
+    /// # Safety
+    ///
+    /// `site` must stay valid while the direct call is registered (the site
+    /// owns it and drops it first).
+    pub(crate) unsafe fn decide(&mut self, site: *mut c_void) {
+        // SAFETY: plain call on our slot; validity is the caller's promise.
+        unsafe { sys::lg_direct_slot_decide(self.slot, site) };
+        self.fast = false;
+    }
+
+    /// Whether the fast path is on.
+    pub(crate) fn is_fast(&self) -> bool {
+        self.fast && self.registered
     }
 
     /// Attaches the trampoline to the call site.
@@ -162,7 +162,7 @@ impl Direct {
         }
         // SAFETY: the ops is filtered, initialised by the filter call, not
         // registered, and stays at this address until `unregister`.
-        to_result(sharing(|| unsafe { sys::register_ftrace_direct(&mut *self.ops, self.tramp as _) }))?;
+        to_result(unsafe { sys::register_ftrace_direct(&mut *self.ops, self.tramp as _) })?;
         self.registered = true;
         Ok(())
     }
@@ -181,10 +181,6 @@ impl Direct {
         self.registered = false;
     }
 
-    /// Whether the trampoline is attached.
-    pub(crate) fn is_registered(&self) -> bool {
-        self.registered
-    }
 }
 
 impl Drop for Direct {

@@ -98,11 +98,6 @@ impl FtraceOps {
         Ok(())
     }
 
-    /// Whether the ops is registered.
-    pub(crate) fn is_registered(&self) -> bool {
-        self.registered
-    }
-
     /// Stops the handler; on return no CPU runs it for this ops any more.
     pub(crate) fn unregister(&mut self) {
         if !self.registered {

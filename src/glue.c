@@ -356,53 +356,74 @@ void lg_run_on_setup_worker(void (*fn)(void *arg), void *arg)
 }
 
 /*
- * The retired fast path: ftrace direct calls (see src/direct.rs).
+ * Every patched function is called through one of these trampolines (see
+ * src/direct.rs): its call site calls lg_dt_<slot> instead of ftrace's
+ * caller (register_ftrace_direct()). The trampoline's return address
+ * points just past the fentry call, into the original function; the
+ * trampoline runs the version it picks by overwriting that return address
+ * and returning there, so the version runs with the caller's frame and
+ * arguments untouched. What it picks is data, lg_direct_slots[slot]:
  *
- * A retired function's call site calls one of these trampolines instead of
- * ftrace's. Slot i's trampoline reads lg_direct_slots[i]: if the caller is
- * outside the current replacement's text [start, start+len) and target is
- * set, it overwrites its own return address (which points just past the
- * fentry call, into the original function) with target and returns there,
- * so the replacement runs with the caller's frame and arguments untouched.
- * With target 0 ("pass-through", while a transition runs on the function)
- * it returns to whatever the stack says: when ftrace's regs caller ran our
- * IPMODIFY handler first, that is the version the handler chose for the
- * current task. The stack never changes depth, so the trampolines are plain
- * functions to objtool and the ORC unwinder.
+ *   target != 0         the fast path: target, unless the caller lies in
+ *                       [start, start + len) (a replacement calling the
+ *                       function it replaces gets the original);
+ *   target == 0, site   the per-task decision: lg_direct_decide(site,
+ *                       caller) with the argument registers saved;
+ *   both 0              the original.
+ *
+ * The stack depth is the same on every path, so objtool validates the
+ * trampolines as ordinary functions and ORC unwinds through them.
  */
 struct lg_direct_slot {
 	unsigned long target;
 	unsigned long start;
 	unsigned long len;
+	void *site;
 };
 
-static bool direct_calls = true;
-module_param(direct_calls, bool, 0644);
-MODULE_PARM_DESC(direct_calls, "Route retired patched functions through ftrace direct calls (default Y; N keeps the ftrace handler, for comparison)");
+static bool fast_path = true;
+module_param(fast_path, bool, 0644);
+MODULE_PARM_DESC(fast_path, "Give retired patched functions the fast path (default Y; N keeps the per-task decision, for comparison)");
 
-bool lg_direct_calls_enabled(void)
+bool lg_fast_path_enabled(void)
 {
-	return READ_ONCE(direct_calls);
+	return READ_ONCE(fast_path);
 }
 
 #define LG_DIRECT_SLOTS 128
 struct lg_direct_slot lg_direct_slots[LG_DIRECT_SLOTS];
 
+/* The per-task decision, from the trampolines; returns 0 for the original. */
+unsigned long lg_direct_decide(void *site, unsigned long caller)
+{
+	unsigned long target;
+
+	/* Versions and tables are freed only after every CPU left this section. */
+	preempt_disable_notrace();
+	target = lg_rust_redirect_target(site, caller, current_key());
+	preempt_enable_notrace();
+	return target;
+}
+
+#define LG_SLOT(hi, lo, field) "lg_direct_slots+32*(16*" #hi "+" #lo ")+" #field "(%rip)"
 #define LG_TRAMP(hi, lo)							\
 	"	.globl	lg_dt_" #hi "_" #lo "\n"				\
 	"	.type	lg_dt_" #hi "_" #lo ", @function\n"			\
 	"	.balign	16\n"							\
 	"lg_dt_" #hi "_" #lo ":\n"						\
 	"	movq	8(%rsp), %r11\n"					\
-	"	subq	lg_direct_slots+24*(16*" #hi "+" #lo ")+8(%rip), %r11\n" \
-	"	cmpq	lg_direct_slots+24*(16*" #hi "+" #lo ")+16(%rip), %r11\n" \
+	"	subq	" LG_SLOT(hi, lo, 8) ", %r11\n"				\
+	"	cmpq	" LG_SLOT(hi, lo, 16) ", %r11\n"			\
 	"	jb	1f\n"							\
-	"	movq	lg_direct_slots+24*(16*" #hi "+" #lo ")(%rip), %r11\n"	\
+	"	movq	" LG_SLOT(hi, lo, 0) ", %r11\n"				\
 	"	testq	%r11, %r11\n"						\
-	"	jz	1f\n"							\
+	"	jz	2f\n"							\
 	"	movq	%r11, (%rsp)\n"						\
 	"1:	ret\n"								\
-	"	int3\n"								\
+	"2:	movq	" LG_SLOT(hi, lo, 24) ", %r11\n"			\
+	"	testq	%r11, %r11\n"						\
+	"	jz	1b\n"							\
+	"	jmp	lg_direct_decide_tramp\n"				\
 	"	.size	lg_dt_" #hi "_" #lo ", .-lg_dt_" #hi "_" #lo "\n"
 #define LG_TRAMP_ADDR(hi, lo) "	.quad	lg_dt_" #hi "_" #lo "\n"
 #define LG_16(m, hi)								\
@@ -416,6 +437,36 @@ asm(
 "	.pushsection	.text, \"ax\", @progbits\n"
 "	.balign	16\n"
 "lg_direct_text_start:\n"
+/*
+ * Entered by a tail jump from a slot's trampoline, site in %r11, the stack
+ * as at the trampoline's entry. Saves the argument registers (and %rax, the
+ * vector count of variadic calls); 7 pushes realign the stack for the call.
+ */
+"	.type	lg_direct_decide_tramp, @function\n"
+"lg_direct_decide_tramp:\n"
+"	pushq	%rdi\n"
+"	pushq	%rsi\n"
+"	pushq	%rdx\n"
+"	pushq	%rcx\n"
+"	pushq	%r8\n"
+"	pushq	%r9\n"
+"	pushq	%rax\n"
+"	movq	%r11, %rdi\n"
+"	movq	64(%rsp), %rsi\n"
+"	call	lg_direct_decide\n"
+"	movq	%rax, %r11\n"
+"	popq	%rax\n"
+"	popq	%r9\n"
+"	popq	%r8\n"
+"	popq	%rcx\n"
+"	popq	%rdx\n"
+"	popq	%rsi\n"
+"	popq	%rdi\n"
+"	testq	%r11, %r11\n"
+"	jz	1f\n"
+"	movq	%r11, (%rsp)\n"
+"1:	ret\n"
+"	.size	lg_direct_decide_tramp, .-lg_direct_decide_tramp\n"
 	LG_128(LG_TRAMP)
 "lg_direct_text_end:\n"
 "	.popsection\n"
@@ -429,9 +480,14 @@ asm(
 );
 extern const unsigned long lg_direct_tramps[LG_DIRECT_SLOTS + 2];
 
+/* Fewer trampolines than built; 0 sends every function to the fallback. */
+static unsigned int direct_slots = LG_DIRECT_SLOTS;
+module_param(direct_slots, uint, 0444);
+MODULE_PARM_DESC(direct_slots, "Trampolines to use, at most 128 (default 128; functions beyond them use an IPMODIFY ftrace handler)");
+
 unsigned int lg_direct_slot_count(void)
 {
-	return LG_DIRECT_SLOTS;
+	return min_t(unsigned int, direct_slots, LG_DIRECT_SLOTS);
 }
 
 unsigned long lg_direct_tramp(unsigned int slot)
@@ -447,57 +503,35 @@ void lg_direct_text(unsigned long *start, unsigned long *end)
 }
 
 /*
- * Only ever called while our IPMODIFY ops also covers the function, so a
- * trampoline that mixes old and new fields still returns to the handler's
- * choice or to the new target (see src/direct.rs).
+ * The fast path: the caller range first, then the target (the trampoline
+ * loads them in that order; x86 keeps loads, and stores, in order).
  */
-void lg_direct_slot_set(unsigned int slot, unsigned long target,
-			unsigned long start, unsigned long len)
+void lg_direct_slot_fast(unsigned int slot, unsigned long target,
+			 unsigned long start, unsigned long len)
 {
 	struct lg_direct_slot *s;
 
 	if (slot >= LG_DIRECT_SLOTS)
 		return;
 	s = &lg_direct_slots[slot];
-	if (target) {
-		WRITE_ONCE(s->start, start);
-		WRITE_ONCE(s->len, len);
-		/* Range before target; the trampoline loads them in that order. */
-		smp_wmb();
-	}
+	WRITE_ONCE(s->start, start);
+	WRITE_ONCE(s->len, len);
+	smp_wmb();
 	WRITE_ONCE(s->target, target);
 }
 
-/*
- * Our direct ops and our IPMODIFY ops on the same function must coexist
- * (ftrace asks the direct ops' ops_func), but nobody else's IPMODIFY ops may
- * join ours: a foreign handler's choice would be overridden by the
- * trampoline. ftrace calls ops_func synchronously from the registering
- * task, so sharing is granted to the task that announced its own
- * registration (livegraft registers under its registry mutex).
- */
-static struct task_struct *lg_share_owner;
-
-void lg_direct_share_begin(void)
+/* The per-task decision for @site (NULL: the original). */
+void lg_direct_slot_decide(unsigned int slot, void *site)
 {
-	WRITE_ONCE(lg_share_owner, current);
-}
+	struct lg_direct_slot *s;
 
-void lg_direct_share_end(void)
-{
-	WRITE_ONCE(lg_share_owner, NULL);
-}
-
-int lg_direct_ops_func(struct ftrace_ops *op, enum ftrace_ops_cmd cmd)
-{
-	switch (cmd) {
-	case FTRACE_OPS_CMD_ENABLE_SHARE_IPMODIFY_SELF:
-	case FTRACE_OPS_CMD_ENABLE_SHARE_IPMODIFY_PEER:
-		return READ_ONCE(lg_share_owner) == current ? 0 : -EBUSY;
-	case FTRACE_OPS_CMD_DISABLE_SHARE_IPMODIFY_PEER:
-		return 0;
-	}
-	return -EINVAL;
+	if (slot >= LG_DIRECT_SLOTS)
+		return;
+	s = &lg_direct_slots[slot];
+	WRITE_ONCE(s->site, site);
+	smp_wmb();
+	WRITE_ONCE(s->target, 0);
+	WRITE_ONCE(s->len, 0);
 }
 
 void lg_tracepoint_synchronize_unregister(void)

@@ -1,16 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Patched functions: version stacks and the ftrace handler.
+//! Patched functions: version stacks and the per-task decision.
 //!
-//! Every kernel function livegraft patches is a [`Site`]: one `ftrace_ops`
-//! (IPMODIFY) on the function and a stack of [`Version`]s, newest on top,
+//! Every kernel function livegraft patches is a [`Site`]: a direct call to
+//! one of livegraft's trampolines (`direct.rs`; an IPMODIFY ftrace ops when
+//! no trampoline is free) and a stack of [`Version`]s, newest on top,
 //! one per patch that replaces the function. `Version::older` never changes
 //! once a version is pushed, and only the top version is ever popped (a
 //! patch that is not the newest on all of its functions cannot be disabled),
 //! so the handler walks the stack without locks.
 //!
-//! The handler (`lg_redirect_handler` in the glue, deciding through
-//! [`lg_rust_redirect_target`]):
+//! The decision ([`lg_rust_redirect_target`], called by a trampoline in
+//! decide mode, or by the fallback ftrace handler `lg_redirect_handler`):
 //!
 //! ```text
 //!   top = site.top                          (Acquire; pairs with the Release in push/pop)
@@ -18,7 +19,7 @@
 //!       universe = ACTIVE.table[current]    (ACTIVE published before in_transition was set)
 //!       if universe == Unpatched: top = top.older    (or the original function)
 //!   if parent_ip is inside top's own replacement: run the original (no loop)
-//!   regs->ip = top.new_addr
+//!   run top.new_addr
 //! ```
 //!
 //! Ordering of a patching transition (mirrors upstream klp_init_transition
@@ -31,7 +32,8 @@
 //! Unpatching completion pops the version first, synchronises, and only then
 //! frees it: the handler can never pick a removed or half-initialised
 //! version. A site whose stack becomes empty is unregistered from ftrace
-//! (its `unregister` waits for the handlers) before it is freed.
+//! (unregistering waits until no CPU runs its trampoline or handler) before
+//! it is freed.
 
 use crate::direct::{self, Direct};
 use crate::ftrace::{self, FtraceOps};
@@ -78,30 +80,43 @@ impl Version {
     }
 }
 
-/// A patched kernel function: its ftrace ops and its version stack.
+/// How calls of a site's function reach the decision.
+enum Route {
+    /// A direct call to a trampoline (`direct.rs`).
+    Direct(Direct),
+    /// Fallback when no trampoline is free: an IPMODIFY ftrace ops whose
+    /// handler makes the same decision on every call.
+    Handler(FtraceOps),
+}
+
+/// A patched kernel function: how its calls are routed, and its version stack.
 pub(crate) struct Site {
     /// Symbol name, for messages.
     pub(crate) name: CString,
     /// Text range of the original function.
     pub(crate) extent: Extent,
     top: AtomicPtr<Version>,
-    /// The IPMODIFY ops running the handler: registered while a transition
-    /// runs on the function, or while it has no direct call.
-    ops: Option<FtraceOps>,
-    /// The retired fast path (`direct.rs`), once the function was retired.
-    direct: Option<Direct>,
+    route: Option<Route>,
 }
 
 impl Site {
     /// Creates a site for the function at `extent`, not yet redirecting.
-    /// Boxed: the ftrace ops points at it.
+    /// Boxed: the trampoline slot or the ftrace ops points at it.
     pub(crate) fn new(name: CString, extent: Extent) -> Result<KBox<Site>> {
         let mut site = KBox::new(
-            Site { name, extent, top: AtomicPtr::new(core::ptr::null_mut()), ops: None, direct: None },
+            Site { name, extent, top: AtomicPtr::new(core::ptr::null_mut()), route: None },
             GFP_KERNEL,
         )?;
         let private = (&*site as *const Site).cast_mut().cast::<c_void>();
-        site.ops = Some(FtraceOps::new(sys::lg_redirect_handler, private, ftrace::FLAGS_REDIRECT, extent.start)?);
+        site.route = Some(match Direct::new(extent.start) {
+            Some(mut d) => {
+                // SAFETY: the site owns the direct call and drops it (which
+                // unregisters it) before it is freed.
+                unsafe { d.decide(private) };
+                Route::Direct(d)
+            }
+            None => Route::Handler(FtraceOps::new(sys::lg_redirect_handler, private, ftrace::FLAGS_REDIRECT, extent.start)?),
+        });
         Ok(site)
     }
 
@@ -129,8 +144,20 @@ impl Site {
         }
     }
 
+    fn register(&mut self) -> Result {
+        let res = match self.route.as_mut() {
+            Some(Route::Direct(d)) => d.register(),
+            Some(Route::Handler(ops)) => ops.register(),
+            None => Err(EINVAL),
+        };
+        if let Err(e) = res {
+            pr_err!("failed to register ftrace handler for function '{}' ({})\n", &*self.name, e.to_errno());
+        }
+        res
+    }
+
     /// Pushes `version` (caller holds the registry mutex) and makes sure the
-    /// ops is registered.
+    /// function is routed to the decision.
     ///
     /// # Safety
     ///
@@ -141,17 +168,10 @@ impl Site {
         // Release: pairs with the Acquire in `redirect`; `older` and
         // `in_transition` written above are visible with the new top.
         self.top.store((version as *const Version).cast_mut(), Ordering::Release);
-        if let Some(ops) = self.ops.as_mut() {
-            if let Err(e) = direct::sharing(|| ops.register()) {
-                // Undo: nobody can have used the version, the ops never ran.
-                self.top.store(version.older.load(Ordering::Relaxed), Ordering::Release);
-                pr_err!(
-                    "failed to register ftrace handler for function '{}' ({})\n",
-                    &*self.name,
-                    e.to_errno()
-                );
-                return Err(e);
-            }
+        if let Err(e) = self.register() {
+            // Undo: nobody can have used the version, the ops never ran.
+            self.top.store(version.older.load(Ordering::Relaxed), Ordering::Release);
+            return Err(e);
         }
         Ok(())
     }
@@ -168,68 +188,48 @@ impl Site {
         self.top.store(version.older.load(Ordering::Relaxed), Ordering::Release);
     }
 
-    /// Puts the handler in charge of the function for a transition: the
-    /// IPMODIFY ops is registered and the direct call, if any, passes
-    /// through to the handler's choice (see `direct.rs` for the order).
-    /// Before the transition lets tasks switch.
-    pub(crate) fn enter_transition(&mut self) -> Result {
-        if let Some(ops) = self.ops.as_mut() {
-            if let Err(e) = direct::sharing(|| ops.register()) {
-                pr_err!("failed to register ftrace handler for function '{}' ({})\n", &*self.name, e.to_errno());
-                return Err(e);
-            }
+    /// Routes every call through the per-task decision, for a transition:
+    /// before the transition lets tasks switch (see `direct.rs`).
+    pub(crate) fn enter_transition(&mut self) {
+        let private = (self as *const Site).cast_mut().cast::<c_void>();
+        if let Some(Route::Direct(d)) = self.route.as_mut() {
+            // SAFETY: the site owns the direct call (see `new`).
+            unsafe { d.decide(private) };
         }
-        if let Some(d) = self.direct.as_mut() {
-            d.pass_through();
-        }
-        Ok(())
     }
 
-    /// The retired fast path: once no transition runs on the function,
-    /// route its calls through a direct call to the top version and drop
-    /// the handler. Keeps the handler (slower, equally correct) when no
-    /// trampoline slot is free or the registration fails.
-    pub(crate) fn go_direct(&mut self) {
+    /// The retired fast path: once no transition runs on the function, its
+    /// calls go straight to the top version. Only when the decision already
+    /// returns the top for every task (not in transition).
+    pub(crate) fn go_fast(&mut self) {
         let top = self.top();
-        if top.is_null() {
+        if top.is_null() || !direct::enabled() {
             return;
         }
         // SAFETY: the top version is alive while on the stack, and the
         // caller holds the registry mutex, so nothing pops it meanwhile.
         let v = unsafe { &*top };
-        if v.in_transition.load(Ordering::Acquire) || !direct::enabled() {
+        if v.in_transition.load(Ordering::Acquire) {
             return;
         }
-        if self.direct.is_none() {
-            self.direct = Direct::new(self.extent.start);
-        }
-        let Some(d) = self.direct.as_mut() else { return };
-        // The handler is still registered here: it already sends every
-        // call to `v`, whatever state of the slot a CPU observes.
-        d.set_target(v.new_addr, v.new_extent.start, v.new_extent.end);
-        if let Err(e) = d.register() {
-            d.pass_through();
-            pr_warn!("'{}': no direct call ({}); keeping the ftrace handler\n", &*self.name, e.to_errno());
-            return;
-        }
-        if let Some(ops) = self.ops.as_mut() {
-            ops.unregister();
+        if let Some(Route::Direct(d)) = self.route.as_mut() {
+            d.fast(v.new_addr, v.new_extent.start, v.new_extent.end);
         }
     }
 
-    /// Whether calls go through the direct call (for the sysfs summary).
-    pub(crate) fn is_direct(&self) -> bool {
-        self.direct.as_ref().map_or(false, |d| d.is_registered())
-            && !self.ops.as_ref().map_or(false, |o| o.is_registered())
+    /// Whether calls take the fast path (for the sysfs summary).
+    pub(crate) fn is_fast(&self) -> bool {
+        matches!(self.route.as_ref(), Some(Route::Direct(d)) if d.is_fast())
     }
 
     /// Unregisters everything once the stack is empty; on return no CPU
-    /// runs the handler or the trampoline for this site.
+    /// runs the trampoline or the handler for this site.
     pub(crate) fn retire(&mut self) {
-        if let Some(ops) = self.ops.as_mut() {
-            ops.unregister();
+        match self.route.as_mut() {
+            Some(Route::Direct(d)) => d.unregister(),
+            Some(Route::Handler(ops)) => ops.unregister(),
+            None => {}
         }
-        self.direct = None;
     }
 }
 

@@ -28,20 +28,20 @@ klp_on()  { insmod $MODDIR/lg_bench_klp.ko; wait_for 120 file_is $KLP/transition
 klp_off() { echo 0 > $KLP/enabled; wait_for 120 [ ! -e $KLP ]; rmmod lg_bench_klp; }
 lg_on()   { insmod $MODDIR/lg_bench_lg.ko; wait_for 120 file_is $LGP/transition 0; }
 lg_off()  { echo 0 > $LGP/enabled; wait_for 120 [ ! -e $LGP ]; rmmod lg_bench_lg; }
-DIRECT=/sys/module/livegraft/parameters/direct_calls
-# Both patched functions retired to direct calls (the per-task hooks are
-# retired before, in the same run of the transition work).
-lg_direct() { [ "$(sed -n 's/^direct_calls: //p' $LGP/summary)" = 2 ]; }
+FAST=/sys/module/livegraft/parameters/fast_path
+# Both patched functions on the fast path (the per-task hooks are retired
+# before, in the same run of the transition work).
+lg_fast() { [ "$(sed -n 's/^fast_path: //p' $LGP/summary)" = 2 ]; }
 
 for cycle in 1 2 3; do
 	percall unpatched 1
 	klp_on; percall klp_done 2; klp_off
-	lg_on; wait_for 120 lg_direct; percall lg_done 2; lg_off
-	# The same, with direct calls off: the ftrace handler after completion.
-	echo 0 > $DIRECT
-	lg_on; sleep 2; lg_direct && fail "direct calls despite direct_calls=0"
+	lg_on; wait_for 120 lg_fast; percall lg_done 2; lg_off
+	# The same without the fast path: the per-task decision after completion.
+	echo 0 > $FAST
+	lg_on; sleep 2; lg_fast && fail "fast path despite fast_path=0"
 	percall lg_handler 2; lg_off
-	echo 1 > $DIRECT
+	echo 1 > $FAST
 	echo hold > $B
 	insmod $MODDIR/lg_bench_klp.ko
 	sleep 1
