@@ -531,8 +531,8 @@ impl Registry {
     /// Removes a patch that is not on any stack.
     fn drop_patch(&mut self, id: PatchId) {
         let Some(i) = self.patch_index(id) else { return };
-        let Some(slot) = self.patches.as_mut_slice().get_mut(i) else { return };
-        if let Some(p) = slot.take() {
+        let Some(p) = self.patches.as_mut_slice().get_mut(i).and_then(|slot| slot.take()) else { return };
+        {
             // Children before parents: a kobject pins its parent.
             for &f in p.funcdirs.iter() {
                 self.deferred.push(Deferred::PutKobj(f), GFP_KERNEL).ok();
@@ -546,9 +546,12 @@ impl Registry {
             }
         }
         // Functions left without versions are unhooked now, before the
-        // patch's directory goes: once a disable is seen complete, the
-        // functions are free for anyone else (upstream livepatch too).
+        // patch's directory goes (once a disable is seen complete, the
+        // functions are free for anyone else, upstream livepatch too) and
+        // before its versions are freed: unregistering waits until no CPU
+        // runs their trampoline or handler any more.
         self.reap_sites();
+        drop(p);
     }
 
     /// Applies a user or ABI request through the pure state machine.
@@ -811,9 +814,16 @@ impl Registry {
                 unsafe { (*f.site).pop(&f.version) };
             }
             p.pushed = false;
-            // SAFETY: plain call: after it no handler uses the popped
-            // versions, so the patch (and its module) may go.
-            unsafe { sys::lg_synchronize_all_contexts() };
+            // A function that keeps older versions keeps its decision: wait
+            // until no CPU can still use a popped version. Functions left
+            // with none are unhooked by `drop_patch` below, whose
+            // unregistration waits for that, before the patch (and its
+            // module) may go.
+            // SAFETY: the sites outlive their versions.
+            if p.funcs.iter().any(|f| unsafe { !(*f.site).is_empty() }) {
+                // SAFETY: plain call in process context.
+                unsafe { sys::lg_synchronize_all_contexts() };
+            }
             for f in p.funcs.iter() {
                 f.version.set_transition(false);
             }
@@ -857,10 +867,11 @@ impl Registry {
     /// when the versions left the transition).
     fn retire(&mut self) {
         if let Some(mut t) = self.retiring.take() {
+            // The versions left the transition at completion, before this:
+            // the unhooking's synchronisation (SafePoints::unregister_all)
+            // also covers every decision that could still read the table.
             t.unhook();
-            // SAFETY: plain call in process context.
-            unsafe { sys::lg_synchronize_all_contexts() };
-            drop(t);
+            t.dispose_synchronized();
         }
     }
 

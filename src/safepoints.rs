@@ -171,12 +171,14 @@ unsafe fn register_all(list: &[(&'static CStr, *mut c_void)], out: &mut KVec<Pro
 pub(crate) struct SafePoints {
     switching: KVec<Probe>,
     kernel_ops: KVec<FtraceOps>,
+    /// Something was registered since the last `unregister_all`.
+    armed: bool,
 }
 
 impl SafePoints {
     /// Nothing registered yet.
     pub(crate) fn new() -> Self {
-        SafePoints { switching: KVec::new(), kernel_ops: KVec::new() }
+        SafePoints { switching: KVec::new(), kernel_ops: KVec::new(), armed: false }
     }
 
     /// Registers the hooked kernel functions (fork and free tracking, and
@@ -187,6 +189,7 @@ impl SafePoints {
         let addrs: [usize; 7] = core::array::from_fn(|i| HOOKED_START.get(i).map_or(0, |a| a.load(Ordering::Relaxed)));
         let mut ops =
             FtraceOps::for_addresses(on_hooked_function, core::ptr::null_mut(), ftrace::FLAGS_OBSERVE, &addrs)?;
+        self.armed = true;
         ops.register()?;
         self.kernel_ops.push(ops, GFP_KERNEL)?;
         Ok(())
@@ -202,28 +205,37 @@ impl SafePoints {
             // void (*)(void *, unsigned int state, unsigned int cpu_id)
             (c_str!("cpu_idle"), on_cpu_idle as *mut c_void),
         ];
+        self.armed = true;
         // SAFETY: the prototypes above match include/trace/events/{syscalls,
         // workqueue,power}.h.
         unsafe { register_all(&list, &mut self.switching)? };
         Ok(())
     }
 
-    /// Removes the switching safe points; on return none of them runs.
-    pub(crate) fn unregister_switching(&mut self) {
+    /// Removes everything; on return no probe of ours runs, and every
+    /// context that was inside a preemption-disabled section when this was
+    /// called has left it (the ftrace unregistration forces a schedule on
+    /// every CPU and waits for Tasks RCU; the tracepoint sync adds RCU and
+    /// the tracepoints' SRCU), which is what `core.rs` relies on to free
+    /// the table after completion.
+    pub(crate) fn unregister_all(&mut self) {
+        if !self.armed {
+            return;
+        }
+        self.armed = false;
         for p in core::mem::replace(&mut self.switching, KVec::new()).iter() {
             p.tp.unregister(p.func, core::ptr::null_mut());
         }
-        // SAFETY: plain call; waits until no probe of ours runs.
-        unsafe { sys::lg_tracepoint_synchronize_unregister() };
-    }
-
-    /// Removes everything; on return no probe of ours runs.
-    pub(crate) fn unregister_all(&mut self) {
-        self.unregister_switching();
+        let had_ops = !self.kernel_ops.is_empty();
         // Dropping an FtraceOps unregisters it and waits for its handlers.
         self.kernel_ops = KVec::new();
-        // SAFETY: plain call; waits until no probe of ours runs.
-        unsafe { sys::lg_tracepoint_synchronize_unregister() };
+        // SAFETY: plain calls; waits until no probe of ours runs.
+        unsafe {
+            sys::lg_tracepoint_synchronize_unregister();
+            if !had_ops {
+                sys::lg_synchronize_all_contexts();
+            }
+        }
     }
 }
 

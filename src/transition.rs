@@ -323,6 +323,8 @@ pub(crate) struct Transition {
     pub(crate) initial: Universe,
     /// Number of `pass`es run, for the nudge schedule.
     pub(crate) passes: u32,
+    /// The owner synchronised every context already (`dispose_synchronized`).
+    synchronized: bool,
 }
 
 struct WalkInsert<'a> {
@@ -402,7 +404,7 @@ impl Transition {
         // Release: pairs with the Acquire in `active()`: the probes and the
         // handler see an initialised table.
         ACTIVE.store((&*active as *const Active).cast_mut(), Ordering::Release);
-        let mut t = Transition { active, hooks: SafePoints::new(), initial, passes: 0 };
+        let mut t = Transition { active, hooks: SafePoints::new(), initial, passes: 0, synchronized: false };
         // Fork/free tracking first, so that no task created or freed during
         // the walk is missed (see the argument in Documentation/design.rst).
         t.hooks.register_lifecycle()?;
@@ -507,19 +509,30 @@ impl Transition {
     }
 }
 
+impl Transition {
+    /// Drops the transition without the grace period `drop` waits for: the
+    /// caller has synchronised every context (probes and decisions) since
+    /// the last version stopped consulting the table.
+    pub(crate) fn dispose_synchronized(mut self) {
+        self.synchronized = true;
+    }
+}
+
 impl Drop for Transition {
-    /// The caller must have synchronised every context (handlers) since the
+    /// The caller must have synchronised every context (decisions) since the
     /// last version stopped consulting the table; see `core.rs`.
     fn drop(&mut self) {
         self.hooks.unregister_all();
         // Release: pairs with the Acquire in `active()`; nobody loads it any
         // more once the caller synchronised.
         ACTIVE.store(core::ptr::null_mut(), Ordering::Release);
-        // SAFETY: plain call: wait out any reader that loaded ACTIVE before
-        // the store above (a probe racing the unregistration is impossible,
-        // but the handler of a version still in transition is not, if the
-        // caller got the order wrong; this makes that merely slow).
-        unsafe { sys::synchronize_rcu() };
+        if !self.synchronized {
+            // SAFETY: plain call: wait out any reader that loaded ACTIVE
+            // before the store above (a decision of a version still in
+            // transition, if a caller got the order wrong; this makes that
+            // merely slow).
+            unsafe { sys::synchronize_rcu() };
+        }
     }
 }
 
