@@ -84,6 +84,10 @@ struct Registry {
     running: Option<Running>,
     /// A completed transition whose hooks and table are not removed yet.
     retiring: Option<Transition>,
+    /// Name lookups of enabled patches, released by the next transition work.
+    lookups: KVec<symbols::Lookups>,
+    /// Lookups to release once the mutex is dropped (see `with_registry`).
+    lookups_done: KVec<symbols::Lookups>,
     /// Registered while any function is patched (`direct::PermanentAnchor`).
     anchor: Option<crate::direct::PermanentAnchor>,
     next_id: u32,
@@ -122,6 +126,8 @@ impl Core {
                     running: None,
                     retiring: None,
                     anchor: None,
+                    lookups: KVec::new(),
+                    lookups_done: KVec::new(),
                     next_id: 1,
                     deferred: KVec::new(),
                     root,
@@ -194,12 +200,13 @@ fn run_deferred(list: KVec<Deferred>) {
 /// Locks the registry, runs `f`, then the deferred actions.
 fn with_registry<R>(f: impl FnOnce(&mut Registry) -> R) -> Option<R> {
     let st = state()?;
-    let (r, deferred) = {
+    let (r, deferred, lookups) = {
         let mut reg = st.registry.lock();
         let r = f(&mut reg);
-        (r, core::mem::replace(&mut reg.deferred, KVec::new()))
+        (r, core::mem::replace(&mut reg.deferred, KVec::new()), core::mem::replace(&mut reg.lookups_done, KVec::new()))
     };
     run_deferred(deferred);
+    drop(lookups);
     Some(r)
 }
 
@@ -228,6 +235,8 @@ struct Parsed {
     funcs: KVec<(CString, usize, Extent, Extent)>,
     /// Per function (same order): its object's name and "<function>,<sympos>".
     layout: KVec<(CString, CString)>,
+    /// The kprobes that resolved the names, released later (see `Lookups`).
+    lookups: Option<symbols::Lookups>,
 }
 
 /// Validates and resolves a patch description without changing anything.
@@ -321,18 +330,21 @@ unsafe fn parse(raw: *const sys::livegraft_patch) -> Result<Parsed> {
         names.push(&*e.lookup, GFP_KERNEL)?;
     }
     let mut addrs = KVec::new();
-    if let Err((i, err)) = symbols::addresses_of(&names, &mut addrs) {
-        if let Some(e) = entries.get(i) {
-            pr_err!(
-                "'{}': cannot find function '{}' in {} ({})\n",
-                name,
-                e.fname,
-                e.object.map_or(c_str!("vmlinux"), |m| m),
-                err.to_errno()
-            );
+    let lookups = match symbols::addresses_of(&names, &mut addrs) {
+        Ok(l) => l,
+        Err((i, err)) => {
+            if let Some(e) = entries.get(i) {
+                pr_err!(
+                    "'{}': cannot find function '{}' in {} ({})\n",
+                    name,
+                    e.fname,
+                    e.object.map_or(c_str!("vmlinux"), |m| m),
+                    err.to_errno()
+                );
+            }
+            return Err(err);
         }
-        return Err(err);
-    }
+    };
     let mut funcs = KVec::new();
     let mut layout = KVec::new();
     for (e, &addr) in entries.iter().zip(addrs.iter()) {
@@ -351,7 +363,7 @@ unsafe fn parse(raw: *const sys::livegraft_patch) -> Result<Parsed> {
         pr_err!("'{}': the patch has no functions\n", name);
         return Err(EINVAL);
     }
-    Ok(Parsed { name: CString::try_from(name)?, module: p.mod_, funcs, layout })
+    Ok(Parsed { name: CString::try_from(name)?, module: p.mod_, funcs, layout, lookups: Some(lookups) })
 }
 
 /// `livegraft_enable_patch()`, called from a patch module's init.
@@ -407,7 +419,12 @@ impl Registry {
         }
     }
 
-    fn enable(&mut self, parsed: Parsed) -> Result {
+    fn enable(&mut self, mut parsed: Parsed) -> Result {
+        // Released by the transition work, where the grace period that
+        // costs delays nobody.
+        if let Some(l) = parsed.lookups.take() {
+            let _ = self.lookups.push(l, GFP_KERNEL);
+        }
         let name = &parsed.name;
         if self.patches.iter().flatten().any(|p| p.name.as_bytes() == name.as_bytes()) {
             pr_err!("'{}': a patch of that name is already loaded\n", &**name);
@@ -748,6 +765,9 @@ impl Registry {
 
     /// One run of the transition work.
     fn work(&mut self) {
+        if self.lookups_done.is_empty() {
+            self.lookups_done = core::mem::replace(&mut self.lookups, KVec::new());
+        }
         self.retire();
         self.settle_sites();
         let name = match self.running.as_ref().and_then(|r| self.patch_index(r.patch)) {

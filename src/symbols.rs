@@ -50,45 +50,62 @@ pub(crate) fn address_of(name: &CStr) -> Result<usize> {
     Ok(addr)
 }
 
-/// Resolves every name in `names` at once into `out` (same order): one
-/// grace period for the whole batch instead of one per name, which matters
-/// when a patch has many functions and the machine is busy. Fails with the
-/// index of the first name that does not resolve.
-pub(crate) fn addresses_of(names: &[&CStr], out: &mut KVec<usize>) -> core::result::Result<(), (usize, Error)> {
-    let mut kps = KVec::new();
+/// The disabled kprobes that resolved a batch of names. Unregistering them
+/// waits for an RCU grace period, which on a loaded machine waits for the
+/// (fair-class) grace-period kthread: the owner drops this where that wait
+/// does not delay anybody (livegraft's transition worker), not in `insmod`.
+pub(crate) struct Lookups {
+    /// Never grows after registration: the kprobes do not move.
+    kps: KVec<sys::kprobe>,
+    ptrs: KVec<*mut sys::kprobe>,
+    registered: usize,
+}
+
+// SAFETY: the kprobes are only touched again by `drop`, from any task.
+unsafe impl Send for Lookups {}
+
+impl Drop for Lookups {
+    fn drop(&mut self) {
+        if self.registered > 0 {
+            // SAFETY: the first `registered` pointers are kprobes registered
+            // by `addresses_of`, still at the same address.
+            unsafe { sys::unregister_kprobes(self.ptrs.as_mut_ptr(), self.registered as i32) };
+        }
+    }
+}
+
+/// Resolves every name in `names` at once into `out` (same order), with one
+/// disabled kprobe each. Fails with the index of the first name that does
+/// not resolve. The returned kprobes are unregistered when it is dropped:
+/// one grace period for the whole batch, whenever the owner chooses.
+pub(crate) fn addresses_of(names: &[&CStr], out: &mut KVec<usize>) -> core::result::Result<Lookups, (usize, Error)> {
+    let mut lookups = Lookups { kps: KVec::new(), ptrs: KVec::new(), registered: 0 };
     for name in names {
         let mut kp = sys::kprobe::default();
         kp.symbol_name = name.as_char_ptr();
         kp.flags = sys::KPROBE_FLAG_DISABLED;
-        kps.push(kp, GFP_KERNEL).map_err(|e| (0, e.into()))?;
+        lookups.kps.push(kp, GFP_KERNEL).map_err(|e| (0, e.into()))?;
     }
-    let mut ptrs = KVec::new();
-    for kp in kps.as_mut_slice() {
-        ptrs.push(kp as *mut sys::kprobe, GFP_KERNEL).map_err(|e| (0, e.into()))?;
+    for kp in lookups.kps.as_mut_slice() {
+        lookups.ptrs.push(kp as *mut sys::kprobe, GFP_KERNEL).map_err(|e| (0, e.into()))?;
     }
-    // Register one by one (to know which name failed), unregister in one batch.
-    let mut registered = 0usize;
-    let mut failure = None;
-    for (i, &kp) in ptrs.iter().enumerate() {
-        // SAFETY: `kp` points into `kps`, alive until the batch unregister.
+    for i in 0..lookups.ptrs.len() {
+        let Some(&kp) = lookups.ptrs.get(i) else { break };
+        // SAFETY: `kp` points into `lookups.kps`, which is not resized any
+        // more; a disabled kprobe only resolves its symbol.
         let ret = unsafe { sys::register_kprobe(kp) };
         if ret != 0 {
-            failure = Some((i, Error::from_errno(ret)));
-            break;
+            return Err((i, Error::from_errno(ret)));
         }
-        registered = registered.wrapping_add(1);
+        lookups.registered = lookups.registered.wrapping_add(1);
     }
-    if registered > 0 {
-        // SAFETY: the first `registered` probes were registered above.
-        unsafe { sys::unregister_kprobes(ptrs.as_mut_ptr(), registered as i32) };
-    }
-    if let Some(f) = failure {
-        return Err(f);
-    }
-    for kp in kps.iter() {
+    for kp in lookups.kps.as_mut_slice() {
         out.push(kp.addr as usize, GFP_KERNEL).map_err(|e| (0, e.into()))?;
+        // The name is the caller's and does not outlive this call; a
+        // registered kprobe only needs it while being registered.
+        kp.symbol_name = core::ptr::null();
     }
-    Ok(())
+    Ok(lookups)
 }
 
 /// Finds the function containing `addr`, from kallsyms.

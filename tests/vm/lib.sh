@@ -80,6 +80,43 @@ wait_transition_done() {
 	wait_for "${2:-30}" file_is $LG/$1/transition 0
 }
 
+# start_units: the target's kthread and work item run units, and a shell
+# loop runs syscall units (its pid in UNITS_LOOP); stop_units stops them all
+# and checks that no unit mixed versions.
+start_units() {
+	echo "kthread on" > $T
+	echo "work on" > $T
+	( while :; do echo unit > $T; done ) &
+	UNITS_LOOP=$!
+}
+stop_units() {
+	kill $UNITS_LOOP
+	echo "kthread off" > $T
+	echo "work off" > $T
+	expect_no_mixed
+}
+
+# disable_patch NAME: write 0, wait until the patch is gone, unload its module.
+disable_patch() {
+	echo 0 > $LG/$1/enabled
+	wait_for 30 [ ! -e $LG/$1 ]
+	rmmod $1
+}
+
+# units_advance KIND VERSION: units of KIND run VERSION (its counter grows within a second).
+units_advance() {
+	_b=$(stat $1 v$2)
+	sleep 1
+	[ "$(stat $1 v$2)" -gt "$_b" ] || fail "$1 units do not run version $2"
+	ok "$1 units run version $2"
+}
+
+# fast_path_is PATCH N: wait until N of PATCH's functions are on the fast path.
+fast_path_is() {
+	wait_for 30 sh -c "[ \"\$(sed -n 's/^fast_path: //p' $LG/$1/summary)\" = $2 ]"
+	ok "$1: $2 functions on the fast path"
+}
+
 load_core_and_target() {
 	insmod $MODDIR/livegraft.ko
 	insmod $MODDIR/lg_target.ko
