@@ -85,7 +85,7 @@ for n in ${SIZES:-10 100 1000}; do
 	spawner=$!
 	wait_for 300 grep -q ready /tmp/spawn.out
 	sleep 1
-	for cycle in 1 2; do
+	for cycle in 1 2 3; do
 		# The floor: loading a module that patches nothing.
 		t=$(lg_transition_time load $MODDIR/lg_bench_nop.ko) || fail "nop load timing"
 		echo "BENCH latency.nop.load.$n $t"
