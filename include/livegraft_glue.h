@@ -42,6 +42,9 @@ int lg_call_if_blocked(struct task_struct *task, lg_task_call_fn fn, void *data)
 void lg_nudge_user_task(struct task_struct *task);
 void lg_wake_interruptible(struct task_struct *task);
 int lg_task_cpu(const struct task_struct *task);
+bool lg_task_on_cpu(const struct task_struct *task);
+int lg_stop_machine(int (*fn)(void *data), void *data);
+bool lg_sweep_enabled(void);
 
 /* module parameters */
 unsigned int lg_nudge_after_ms(void);

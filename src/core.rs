@@ -776,6 +776,10 @@ impl Registry {
         };
         let Some(run) = self.running.as_mut() else { return };
         let elapsed_ms = now_ns().wrapping_sub(run.started_ns) / 1_000_000;
+        // SAFETY: plain call reading a module parameter.
+        if run.transition.passes == 0 && unsafe { sys::lg_sweep_enabled() } {
+            run.transition.sweep();
+        }
         let mut done = run.transition.active().table.pending() == 0 && run.transition.verify();
         if !done {
             // SAFETY: plain calls reading the module parameters

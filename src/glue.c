@@ -23,6 +23,7 @@
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/spinlock.h>
+#include <linux/stop_machine.h>
 #include <linux/trace_recursion.h>
 #include <linux/tracepoint.h>
 #include <linux/wait.h>
@@ -214,6 +215,26 @@ void lg_wake_interruptible(struct task_struct *task)
 int lg_task_cpu(const struct task_struct *task)
 {
 	return task_cpu(task);
+}
+
+bool lg_task_on_cpu(const struct task_struct *task)
+{
+	return READ_ONCE(task->on_cpu);
+}
+
+/* stop_machine() is a plain export, but its callback type is cpu_stop_fn_t. */
+int lg_stop_machine(int (*fn)(void *data), void *data)
+{
+	return stop_machine(fn, data, NULL);
+}
+
+static bool sweep;
+module_param(sweep, bool, 0644);
+MODULE_PARM_DESC(sweep, "Start each transition with one stop_machine sweep that switches every task whose stack is clean, runnable ones included (default N: stops every CPU for one walk of all threads)");
+
+bool lg_sweep_enabled(void)
+{
+	return READ_ONCE(sweep);
 }
 
 /*
@@ -440,7 +461,10 @@ asm(
 /*
  * Entered by a tail jump from a slot's trampoline, site in %r11, the stack
  * as at the trampoline's entry. Saves the argument registers (and %rax, the
- * vector count of variadic calls); 7 pushes realign the stack for the call.
+ * vector count of variadic calls); %r10 and %r11 are scratch at a function's
+ * entry. The kernel keeps the stack 8-byte aligned only (arch/x86/Makefile:
+ * -mstack-alignment=8 / -mpreferred-stack-boundary=3), so the odd number of
+ * pushes is fine.
  */
 "	.type	lg_direct_decide_tramp, @function\n"
 "lg_direct_decide_tramp:\n"

@@ -107,3 +107,25 @@ pub(crate) unsafe fn check_blocked<F: FnMut(Verdict)>(
     };
     ret == 0
 }
+
+/// Checks a task while every CPU is stopped (`stop_machine`): `None` when
+/// the task is on a CPU (the stoppers), else the verdict on its stack.
+///
+/// # Safety
+///
+/// Must run inside a `stop_machine` callback, with `task` valid (RCU walk).
+pub(crate) unsafe fn check_stopped(task: *mut sys::task_struct, affected: &[Extent]) -> Option<Verdict> {
+    // SAFETY: `task` is valid under the walk's RCU read lock.
+    if unsafe { sys::lg_task_on_cpu(task) } {
+        return None;
+    }
+    let mut buf = [0usize; MAX_ENTRIES];
+    // SAFETY: the caller stopped every CPU, so the task cannot run and its
+    // stack is stable; `buf` has MAX_ENTRIES room.
+    let n = unsafe { sys::stack_trace_save_tsk(task, buf.as_mut_ptr().cast(), MAX_ENTRIES as u32, 0) }
+        as usize;
+    if n == 0 {
+        return Some(Verdict::Unreliable);
+    }
+    Some(judge(buf.get(..n).unwrap_or(&buf), affected, n >= MAX_ENTRIES))
+}

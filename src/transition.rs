@@ -61,14 +61,16 @@ pub(crate) enum Kind {
     Fork,
     /// Marked by `force`.
     Forced,
+    /// Stack-checked while every CPU was stopped (`sweep`).
+    Sweep,
 }
 
 /// Number of [`Kind`]s.
-pub(crate) const KINDS: usize = 8;
+pub(crate) const KINDS: usize = 9;
 
 /// Names of the [`Kind`]s, in order.
 pub(crate) const KIND_NAMES: [&str; KINDS] =
-    ["syscall", "workqueue", "kthread", "idle", "user_interrupt", "stack_check", "fork", "forced"];
+    ["syscall", "workqueue", "kthread", "idle", "user_interrupt", "stack_check", "fork", "forced", "sweep"];
 
 /// The transition in progress, as the handler and probes see it.
 pub(crate) struct Active {
@@ -467,6 +469,26 @@ impl Transition {
         self.active.table.pending()
     }
 
+    /// The optional stop_machine sweep (module parameter `sweep`): with
+    /// every CPU stopped no task runs, so every task but the stoppers has a
+    /// stable stack, runnable ones included (a module cannot take the
+    /// runqueue lock that pins one runnable task, as upstream's
+    /// `task_call_func()` does). Switches every pending task whose stack is
+    /// clean, in one go, at the cost of stopping the machine for one walk
+    /// of all threads, as kpatch's consistency check did.
+    pub(crate) fn sweep(&mut self) {
+        let mut ctx = SweepCtx { active: &self.active, initial: self.initial, stopped_ns: 0 };
+        // SAFETY: `sweep_stopped` matches the callback type; `ctx` outlives
+        // the call, which returns after the callback ran.
+        let ret = unsafe { sys::lg_stop_machine(Some(sweep_stopped), (&mut ctx as *mut SweepCtx<'_>).cast()) };
+        if ret != 0 {
+            pr_warn!("stop_machine sweep failed ({})\n", ret);
+        } else {
+            let switched = self.active.switched.get(Kind::Sweep as usize).map_or(0, |c| c.load(Ordering::Relaxed));
+            pr_info!("sweep: {} tasks switched, every CPU stopped for {} us\n", switched, ctx.stopped_ns / 1000);
+        }
+    }
+
     /// Whether every thread is tracked and in the target universe. Inserts
     /// untracked threads (in the initial universe).
     pub(crate) fn verify(&mut self) -> bool {
@@ -599,6 +621,43 @@ unsafe extern "C" fn visit_pass(task: *mut sys::task_struct, data: *mut c_void) 
         }
     }
     (ctx.report)(pending_info(task, why));
+    true
+}
+
+struct SweepCtx<'a> {
+    active: &'a Active,
+    initial: Universe,
+    /// How long the walk ran with every CPU stopped.
+    stopped_ns: u64,
+}
+
+/// Runs on one CPU with every other CPU stopped and interrupts off.
+unsafe extern "C" fn sweep_stopped(data: *mut c_void) -> i32 {
+    // SAFETY: `data` is the caller's `SweepCtx`, alive for the call.
+    let ctx = unsafe { &mut *data.cast::<SweepCtx<'_>>() };
+    // SAFETY: plain call, safe in any context.
+    let t0 = unsafe { sys::ktime_get_mono_fast_ns() };
+    // SAFETY: `visit_sweep` matches `lg_task_visit_fn`; `ctx` outlives the walk.
+    unsafe { sys::lg_for_each_thread(Some(visit_sweep), (ctx as *mut SweepCtx<'_>).cast()) };
+    // SAFETY: as above.
+    ctx.stopped_ns = unsafe { sys::ktime_get_mono_fast_ns() }.wrapping_sub(t0);
+    0
+}
+
+unsafe extern "C" fn visit_sweep(task: *mut sys::task_struct, data: *mut c_void) -> bool {
+    // SAFETY: `data` is the `SweepCtx` of `sweep_stopped`.
+    let ctx = unsafe { &mut *data.cast::<SweepCtx<'_>>() };
+    let a = ctx.active;
+    let key = task as usize;
+    if a.tracked_universe(key, ctx.initial) == a.table.target() {
+        return true;
+    }
+    // SAFETY: every CPU is stopped: a task not on a CPU now cannot run
+    // before the sweep ends, so its stack is stable (the stopper threads of
+    // the other CPUs are on a CPU and skipped).
+    if unsafe { stack::check_stopped(task, a.affected()) } == Some(Verdict::Clean) {
+        a.switch(key, Kind::Sweep, false);
+    }
     true
 }
 

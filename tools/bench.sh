@@ -70,6 +70,8 @@ END {
 		row("livegraft enable, " s " tasks", "latency.lg.enable." s, "ms", 1e6)
 		row("upstream disable, " s " tasks", "latency.klp.disable." s, "ms", 1e6)
 		row("livegraft disable, " s " tasks", "latency.lg.disable." s, "ms", 1e6)
+		row("livegraft sweep=1 enable, " s " tasks", "latency.lgsweep.enable." s, "ms", 1e6)
+		row("livegraft sweep=1 disable, " s " tasks", "latency.lgsweep.disable." s, "ms", 1e6)
 	}
 	print ""
 	print "Memory"
@@ -91,6 +93,8 @@ END {
 	}
 	if ("latency.lg.enable.1000" in med)
 		verdict("enable latency at 1000 tasks <= 0.25 x upstream", med["latency.lg.enable.1000"] <= 0.25 * med["latency.klp.enable.1000"], sprintf("ratio %.2f", med["latency.lg.enable.1000"] / med["latency.klp.enable.1000"]))
+	if ("latency.lgsweep.enable.1000" in med)
+		verdict("with sweep=1: enable latency at 1000 tasks <= 0.25 x upstream", med["latency.lgsweep.enable.1000"] <= 0.25 * med["latency.klp.enable.1000"], sprintf("ratio %.2f", med["latency.lgsweep.enable.1000"] / med["latency.klp.enable.1000"]))
 	verdict("after retirement: getpid within 10% of no patch", med["getpid.lg_done"] <= 1.1 * med["getpid.unpatched"], sprintf("%.1f vs %.1f ns", med["getpid.lg_done"], med["getpid.unpatched"]))
 	printf "{\n  \"date\": \"%s\",\n  \"machine\": \"QEMU TCG, 2 vCPUs\",\n  %s\n}\n", stamp, jsonl > json
 	print ""

@@ -100,6 +100,14 @@ for n in ${SIZES:-10 100 1000}; do
 		t=$(lg_transition_time disable $LGP) || fail "lg disable timing"
 		echo "BENCH latency.lg.disable.$n $t"
 		rmmod lg_bench_lg
+		# The same with the optional stop_machine sweep.
+		echo 1 > /sys/module/livegraft/parameters/sweep
+		t=$(lg_transition_time enable $MODDIR/lg_bench_lg.ko $LGP) || fail "lg sweep enable timing"
+		echo "BENCH latency.lgsweep.enable.$n $t"
+		t=$(lg_transition_time disable $LGP) || fail "lg sweep disable timing"
+		echo "BENCH latency.lgsweep.disable.$n $t"
+		rmmod lg_bench_lg
+		echo 0 > /sys/module/livegraft/parameters/sweep
 	done
 	kill $spawner
 	wait $spawner 2>/dev/null || true
@@ -107,5 +115,5 @@ for n in ${SIZES:-10 100 1000}; do
 done
 
 # The transitions' own timeline (setup, switching, teardown) for the record.
-dmesg | grep -E "livegraft: '|livepatch: '" | sed 's/^/BENCHLOG /'
+dmesg | grep -E "livegraft: '|livegraft: sweep|livepatch: '" | sed 's/^/BENCHLOG /'
 echo "BENCH done 1"
