@@ -19,6 +19,10 @@ ls /sys/kernel/livegraft/livegraft_cmdline
 cat $LG/livegraft_cmdline/enabled $LG/livegraft_cmdline/transition
 step "cat /proc/cmdline"
 cat /proc/cmdline
+step "grep fast_path summary   # retired: the call site jumps straight to the replacement"
+fast_path_is livegraft_cmdline 1 > /dev/null
+grep fast_path $LG/livegraft_cmdline/summary
+grep -A1 '^cmdline_proc_show' /sys/kernel/tracing/enabled_functions
 step "rmmod livegraft_cmdline   # refused while enabled"
 rmmod livegraft_cmdline 2>&1 || true
 step "echo 0 > /sys/kernel/livegraft/livegraft_cmdline/enabled"
