@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * livegraft C glue. Rust cannot call static inline functions or macros, so
- * each one livegraft needs gets a small out-of-line wrapper here, and the
+ * each one livegraft needs gets a small out-of-line wrapper here; the
  * patch-module entry point is exported from here (EXPORT_SYMBOL_GPL is a C
- * macro). Nothing else belongs in this file: the logic lives in Rust.
+ * macro), the module parameters are declared here (the 6.12 Rust module!
+ * macro has none), and the direct-call trampolines are here (assembly that
+ * needs the kernel's asm conventions). Nothing else belongs in this file:
+ * the logic, the decision included, lives in Rust.
  *
  * This object is built without $(CC_FLAGS_FTRACE): the ftrace handler and
  * the safe-point probes call into it, so it must never be traced itself.
