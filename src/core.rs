@@ -805,6 +805,15 @@ impl Registry {
             if nudge && run.transition.passes % 8 == 1 {
                 pr_info!("signaling remaining tasks\n");
             }
+            let untracked = run.transition.active().untracked_forks.load(Ordering::Relaxed);
+            if untracked > 0 && !run.transition.full_reported {
+                run.transition.full_reported = true;
+                pr_warn!(
+                    "'{}': task table full: {} new tasks are not tracked and the transition cannot complete; reverse it (write the opposite value to 'enabled')\n",
+                    name,
+                    untracked
+                );
+            }
             done = pending == 0 && run.transition.verify();
         }
         if done {

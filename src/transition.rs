@@ -327,6 +327,8 @@ pub(crate) struct Transition {
     pub(crate) passes: u32,
     /// The owner synchronised every context already (`dispose_synchronized`).
     synchronized: bool,
+    /// The table-full warning was printed.
+    pub(crate) full_reported: bool,
 }
 
 struct WalkInsert<'a> {
@@ -406,7 +408,7 @@ impl Transition {
         // Release: pairs with the Acquire in `active()`: the probes and the
         // handler see an initialised table.
         ACTIVE.store((&*active as *const Active).cast_mut(), Ordering::Release);
-        let mut t = Transition { active, hooks: SafePoints::new(), initial, passes: 0, synchronized: false };
+        let mut t = Transition { active, hooks: SafePoints::new(), initial, passes: 0, synchronized: false, full_reported: false };
         // Fork/free tracking first, so that no task created or freed during
         // the walk is missed (see the argument in Documentation/design.rst).
         t.hooks.register_lifecycle()?;
