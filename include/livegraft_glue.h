@@ -45,6 +45,7 @@ int lg_task_cpu(const struct task_struct *task);
 bool lg_task_on_cpu(const struct task_struct *task);
 int lg_stop_machine(int (*fn)(void *data), void *data);
 bool lg_sweep_enabled(void);
+unsigned int lg_min_table_slots(void);
 
 /* module parameters */
 unsigned int lg_nudge_after_ms(void);

@@ -776,11 +776,14 @@ impl Registry {
         };
         let Some(run) = self.running.as_mut() else { return };
         let elapsed_ms = now_ns().wrapping_sub(run.started_ns) / 1_000_000;
+        if let Err(e) = run.transition.rebuild() {
+            pr_warn!("'{}': cannot rebuild the task table ({})\n", name, e.to_errno());
+        }
         // SAFETY: plain call reading a module parameter.
         if run.transition.passes == 0 && unsafe { sys::lg_sweep_enabled() } {
             run.transition.sweep();
         }
-        let mut done = run.transition.active().table.pending() == 0 && run.transition.verify();
+        let mut done = run.transition.active().table().pending() == 0 && run.transition.verify();
         if !done {
             // SAFETY: plain calls reading the module parameters
             // `nudge_after_ms` and `report_after_ms` (see the glue).
@@ -974,10 +977,10 @@ impl Registry {
                         "direction: {}\nelapsed_ms: {}\npending: {}\ntracked: {}\ntarget: {}\ntable_bytes: {}",
                         if run.direction == Direction::Patching { "patching" } else { "unpatching" },
                         now_ns().wrapping_sub(run.started_ns) / 1_000_000,
-                        a.table.pending(),
-                        a.table.live(),
-                        if a.table.target() == Universe::Patched { "patched" } else { "unpatched" },
-                        a.table.capacity().saturating_mul(core::mem::size_of::<crate::logic::task_table::Slot>()),
+                        a.table().pending(),
+                        a.table().live(),
+                        if a.table().target() == Universe::Patched { "patched" } else { "unpatched" },
+                        a.table().capacity().saturating_mul(core::mem::size_of::<crate::logic::task_table::Slot>()),
                     );
                     for (k, c) in KIND_NAMES.iter().zip(a.switched.iter()) {
                         let _ = writeln!(out, "switched_{}: {}", k, c.load(Ordering::Relaxed));

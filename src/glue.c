@@ -231,6 +231,15 @@ int lg_stop_machine(int (*fn)(void *data), void *data)
 	return stop_machine(fn, data, NULL);
 }
 
+static unsigned int min_table_slots = 4096;
+module_param(min_table_slots, uint, 0644);
+MODULE_PARM_DESC(min_table_slots, "Smallest task table, in 16-byte slots (default 4096; at least 64; small values make the tests rebuild the table)");
+
+unsigned int lg_min_table_slots(void)
+{
+	return READ_ONCE(min_table_slots);
+}
+
 static bool sweep;
 module_param(sweep, bool, 0644);
 MODULE_PARM_DESC(sweep, "Start each transition with one stop_machine sweep that switches every task whose stack is clean, runnable ones included (default N: stops every CPU for one walk of all threads)");

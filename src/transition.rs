@@ -31,7 +31,7 @@
 //! under the table lock, start switching again.
 
 use crate::logic::task_table::{InsertError, Removed, Slot, SwitchResult, TaskTable, Universe};
-use crate::logic::task_table::slots_for_tasks;
+use crate::logic::task_table::{slots_for_tasks, SLOTS_PER_TASK};
 use crate::logic::transition::Direction;
 use crate::safepoints::SafePoints;
 use crate::stack::{self, Verdict};
@@ -74,10 +74,10 @@ pub(crate) const KIND_NAMES: [&str; KINDS] =
 
 /// The transition in progress, as the handler and probes see it.
 pub(crate) struct Active {
-    /// Universe of every tracked task.
-    pub(crate) table: TaskTable<'static>,
-    /// The table's memory; `table` borrows it (see `Transition::begin`).
-    _slots: KVVec<Slot>,
+    /// The current task table (a `TableBox`; Release-published, never
+    /// null). A rebuild publishes a new one; earlier ones stay frozen and
+    /// allocated (`Transition::retired_tables`) until the transition ends.
+    current: AtomicPtr<TableBox>,
     /// Functions a task must not have on its stack to switch to Patched
     /// (the versions it runs now, i.e. the old ones).
     old_code: KVec<Extent>,
@@ -93,16 +93,50 @@ pub(crate) struct Active {
     idle_offcpu_ok: bool,
 }
 
-// SAFETY: `_slots` is owned memory only freed on drop, after every user of
-// the table is gone; everything else is atomics or immutable after publication.
+/// A task table with the memory it borrows.
+pub(crate) struct TableBox {
+    /// Universe of every tracked task.
+    table: TaskTable<'static>,
+    /// The table's memory; `table` borrows it (see `Transition::begin`).
+    _slots: KVVec<Slot>,
+}
+
+// SAFETY: the tables are owned memory only freed after every user is gone;
+// everything else is atomics or immutable after publication.
 unsafe impl Send for Active {}
 // SAFETY: see `Send`.
 unsafe impl Sync for Active {}
 
+impl Drop for Active {
+    fn drop(&mut self) {
+        let b = self.current.load(Ordering::Relaxed);
+        if !b.is_null() {
+            // SAFETY: `current` owns the box it points to (from
+            // `KBox::into_raw`); the owner drops `Active` only after every
+            // user is gone.
+            drop(unsafe { KBox::from_raw(b) });
+        }
+    }
+}
+
 impl Active {
+    /// The current task table. Mutations (insert, remove, force, reverse)
+    /// must call this *inside* the table lock, which a rebuild holds while
+    /// it copies and publishes, so that none lands in a frozen table.
+    #[inline(always)]
+    pub(crate) fn table(&self) -> &TaskTable<'static> {
+        // Acquire: pairs with the Release stores in `Transition::begin` and
+        // `Transition::rebuild`: the table is initialised when seen.
+        let b = self.current.load(Ordering::Acquire);
+        // SAFETY: never null after `begin` published the first table, and a
+        // table stays allocated until the transition (owner of `Active`)
+        // is dropped after every user is gone.
+        unsafe { &(*b).table }
+    }
+
     /// The functions that block a switch to the current target.
     pub(crate) fn affected(&self) -> &[Extent] {
-        match self.table.target() {
+        match self.table().target() {
             Universe::Patched => &self.old_code,
             Universe::Unpatched => &self.new_code,
         }
@@ -112,8 +146,8 @@ impl Active {
     /// table does not know it (the fork hook did not see it: it has run in
     /// the initial universe so far, which is safe for a new task).
     fn tracked_universe(&self, key: usize, initial: Universe) -> Universe {
-        self.table.lookup(key).unwrap_or_else(|| {
-            let _ = locked(|| self.table.insert(key, initial));
+        self.table().lookup(key).unwrap_or_else(|| {
+            let _ = locked(|| self.table().insert(key, initial));
             initial
         })
     }
@@ -130,7 +164,7 @@ impl Active {
     /// locks around a probe), unless `kick` is false because the caller is
     /// the work itself, which checks `pending` after its pass.
     fn switch(&self, key: usize, kind: Kind, kick: bool) {
-        match self.table.switch_task(key, self.table.target()) {
+        match self.table().switch_task(key, self.table().target()) {
             SwitchResult::Switched => self.count(kind),
             SwitchResult::SwitchedLast => {
                 self.count(kind);
@@ -174,7 +208,7 @@ pub(crate) fn current_key() -> usize {
 #[inline]
 pub(crate) fn universe_of(key: usize, fallback: Universe) -> Universe {
     match active() {
-        Some(a) => a.table.universe_of(key),
+        Some(a) => a.table().universe_of(key),
         None => fallback,
     }
 }
@@ -183,7 +217,7 @@ pub(crate) fn universe_of(key: usize, fallback: Universe) -> Universe {
 pub(crate) fn switch_current(kind: Kind, check_stack: bool) {
     let Some(a) = active() else { return };
     let key = current_key();
-    if a.table.lookup(key) == Some(a.table.target()) || !a.table.accepting() {
+    if a.table().lookup(key) == Some(a.table().target()) || !a.table().accepting() {
         return;
     }
     if check_stack && stack::check_current(a.affected()) != Verdict::Clean {
@@ -213,8 +247,8 @@ fn locked<R>(f: impl FnOnce() -> R) -> R {
 /// Probe entry: `child` was forked by `parent` and has not run yet.
 pub(crate) fn task_forked(parent: usize, child: usize) {
     let Some(a) = active() else { return };
-    let universe = a.table.universe_of(parent);
-    let res = locked(|| a.table.insert(child, universe));
+    let universe = a.table().universe_of(parent);
+    let res = locked(|| a.table().insert(child, universe));
     match res {
         Err(InsertError::TableFull) => {
             // The child runs in the initial universe (a fresh task holds no
@@ -222,15 +256,19 @@ pub(crate) fn task_forked(parent: usize, child: usize) {
             // inserts it; the transition cannot complete before.
             a.untracked_forks.fetch_add(1, Ordering::Relaxed);
         }
-        Ok(_) if universe == a.table.target() => a.count(Kind::Fork),
+        Ok(_) if universe == a.table().target() => a.count(Kind::Fork),
         _ => {}
+    }
+    if a.table().needs_rebuild() {
+        // SAFETY: plain call; safe in any context. The work rebuilds.
+        unsafe { sys::lg_kick_transition_work() };
     }
 }
 
 /// Probe entry: `task`'s task_struct is being freed (RCU callback).
 pub(crate) fn task_freed(task: usize) {
     let Some(a) = active() else { return };
-    let res = locked(|| a.table.remove(task));
+    let res = locked(|| a.table().remove(task));
     if res == Removed::RemovedLast {
         // SAFETY: plain call; safe in any context.
         unsafe { sys::lg_kick_transition_work() };
@@ -329,6 +367,9 @@ pub(crate) struct Transition {
     synchronized: bool,
     /// The table-full warning was printed.
     pub(crate) full_reported: bool,
+    /// Tables replaced by `rebuild` (from `KBox::into_raw`): frozen, still
+    /// readable by decisions that loaded them, freed with the transition.
+    retired_tables: KVec<*mut TableBox>,
 }
 
 struct WalkInsert<'a> {
@@ -360,6 +401,32 @@ unsafe extern "C" fn visit_count(_task: *mut sys::task_struct, data: *mut c_void
     true
 }
 
+/// Slots for the current number of threads (see `slots_for_tasks`, and the
+/// module parameter `min_table_slots`, which tests use to force rebuilds):
+/// the vector, and a `'static` view of it.
+fn alloc_slots() -> Result<(KVVec<Slot>, &'static [Slot])> {
+    let mut threads = 0usize;
+    // SAFETY: `visit_count` matches `lg_task_visit_fn`; `threads` outlives the walk.
+    unsafe { sys::lg_for_each_thread(Some(visit_count), (&mut threads as *mut usize).cast()) };
+    let tasks = threads.saturating_add(nr_cpu_ids() as usize);
+    // SAFETY: plain call reading a module parameter.
+    let floor = (unsafe { sys::lg_min_table_slots() } as usize).max(64);
+    let nslots = match tasks.saturating_mul(SLOTS_PER_TASK).max(floor).checked_next_power_of_two() {
+        Some(n) => n.min(slots_for_tasks(tasks)),
+        None => slots_for_tasks(tasks),
+    };
+    let mut slots = KVVec::with_capacity(nslots, GFP_KERNEL)?;
+    for _ in 0..nslots {
+        slots.push(Slot::new(), GFP_KERNEL)?;
+    }
+    // SAFETY: the buffer holds `nslots` initialised slots; it is owned by the
+    // `TableBox` the caller builds and freed only when that is dropped, after
+    // every user of the slice is gone (see `Transition::drop`). Moving the
+    // vector does not move its buffer.
+    let slice: &'static [Slot] = unsafe { core::slice::from_raw_parts(slots.as_ptr(), nslots) };
+    Ok((slots, slice))
+}
+
 fn cpu_online(cpu: u32) -> bool {
     // SAFETY: plain call.
     unsafe { sys::lg_cpu_online(cpu) }
@@ -377,26 +444,15 @@ impl Transition {
         if !ACTIVE.load(Ordering::Relaxed).is_null() {
             return Err(EBUSY);
         }
-        let mut threads = 0usize;
-        // SAFETY: `visit_count` matches `lg_task_visit_fn`; `threads` outlives the walk.
-        unsafe { sys::lg_for_each_thread(Some(visit_count), (&mut threads as *mut usize).cast()) };
-        let nslots = slots_for_tasks(threads.saturating_add(nr_cpu_ids() as usize));
-        let mut slots = KVVec::with_capacity(nslots, GFP_KERNEL)?;
-        for _ in 0..nslots {
-            slots.push(Slot::new(), GFP_KERNEL)?;
-        }
-        // SAFETY: the buffer holds `nslots` initialised slots; it is owned by
-        // the `Active` built below and freed only when that is dropped, after
-        // every user of the slice is gone (see `Transition::drop`). Moving the
-        // vector does not move its buffer.
-        let slice: &'static [Slot] = unsafe { core::slice::from_raw_parts(slots.as_ptr(), nslots) };
+        let (slots, slice) = alloc_slots()?;
+        let nslots = slice.len();
         let initial = direction.initial_universe();
         let table = TaskTable::new(slice, initial).map_err(|_| EINVAL)?;
+        let first = KBox::into_raw(KBox::new(TableBox { table, _slots: slots }, GFP_KERNEL)?);
         let idle_offcpu_ok = idle_loop_unaffected(&old_code, &new_code);
         let active = KBox::new(
             Active {
-                table,
-                _slots: slots,
+                current: AtomicPtr::new(first),
                 old_code,
                 new_code,
                 switched: Default::default(),
@@ -408,11 +464,11 @@ impl Transition {
         // Release: pairs with the Acquire in `active()`: the probes and the
         // handler see an initialised table.
         ACTIVE.store((&*active as *const Active).cast_mut(), Ordering::Release);
-        let mut t = Transition { active, hooks: SafePoints::new(), initial, passes: 0, synchronized: false, full_reported: false };
+        let mut t = Transition { active, hooks: SafePoints::new(), initial, passes: 0, synchronized: false, full_reported: false, retired_tables: KVec::new() };
         // Fork/free tracking first, so that no task created or freed during
         // the walk is missed (see the argument in Documentation/design.rst).
         t.hooks.register_lifecycle()?;
-        let mut walk = WalkInsert { table: &t.active.table, universe: initial, inserted: 0, full: false };
+        let mut walk = WalkInsert { table: t.active.table(), universe: initial, inserted: 0, full: false };
         // SAFETY: `visit_insert` matches `lg_task_visit_fn`; `walk` outlives the walk.
         unsafe { sys::lg_for_each_thread(Some(visit_insert), (&mut walk as *mut WalkInsert<'_>).cast()) };
         if walk.full {
@@ -423,7 +479,7 @@ impl Transition {
         // offline CPU would otherwise stay pending forever (CPU hotplug during
         // a transition is a documented limit).
         for cpu in (0..nr_cpu_ids()).filter(|&c| cpu_online(c)) {
-            let res = locked(|| t.active.table.insert(idle_key(cpu), initial));
+            let res = locked(|| t.active.table().insert(idle_key(cpu), initial));
             res.map_err(|_| ENOMEM)?;
         }
         Ok(t)
@@ -432,7 +488,7 @@ impl Transition {
     /// Registers the switching safe points and lets tasks switch.
     pub(crate) fn start(&mut self) -> Result {
         self.hooks.register_switching()?;
-        self.active.table.start_switching();
+        self.active.table().start_switching();
         Ok(())
     }
 
@@ -455,20 +511,83 @@ impl Transition {
         let mut ctx = PassCtx { active: &self.active, nudge, cpus: &mut cpus, report, initial: self.initial };
         // SAFETY: `visit_pass` matches `lg_task_visit_fn`; `ctx` outlives the walk.
         unsafe { sys::lg_for_each_thread(Some(visit_pass), (&mut ctx as *mut PassCtx<'_>).cast()) };
-        let target = self.active.table.target();
+        let target = self.active.table().target();
         for cpu in (0..nr_cpu_ids()).filter(|&c| cpu_online(c)) {
             // A CPU running a pending task: a user-mode one switches in the
             // IPI. A CPU whose idle task is pending: an idle CPU wakes and
             // re-enters idle (cpu_idle), a busy one switches its off-CPU
             // idle task in the IPI.
             let running = all || cpus.get(cpu as usize).copied().unwrap_or(false);
-            if running || self.active.table.lookup(idle_key(cpu)) != Some(target) {
+            if running || self.active.table().lookup(idle_key(cpu)) != Some(target) {
                 // SAFETY: `ipi_switch` matches `smp_call_func_t`; wait=0 from
                 // process context with IRQs enabled is allowed.
                 unsafe { sys::smp_call_function_single(cpu as i32, Some(ipi_switch), core::ptr::null_mut(), 0) };
             }
         }
-        self.active.table.pending()
+        self.active.table().pending()
+    }
+
+    /// Replaces the task table by a fresh one without tombstones, sized for
+    /// the current number of threads, once its load passed half of its
+    /// capacity (fork/exit churn leaves a tombstone per freed task; inserts
+    /// are refused above 3/4, which would stall the transition).
+    ///
+    /// Protocol (`TaskTable::rebuild_into`): stop switching and wait out
+    /// in-flight switchers (they run with preemption disabled), copy and
+    /// publish the new table under the table lock (inserts and removals
+    /// load the current table inside that lock, so none lands in the old
+    /// one), then switch on the new table. Lock-free readers that loaded the
+    /// old table read a frozen copy of the same states; it is freed only
+    /// with the transition.
+    pub(crate) fn rebuild(&mut self) -> Result {
+        let old = self.active.table();
+        if !old.needs_rebuild() {
+            return Ok(());
+        }
+        let (slots, slice) = alloc_slots()?;
+        let boxed = KBox::<TableBox>::new_uninit(GFP_KERNEL)?;
+        // Room for the old table, so that keeping it cannot fail later.
+        self.retired_tables.reserve(1, GFP_KERNEL)?;
+        let accepting = old.accepting();
+        old.stop_switching();
+        // SAFETY: plain call in process context (the transition worker).
+        unsafe { sys::synchronize_rcu() };
+        let from = old.capacity();
+        let current = &self.active.current;
+        // The closure only moves pointers and copies entries: no allocation
+        // or freeing under the raw spinlock.
+        let res = locked(move || match old.rebuild_into(slice) {
+            Ok(table) => {
+                let b = KBox::into_raw(KBox::write(boxed, TableBox { table, _slots: slots }));
+                // Release: pairs with the Acquire in `Active::table`.
+                let prev = current.swap(b, Ordering::AcqRel);
+                Ok(prev)
+            }
+            Err(_) => Err((boxed, slots)),
+        });
+        match res {
+            Ok(prev) => {
+                if accepting {
+                    self.active.table().start_switching();
+                }
+                let live = self.active.table().live();
+                let to = self.active.table().capacity();
+                // `prev` is no longer published but readers may still use
+                // it: kept (room reserved above; were that to fail, leaked
+                // rather than freed early).
+                let _ = self.retired_tables.push(prev, GFP_KERNEL);
+                pr_info!("task table rebuilt: {} live entries, {} -> {} slots\n", live, from, to);
+                Ok(())
+            }
+            Err((boxed, slots)) => {
+                if accepting {
+                    old.start_switching();
+                }
+                drop(boxed);
+                drop(slots);
+                Err(ENOMEM)
+            }
+        }
     }
 
     /// The optional stop_machine sweep (module parameter `sweep`): with
@@ -497,38 +616,38 @@ impl Transition {
         let mut ctx = VerifyCtx { active: &self.active, initial: self.initial, ok: true };
         // SAFETY: `visit_verify` matches `lg_task_visit_fn`; `ctx` outlives the walk.
         unsafe { sys::lg_for_each_thread(Some(visit_verify), (&mut ctx as *mut VerifyCtx<'_>).cast()) };
-        ctx.ok && self.active.table.pending() == 0
+        ctx.ok && self.active.table().pending() == 0
     }
 
     /// Reverses the direction (caller logs it).
     pub(crate) fn reverse(&mut self) -> Result {
-        self.active.table.stop_switching();
+        self.active.table().stop_switching();
         // SAFETY: plain call in process context: waits for every probe that
         // may still switch with the old target (they run preempt-disabled).
         unsafe { sys::synchronize_rcu() };
-        let res = locked(|| self.active.table.reverse());
-        self.active.table.start_switching();
+        let res = locked(|| self.active.table().reverse());
+        self.active.table().start_switching();
         res.map(|_| ()).map_err(|_| EINVAL)
     }
 
     /// Marks every task switched (`force`).
     pub(crate) fn force(&mut self) {
-        let moved = locked(|| self.active.table.force_all());
+        let moved = locked(|| self.active.table().force_all());
         if let Some(c) = self.active.switched.get(Kind::Forced as usize) {
             c.fetch_add(moved, Ordering::Relaxed);
         }
         // Untracked tasks are in the initial universe: track them in the target.
-        self.initial = self.active.table.target();
+        self.initial = self.active.table().target();
     }
 
     /// Lets no task switch any more (completion).
     pub(crate) fn stop_switching(&self) {
-        self.active.table.stop_switching();
+        self.active.table().stop_switching();
     }
 
     /// Unregisters every probe and safe point; on return none runs.
     pub(crate) fn unhook(&mut self) {
-        self.active.table.stop_switching();
+        self.active.table().stop_switching();
         self.hooks.unregister_all();
     }
 }
@@ -544,7 +663,8 @@ impl Transition {
 
 impl Drop for Transition {
     /// The caller must have synchronised every context (decisions) since the
-    /// last version stopped consulting the table; see `core.rs`.
+    /// last version stopped consulting the table; see `core.rs`. The tables
+    /// (current and retired) are freed after the body, with the fields.
     fn drop(&mut self) {
         self.hooks.unregister_all();
         // Release: pairs with the Acquire in `active()`; nobody loads it any
@@ -556,6 +676,11 @@ impl Drop for Transition {
             // transition, if a caller got the order wrong; this makes that
             // merely slow).
             unsafe { sys::synchronize_rcu() };
+        }
+        for &b in self.retired_tables.iter() {
+            // SAFETY: from `KBox::into_raw` in `rebuild`, unpublished since,
+            // and every reader is gone (see above).
+            drop(unsafe { KBox::from_raw(b) });
         }
     }
 }
@@ -584,7 +709,7 @@ unsafe extern "C" fn visit_pass(task: *mut sys::task_struct, data: *mut c_void) 
     let ctx = unsafe { &mut *data.cast::<PassCtx<'_>>() };
     let a = ctx.active;
     let key = task as usize;
-    let target = a.table.target();
+    let target = a.table().target();
     if a.tracked_universe(key, ctx.initial) == target {
         return true;
     }
@@ -651,7 +776,7 @@ unsafe extern "C" fn visit_sweep(task: *mut sys::task_struct, data: *mut c_void)
     let ctx = unsafe { &mut *data.cast::<SweepCtx<'_>>() };
     let a = ctx.active;
     let key = task as usize;
-    if a.tracked_universe(key, ctx.initial) == a.table.target() {
+    if a.tracked_universe(key, ctx.initial) == a.table().target() {
         return true;
     }
     // SAFETY: every CPU is stopped: a task not on a CPU now cannot run
@@ -673,7 +798,7 @@ unsafe extern "C" fn visit_verify(task: *mut sys::task_struct, data: *mut c_void
     // SAFETY: `data` is the caller's `VerifyCtx`, alive for the walk.
     let ctx = unsafe { &mut *data.cast::<VerifyCtx<'_>>() };
     let a = ctx.active;
-    if a.tracked_universe(task as usize, ctx.initial) != a.table.target() {
+    if a.tracked_universe(task as usize, ctx.initial) != a.table().target() {
         ctx.ok = false;
     }
     true

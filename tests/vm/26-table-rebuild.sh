@@ -1,0 +1,46 @@
+# The fork storm of scenario 14 with the smallest task table
+# (min_table_slots=64) and 150 more tasks started while the transition is
+# held: the table must be rebuilt larger during the transition; the pending
+# count stays exact across rebuilds, the transition completes once the holder
+# is released, and no unit mixes versions.
+# timeout: 240
+. ./lib.sh
+insmod $MODDIR/livegraft.ko min_table_slots=64
+insmod $MODDIR/lg_target.ko
+echo "kthread on" > $T
+echo hold > $T
+insmod $MODDIR/lg_testpatch.ko
+for j in 1 2 3; do
+	( i=0; while [ $i -lt 150 ]; do ( echo unit > $T ) ; i=$((i + 1)); done ) &
+done
+wait
+expect_eq "$(cat $LG/lg_testpatch/transition)" 1 "transition held open through the storm"
+cat $LG/lg_testpatch/summary
+grep -q "^pending: 1$" $LG/lg_testpatch/summary || fail "pending is not exactly the holder"
+ok "only the holder is pending after 450 forks and exits"
+# 150 more live tasks push the 256-slot table past half its capacity.
+lg_spawn 150 > /tmp/spawn.out &
+spawner=$!
+wait_for 120 grep -q ready /tmp/spawn.out
+wait_for 60 sh -c "grep -q '^pending: 1$' $LG/lg_testpatch/summary"
+ok "only the holder is pending with 150 more tasks"
+kill $spawner
+wait $spawner 2>/dev/null || true
+wait_for 60 sh -c "grep -q '^pending: 1$' $LG/lg_testpatch/summary"
+cat $LG/lg_testpatch/summary
+expect_dmesg "livegraft: task table rebuilt: [0-9]+ live entries, [0-9]+ -> [0-9]+ slots"
+n=$(dmesg | grep -c "task table rebuilt")
+[ "$n" -ge 1 ] || fail "the table was never rebuilt"
+ok "the table was rebuilt $n times"
+expect_no_dmesg "task table full"
+echo unhold > $T
+wait_transition_done lg_testpatch 30
+expect_dmesg "livegraft: 'lg_testpatch': patching complete"
+[ "$(stat syscall units)" -ge 450 ] || fail "fewer units than forks: $(stat syscall units)"
+expect_no_mixed
+echo 0 > $LG/lg_testpatch/enabled
+wait_for 30 [ ! -e $LG/lg_testpatch ]
+rmmod lg_testpatch
+echo "kthread off" > $T
+rmmod lg_target
+rmmod livegraft
