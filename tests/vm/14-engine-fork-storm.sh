@@ -5,17 +5,7 @@
 # timeout: 240
 . ./lib.sh
 load_core_and_target
-echo "kthread on" > $T
-echo hold > $T
-insmod $MODDIR/lg_testpatch.ko
-for j in 1 2 3; do
-	( i=0; while [ $i -lt 150 ]; do ( echo unit > $T ) ; i=$((i + 1)); done ) &
-done
-wait
-expect_eq "$(cat $LG/lg_testpatch/transition)" 1 "transition held open through the storm"
-cat $LG/lg_testpatch/summary
-grep -q "^pending: 1$" $LG/lg_testpatch/summary || fail "pending is not exactly the holder"
-ok "only the holder is pending after 450 forks and exits"
+held_fork_storm
 echo unhold > $T
 wait_transition_done lg_testpatch 30
 expect_dmesg "livegraft: 'lg_testpatch': patching complete"

@@ -7,17 +7,7 @@
 . ./lib.sh
 insmod $MODDIR/livegraft.ko min_table_slots=64
 insmod $MODDIR/lg_target.ko
-echo "kthread on" > $T
-echo hold > $T
-insmod $MODDIR/lg_testpatch.ko
-for j in 1 2 3; do
-	( i=0; while [ $i -lt 150 ]; do ( echo unit > $T ) ; i=$((i + 1)); done ) &
-done
-wait
-expect_eq "$(cat $LG/lg_testpatch/transition)" 1 "transition held open through the storm"
-cat $LG/lg_testpatch/summary
-grep -q "^pending: 1$" $LG/lg_testpatch/summary || fail "pending is not exactly the holder"
-ok "only the holder is pending after 450 forks and exits"
+held_fork_storm
 # 150 more live tasks push the 256-slot table past half its capacity.
 lg_spawn 150 > /tmp/spawn.out &
 spawner=$!

@@ -96,6 +96,24 @@ stop_units() {
 	expect_no_mixed
 }
 
+# held_fork_storm: the target's kthread runs units, a kthread holds
+# lg_testpatch's transition open inside an old function, and 3 x 150
+# short-lived processes each run one syscall unit; the transition is still
+# held and only the holder pending.
+held_fork_storm() {
+	echo "kthread on" > $T
+	echo hold > $T
+	insmod $MODDIR/lg_testpatch.ko
+	for _j in 1 2 3; do
+		( _i=0; while [ $_i -lt 150 ]; do ( echo unit > $T ) ; _i=$((_i + 1)); done ) &
+	done
+	wait
+	expect_eq "$(cat $LG/lg_testpatch/transition)" 1 "transition held open through the storm"
+	cat $LG/lg_testpatch/summary
+	grep -q "^pending: 1$" $LG/lg_testpatch/summary || fail "pending is not exactly the holder"
+	ok "only the holder is pending after 450 forks and exits"
+}
+
 # disable_patch NAME: write 0, wait until the patch is gone, unload its module.
 disable_patch() {
 	echo 0 > $LG/$1/enabled
