@@ -23,14 +23,4 @@ n=$(dmesg | grep -c "task table rebuilt")
 [ "$n" -ge 1 ] || fail "the table was never rebuilt"
 ok "the table was rebuilt $n times"
 expect_no_dmesg "task table full"
-echo unhold > $T
-wait_transition_done lg_testpatch 30
-expect_dmesg "livegraft: 'lg_testpatch': patching complete"
-[ "$(stat syscall units)" -ge 450 ] || fail "fewer units than forks: $(stat syscall units)"
-expect_no_mixed
-echo 0 > $LG/lg_testpatch/enabled
-wait_for 30 [ ! -e $LG/lg_testpatch ]
-rmmod lg_testpatch
-echo "kthread off" > $T
-rmmod lg_target
-rmmod livegraft
+release_storm_and_unload

@@ -114,6 +114,21 @@ held_fork_storm() {
 	ok "only the holder is pending after 450 forks and exits"
 }
 
+# release_storm_and_unload: after held_fork_storm, release the holder: the
+# transition completes, every forked unit ran, none mixed versions; then
+# unpatch and unload everything.
+release_storm_and_unload() {
+	echo unhold > $T
+	wait_transition_done lg_testpatch 30
+	expect_dmesg "livegraft: 'lg_testpatch': patching complete"
+	[ "$(stat syscall units)" -ge 450 ] || fail "fewer units than forks: $(stat syscall units)"
+	expect_no_mixed
+	disable_patch lg_testpatch
+	echo "kthread off" > $T
+	rmmod lg_target
+	rmmod livegraft
+}
+
 # disable_patch NAME: write 0, wait until the patch is gone, unload its module.
 disable_patch() {
 	echo 0 > $LG/$1/enabled
