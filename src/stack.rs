@@ -60,17 +60,20 @@ struct Blocked<'a, F: FnMut(Verdict)> {
     on_verdict: F,
 }
 
-unsafe extern "C" fn unwind_blocked<F: FnMut(Verdict)>(task: *mut sys::task_struct, data: *mut c_void) -> i32 {
-    // SAFETY: `data` is the `Blocked<F>` passed by `check_blocked`, alive for
-    // the duration of `lg_call_if_blocked`.
-    let ctx = unsafe { &mut *data.cast::<Blocked<'_, F>>() };
+/// The verdict on the stack of a task that cannot run meanwhile (pinned
+/// blocked, or every CPU stopped).
+///
+/// # Safety
+///
+/// `task` must be valid and unable to run for the duration of the call.
+unsafe fn check_stable(task: *mut sys::task_struct, affected: &[Extent]) -> Verdict {
     let mut buf = [0usize; MAX_ENTRIES];
-    // SAFETY: `task` is pinned blocked by the caller (pi_lock held, off any
-    // runqueue and CPU), so its stack is stable; `buf` has MAX_ENTRIES room.
+    // SAFETY: the caller keeps the task from running, so its stack is
+    // stable; `buf` has MAX_ENTRIES room.
     let n = unsafe { sys::stack_trace_save_tsk(task, buf.as_mut_ptr().cast(), MAX_ENTRIES as u32, 0) }
         as usize;
-    let verdict = if n == 0 {
-        // SAFETY: `task` is valid (the caller holds a reference under RCU).
+    if n == 0 {
+        // SAFETY: `task` is valid (the caller's promise).
         let dead = unsafe { sys::lg_task_is_dead(task) };
         // A dead task whose stack is already freed never runs again.
         if dead {
@@ -79,8 +82,17 @@ unsafe extern "C" fn unwind_blocked<F: FnMut(Verdict)>(task: *mut sys::task_stru
             Verdict::Unreliable
         }
     } else {
-        judge(buf.get(..n).unwrap_or(&buf), ctx.affected, n >= MAX_ENTRIES)
-    };
+        judge(buf.get(..n).unwrap_or(&buf), affected, n >= MAX_ENTRIES)
+    }
+}
+
+unsafe extern "C" fn unwind_blocked<F: FnMut(Verdict)>(task: *mut sys::task_struct, data: *mut c_void) -> i32 {
+    // SAFETY: `data` is the `Blocked<F>` passed by `check_blocked`, alive for
+    // the duration of `lg_call_if_blocked`.
+    let ctx = unsafe { &mut *data.cast::<Blocked<'_, F>>() };
+    // SAFETY: `task` is pinned blocked by the caller (pi_lock held, off any
+    // runqueue and CPU) and valid (reference under RCU).
+    let verdict = unsafe { check_stable(task, ctx.affected) };
     (ctx.on_verdict)(verdict);
     0
 }
@@ -119,13 +131,6 @@ pub(crate) unsafe fn check_stopped(task: *mut sys::task_struct, affected: &[Exte
     if unsafe { sys::lg_task_on_cpu(task) } {
         return None;
     }
-    let mut buf = [0usize; MAX_ENTRIES];
-    // SAFETY: the caller stopped every CPU, so the task cannot run and its
-    // stack is stable; `buf` has MAX_ENTRIES room.
-    let n = unsafe { sys::stack_trace_save_tsk(task, buf.as_mut_ptr().cast(), MAX_ENTRIES as u32, 0) }
-        as usize;
-    if n == 0 {
-        return Some(Verdict::Unreliable);
-    }
-    Some(judge(buf.get(..n).unwrap_or(&buf), affected, n >= MAX_ENTRIES))
+    // SAFETY: the caller stopped every CPU, so a task off its CPU cannot run.
+    Some(unsafe { check_stable(task, affected) })
 }
