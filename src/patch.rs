@@ -107,7 +107,7 @@ impl Site {
             Site { name, extent, top: AtomicPtr::new(core::ptr::null_mut()), route: None },
             GFP_KERNEL,
         )?;
-        let private = (&*site as *const Site).cast_mut().cast::<c_void>();
+        let private = site.private();
         site.route = Some(match Direct::new(extent.start) {
             Some(mut d) => {
                 // SAFETY: the site owns the direct call and drops it (which
@@ -118,6 +118,12 @@ impl Site {
             None => Route::Handler(FtraceOps::new(sys::lg_redirect_handler, private, ftrace::FLAGS_REDIRECT, extent.start)?),
         });
         Ok(site)
+    }
+
+    /// What the trampoline slot or the ftrace ops hands back to the
+    /// decision ([`lg_rust_redirect_target`]): this site.
+    fn private(&self) -> *mut c_void {
+        (self as *const Site).cast_mut().cast::<c_void>()
     }
 
     /// The version on top of the stack, if any.
@@ -191,7 +197,7 @@ impl Site {
     /// Routes every call through the per-task decision, for a transition:
     /// before the transition lets tasks switch (see `direct.rs`).
     pub(crate) fn enter_transition(&mut self) {
-        let private = (self as *const Site).cast_mut().cast::<c_void>();
+        let private = self.private();
         if let Some(Route::Direct(d)) = self.route.as_mut() {
             // SAFETY: the site owns the direct call (see `new`).
             unsafe { d.decide(private) };

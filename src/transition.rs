@@ -164,7 +164,8 @@ impl Active {
     /// locks around a probe), unless `kick` is false because the caller is
     /// the work itself, which checks `pending` after its pass.
     fn switch(&self, key: usize, kind: Kind, kick: bool) {
-        match self.table().switch_task(key, self.table().target()) {
+        let table = self.table();
+        match table.switch_task(key, table.target()) {
             SwitchResult::Switched => self.count(kind),
             SwitchResult::SwitchedLast => {
                 self.count(kind);
@@ -217,7 +218,8 @@ pub(crate) fn universe_of(key: usize, fallback: Universe) -> Universe {
 pub(crate) fn switch_current(kind: Kind, check_stack: bool) {
     let Some(a) = active() else { return };
     let key = current_key();
-    if a.table().lookup(key) == Some(a.table().target()) || !a.table().accepting() {
+    let table = a.table();
+    if table.lookup(key) == Some(table.target()) || !table.accepting() {
         return;
     }
     if check_stack && stack::check_current(a.affected()) != Verdict::Clean {
