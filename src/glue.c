@@ -233,7 +233,7 @@ int lg_stop_machine(int (*fn)(void *data), void *data)
 
 static unsigned int min_table_slots = 4096;
 module_param(min_table_slots, uint, 0644);
-MODULE_PARM_DESC(min_table_slots, "Smallest task table, in 16-byte slots (default 4096; at least 64; small values make the tests rebuild the table)");
+MODULE_PARM_DESC(min_table_slots, "Smallest task table, in 16-byte slots (64 to 4096, default 4096; small values make the tests rebuild the table)");
 
 unsigned int lg_min_table_slots(void)
 {

@@ -31,7 +31,7 @@
 //! under the table lock, start switching again.
 
 use crate::logic::task_table::{InsertError, Removed, Slot, SwitchResult, TaskTable, Universe};
-use crate::logic::task_table::{slots_for_tasks, SLOTS_PER_TASK};
+use crate::logic::task_table::{slots_for_tasks_min, MIN_SLOTS};
 use crate::logic::transition::Direction;
 use crate::safepoints::SafePoints;
 use crate::stack::{self, Verdict};
@@ -403,8 +403,9 @@ unsafe extern "C" fn visit_count(_task: *mut sys::task_struct, data: *mut c_void
     true
 }
 
-/// Slots for the current number of threads (see `slots_for_tasks`, and the
-/// module parameter `min_table_slots`, which tests use to force rebuilds):
+/// Slots for the current number of threads (`slots_for_tasks`, with the
+/// floor lowered by the module parameter `min_table_slots`, which tests use
+/// to force rebuilds):
 /// the vector, and a `'static` view of it.
 fn alloc_slots() -> Result<(KVVec<Slot>, &'static [Slot])> {
     let mut threads = 0usize;
@@ -412,11 +413,8 @@ fn alloc_slots() -> Result<(KVVec<Slot>, &'static [Slot])> {
     unsafe { sys::lg_for_each_thread(Some(visit_count), (&mut threads as *mut usize).cast()) };
     let tasks = threads.saturating_add(nr_cpu_ids() as usize);
     // SAFETY: plain call reading a module parameter.
-    let floor = (unsafe { sys::lg_min_table_slots() } as usize).max(64);
-    let nslots = match tasks.saturating_mul(SLOTS_PER_TASK).max(floor).checked_next_power_of_two() {
-        Some(n) => n.min(slots_for_tasks(tasks)),
-        None => slots_for_tasks(tasks),
-    };
+    let floor = (unsafe { sys::lg_min_table_slots() } as usize).clamp(64, MIN_SLOTS);
+    let nslots = slots_for_tasks_min(tasks, floor);
     let mut slots = KVVec::with_capacity(nslots, GFP_KERNEL)?;
     for _ in 0..nslots {
         slots.push(Slot::new(), GFP_KERNEL)?;

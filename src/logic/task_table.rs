@@ -176,9 +176,16 @@ impl Default for Slot {
 /// 64 KiB. Four slots per task keep the load at or under 1/4 when the table is created, leaving
 /// room for forks and tombstones before [`TaskTable::insert`]'s 3/4 limit.
 pub const fn slots_for_tasks(nr_tasks: usize) -> usize {
+    slots_for_tasks_min(nr_tasks, MIN_SLOTS)
+}
+
+/// [`slots_for_tasks`] with another floor: the next power of two of
+/// `max(4 * nr_tasks, min_slots)`, saturating at the largest power of two of `usize`. A smaller
+/// floor makes small tables, e.g. to exercise [`TaskTable::rebuild_into`] in tests.
+pub const fn slots_for_tasks_min(nr_tasks: usize, min_slots: usize) -> usize {
     let wanted = nr_tasks.saturating_mul(SLOTS_PER_TASK);
-    let wanted = if wanted < MIN_SLOTS {
-        MIN_SLOTS
+    let wanted = if wanted < min_slots {
+        min_slots
     } else {
         wanted
     };

@@ -1,7 +1,7 @@
 //! Unit tests of `task_table`: storage, probing, tombstones, counters, reversal.
 
 use livegraft_logic::task_table::{
-    slots_for_tasks, InsertError, Inserted, NewError, RebuildError, Removed, ReverseError, Slot,
+    slots_for_tasks, slots_for_tasks_min, InsertError, Inserted, NewError, RebuildError, Removed, ReverseError, Slot,
     SwitchResult, TaskTable, Universe, MIN_SLOTS, SLOT_BYTES,
 };
 
@@ -81,6 +81,18 @@ fn slots_for_tasks_sizes() {
     for n in [0usize, 1, 77, 4096, 100_000] {
         let s = slots_for_tasks(n);
         assert!(s.is_power_of_two() && s >= 4 * n && s >= MIN_SLOTS);
+    }
+}
+
+#[test]
+fn slots_for_tasks_min_floor() {
+    assert_eq!(slots_for_tasks_min(0, 64), 64);
+    assert_eq!(slots_for_tasks_min(50, 64), 256);
+    assert_eq!(slots_for_tasks_min(50, 100), 256);
+    assert_eq!(slots_for_tasks_min(10, 100), 128);
+    assert_eq!(slots_for_tasks_min(5000, 64), slots_for_tasks(5000));
+    for n in [0usize, 1, 77, 4096, 100_000] {
+        assert_eq!(slots_for_tasks_min(n, MIN_SLOTS), slots_for_tasks(n));
     }
 }
 
