@@ -80,6 +80,15 @@ for cycle in 1 2 3; do
 done
 
 # Transition latency with N tasks in mixed states.
+# time_patch KEY MODULE DIR: time loading MODULE until its transition (DIR)
+# completes, then disabling it until DIR is gone; unload it.
+time_patch() {
+	t=$(lg_transition_time enable $MODDIR/$2.ko $3) || fail "$1 enable timing"
+	echo "BENCH latency.$1.enable.$n $t"
+	t=$(lg_transition_time disable $3) || fail "$1 disable timing"
+	echo "BENCH latency.$1.disable.$n $t"
+	rmmod $2
+}
 for n in ${SIZES:-10 100 1000}; do
 	lg_spawn $n > /tmp/spawn.out &
 	spawner=$!
@@ -90,23 +99,11 @@ for n in ${SIZES:-10 100 1000}; do
 		t=$(lg_transition_time load $MODDIR/lg_bench_nop.ko) || fail "nop load timing"
 		echo "BENCH latency.nop.load.$n $t"
 		rmmod lg_bench_nop
-		t=$(lg_transition_time enable $MODDIR/lg_bench_klp.ko $KLP) || fail "klp enable timing"
-		echo "BENCH latency.klp.enable.$n $t"
-		t=$(lg_transition_time disable $KLP) || fail "klp disable timing"
-		echo "BENCH latency.klp.disable.$n $t"
-		rmmod lg_bench_klp
-		t=$(lg_transition_time enable $MODDIR/lg_bench_lg.ko $LGP) || fail "lg enable timing"
-		echo "BENCH latency.lg.enable.$n $t"
-		t=$(lg_transition_time disable $LGP) || fail "lg disable timing"
-		echo "BENCH latency.lg.disable.$n $t"
-		rmmod lg_bench_lg
+		time_patch klp lg_bench_klp $KLP
+		time_patch lg lg_bench_lg $LGP
 		# The same with the optional stop_machine sweep.
 		echo 1 > /sys/module/livegraft/parameters/sweep
-		t=$(lg_transition_time enable $MODDIR/lg_bench_lg.ko $LGP) || fail "lg sweep enable timing"
-		echo "BENCH latency.lgsweep.enable.$n $t"
-		t=$(lg_transition_time disable $LGP) || fail "lg sweep disable timing"
-		echo "BENCH latency.lgsweep.disable.$n $t"
-		rmmod lg_bench_lg
+		time_patch lgsweep lg_bench_lg $LGP
 		echo 0 > /sys/module/livegraft/parameters/sweep
 	done
 	kill $spawner
