@@ -10,6 +10,18 @@ set -euo pipefail
 kdir=$(kernel_dir)
 build_one() {
 	local dir=$1; shift
+	# Objects built against another kernel tree (the other flavour) must
+	# not be reused: Kbuild does not notice that the tree changed.
+	local stamp=$dir/.livegraft-kdir
+	if [ "$(cat "$stamp" 2>/dev/null)" != "$kdir" ]; then
+		# (Not `make M=... clean`: it deletes objects recursively, cargo's
+		# target/ and the test modules included.)
+		find "$dir" \( -path "$dir/target" -o -path "$dir/out" -o -path "$dir/tests" -o -path "$dir/tools" \) -prune \
+			-o \( -name '*.o' -o -name '*.ko' -o -name '*.mod' -o -name '*.mod.c' -o -name '.*.cmd' \
+			-o -name Module.symvers -o -name modules.order -o -name bindings_generated.rs \) -type f -print0 \
+			| xargs -0 rm -f
+		echo "$kdir" >"$stamp"
+	fi
 	make -s -C "$kdir" M="$dir" "${KMAKE_FLAGS[@]}" -j"$JOBS" "$@" modules >&2 \
 		|| die "module build failed in $dir"
 }

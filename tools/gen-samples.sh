@@ -8,6 +8,12 @@ set -euo pipefail
 
 kdir=$(kernel_dir)
 cd "$LIVEGRAFT_ROOT"
+# Patches built against the other flavour's tree must be rebuilt from scratch.
+if [ "$(cat out/patches/.livegraft-kdir 2>/dev/null)" != "$kdir" ]; then
+	rm -rf out/patches
+	mkdir -p out/patches
+	echo "$kdir" >out/patches/.livegraft-kdir
+fi
 cargo build -q --release -p livegraft-gen
 gen=$LIVEGRAFT_ROOT/target/release/livegraft-gen
 target_dir=$LIVEGRAFT_ROOT/tests/modules/lg_target

@@ -7,10 +7,27 @@ BINDGEN=${BINDGEN:-$LIVEGRAFT_CACHE/tools/bin/bindgen}
 RUSTC=${RUSTC:-/usr/bin/rustc}
 KERNEL_TARBALL=/usr/src/linux-source-6.12.tar.xz
 KMAKE_FLAGS=(ARCH=x86_64 LLVM=1 "RUSTC=$RUSTC" "BINDGEN=$BINDGEN")
+# The test kernel flavour: "base" (tools/kernel.config: not preemptible, with
+# upstream CONFIG_LIVEPATCH as the comparison baseline) or "debug" (plus
+# tools/kernel-debug.config: preemptible, KASAN, lockdep, no CONFIG_LIVEPATCH).
+LIVEGRAFT_FLAVOUR=${LIVEGRAFT_FLAVOUR:-base}
+case "$LIVEGRAFT_FLAVOUR" in
+base|debug) ;;
+*) echo "livegraft: error: unknown LIVEGRAFT_FLAVOUR '$LIVEGRAFT_FLAVOUR' (base or debug)" >&2; exit 1 ;;
+esac
 JOBS=${JOBS:-$(nproc)}
 
 die() { echo "livegraft: error: $*" >&2; exit 1; }
 say() { echo "livegraft: $*" >&2; }
+
+# The config fragment of the flavour: the base fragment, then the flavour's
+# own lines, which override the base's (one line per option, the last wins).
+kernel_config_fragment() {
+	local files=("$LIVEGRAFT_ROOT/tools/kernel.config")
+	[ "$LIVEGRAFT_FLAVOUR" = base ] || files+=("$LIVEGRAFT_ROOT/tools/kernel-$LIVEGRAFT_FLAVOUR.config")
+	grep -hE '^CONFIG_' "${files[@]}" | awk -F= '{ v[$1] = $0; if (!($1 in seen)) { seen[$1] = 1; order[n++] = $1 } }
+		END { for (i = 0; i < n; i++) print v[order[i]] }'
+}
 
 # The cache key of the test kernel: source package version, config fragment
 # and every tool whose output ends up in the image or in rust/*.rmeta.
@@ -18,6 +35,7 @@ kernel_cache_key() {
 	{
 		dpkg-query -W -f='${Version}\n' linux-source-6.12
 		cat "$LIVEGRAFT_ROOT/tools/kernel.config"
+		[ "$LIVEGRAFT_FLAVOUR" = base ] || cat "$LIVEGRAFT_ROOT/tools/kernel-$LIVEGRAFT_FLAVOUR.config"
 		"$RUSTC" --version
 		clang --version | head -n1
 		"$BINDGEN" --version

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run every livegraft test on a fresh or prepared machine: installs what is
 # missing (tools/setup.sh), runs the host tests (cargo test), builds the test
-# kernel (cached) and the modules, and runs every VM scenario.
+# kernels (cached; two flavours) and the modules, and runs every VM scenario
+# on each flavour.
 # The last line is "N passed, N failed"; exit status is 0 only if N failed is 0.
 #   tools/test.sh                 everything
 #   tools/test.sh SCENARIO...     host tests + only these VM scenarios
@@ -31,14 +32,21 @@ fi
 passed=$((passed + hp)); failed=$((failed + hf))
 echo "host: $hp passed, $hf failed"
 
-echo "== VM scenarios"
-tools/vm.sh "$@" 2>&1 | tee out/vm-tests.log
-vp=$(sed -n 's/^vm: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' out/vm-tests.log)
-vf=$(sed -n 's/^vm: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' out/vm-tests.log)
-if [ -z "$vp" ]; then
-	echo "the VM harness did not finish (see above)"
-	vp=0; vf=1
-fi
-passed=$((passed + vp)); failed=$((failed + vf))
+# Every scenario on each kernel flavour: "base" (not preemptible, with
+# upstream CONFIG_LIVEPATCH for the side-by-side scenarios) and "debug"
+# (preemptible, KASAN, lockdep, no CONFIG_LIVEPATCH). LIVEGRAFT_FLAVOURS
+# narrows it, e.g. LIVEGRAFT_FLAVOURS=base.
+for flavour in ${LIVEGRAFT_FLAVOURS:-base debug}; do
+	echo "== VM scenarios on the $flavour kernel"
+	log=out/vm-tests-$flavour.log
+	LIVEGRAFT_FLAVOUR=$flavour tools/vm.sh "$@" 2>&1 | tee "$log"
+	vp=$(sed -n 's/^vm: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$log")
+	vf=$(sed -n 's/^vm: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$log")
+	if [ -z "$vp" ]; then
+		echo "the VM harness did not finish on the $flavour kernel (see above)"
+		vp=0; vf=1
+	fi
+	passed=$((passed + vp)); failed=$((failed + vf))
+done
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

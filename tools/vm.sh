@@ -15,6 +15,13 @@
 #     --keep-logs    keep the console log of passing scenarios too
 #     --no-build     reuse the modules already built
 #
+# LIVEGRAFT_FLAVOUR=debug runs the scenarios on the debug kernel flavour
+# (preemptible, KASAN, lockdep, no CONFIG_LIVEPATCH; tools/kernel-debug.config)
+# instead of the base one; timeouts double there and logs are named
+# <scenario>.debug.log. A scenario whose "# requires: CONFIG_X" header names
+# an option the flavour lacks is skipped and listed as SKIP (not counted).
+# The guest sees the flavour as lg.flavour= on its command line.
+#
 # A scenario is a shell script run by /init inside the guest. It fails on a
 # non-zero exit, a timeout, or an Oops/BUG/WARNING/panic/lockdep/KASAN report
 # anywhere in the console log. Console logs go to out/vm/<scenario>.log.
@@ -27,6 +34,12 @@ accel=${LIVEGRAFT_ACCEL:-tcg}
 accel_opts=${LIVEGRAFT_ACCEL_OPTS-,thread=single}
 smp=2
 mem=512M
+timeout_scale=1
+if [ "$LIVEGRAFT_FLAVOUR" = debug ]; then
+	# KASAN's shadow memory and the slower instrumented code.
+	mem=1G
+	timeout_scale=2
+fi
 timeout_default=180
 keep_logs=0
 build=1
@@ -104,16 +117,28 @@ chmod +x "$stage/init"
 bad_patterns='Oops|BUG:|WARNING:|Kernel panic|general protection fault|possible recursive locking|possible circular locking|inconsistent lock state|suspicious RCU usage|KASAN|UBSAN|Call Trace:|hung_task|soft lockup|hard LOCKUP|stack-protector|list_add corruption|list_del corruption'
 passed=0
 failed=0
+skipped=0
+suffix=
+[ "$LIVEGRAFT_FLAVOUR" = base ] || suffix=.$LIVEGRAFT_FLAVOUR
 for s in "${scenarios[@]}"; do
-	log=$out/$s.log
+	log=$out/$s$suffix.log
+	missing=
+	for opt in $(sed -n 's/^# requires: *//p' "$tests/$s.sh"); do
+		grep -q "^$opt=[ym]" "$kdir/.config" || missing="$missing $opt"
+	done
+	if [ -n "$missing" ]; then
+		echo "SKIP $s [$LIVEGRAFT_FLAVOUR]: the kernel lacks$missing"
+		skipped=$((skipped + 1))
+		continue
+	fi
 	t=$(sed -n 's/^# timeout: *\([0-9]*\).*/\1/p' "$tests/$s.sh" | head -n1)
-	t=${t:-$timeout_default}
+	t=$(( ${t:-$timeout_default} * timeout_scale ))
 	start=$(date +%s)
 	set +e
 	timeout --foreground -k 5 "$t" qemu-system-x86_64 -accel "$accel$accel_opts" -cpu max -smp "$smp" -m "$mem" \
 		-display none -monitor none -serial "file:$log" -no-reboot \
 		-kernel "$kdir/arch/x86/boot/bzImage" -initrd "$initrd" \
-		-append "console=ttyS0 panic=-1 lg.scenario=$s" </dev/null >/dev/null 2>"$out/$s.qemu.err"
+		-append "console=ttyS0 panic=-1 lg.scenario=$s lg.flavour=$LIVEGRAFT_FLAVOUR" </dev/null >/dev/null 2>"$out/$s$suffix.qemu.err"
 	qrc=$?
 	set -e
 	secs=$(( $(date +%s) - start ))
@@ -121,7 +146,7 @@ for s in "${scenarios[@]}"; do
 	if [ $qrc = 124 ] || [ $qrc = 137 ]; then
 		why="timeout after ${t}s"
 	elif ! grep -q "LIVEGRAFT-RESULT $s rc=" "$log"; then
-		why="no result line (qemu exit $qrc, see $out/$s.qemu.err)"
+		why="no result line (qemu exit $qrc, see $out/$s$suffix.qemu.err)"
 	elif ! grep -q "LIVEGRAFT-RESULT $s rc=0" "$log"; then
 		why="scenario $(grep -o "LIVEGRAFT-RESULT $s rc=[0-9]*" "$log" | tail -n1 | cut -d' ' -f3)"
 	fi
@@ -129,14 +154,15 @@ for s in "${scenarios[@]}"; do
 		why="kernel report: $hit"
 	fi
 	if [ -z "$why" ]; then
-		echo "PASS $s (${secs}s)"
+		echo "PASS $s [$LIVEGRAFT_FLAVOUR] (${secs}s)"
 		passed=$((passed + 1))
-		[ "$keep_logs" = 1 ] || rm -f "$log" "$out/$s.qemu.err"
+		[ "$keep_logs" = 1 ] || rm -f "$log" "$out/$s$suffix.qemu.err"
 	else
-		echo "FAIL $s: $why; console log: $log"
+		echo "FAIL $s [$LIVEGRAFT_FLAVOUR]: $why; console log: $log"
 		grep -E "^(FAIL|not ok)|LIVEGRAFT-" "$log" | head -n 20 | sed 's/^/    /'
 		failed=$((failed + 1))
 	fi
 done
+[ "$skipped" = 0 ] || echo "vm: $skipped skipped on the $LIVEGRAFT_FLAVOUR flavour (see SKIP lines)"
 echo "vm: $passed passed, $failed failed"
 [ "$failed" = 0 ]

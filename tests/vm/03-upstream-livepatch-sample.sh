@@ -1,6 +1,7 @@
 # Baseline: upstream livepatch's own sample patches cmdline_proc_show and its
 # transition completes. Proves the harness sees a real livepatch transition
 # (and that CONFIG_LIVEPATCH works for the side-by-side benchmarks).
+# requires: CONFIG_LIVEPATCH
 . ./lib.sh
 
 P=/sys/kernel/livepatch/livepatch_sample

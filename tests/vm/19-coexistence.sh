@@ -2,6 +2,7 @@
 # the same kernel: both patches work at once, and a loaded patch module pins
 # the core (rmmod livegraft refused until the patch module is gone).
 # timeout: 120
+# requires: CONFIG_LIVEPATCH
 . ./lib.sh
 orig=$(cat /proc/cmdline)
 load_core_and_target

@@ -61,6 +61,16 @@ wait_for() {
 
 file_is() { [ "$(cat "$1" 2>/dev/null)" = "$2" ]; }
 
+# have_upstream_livepatch: true on a kernel with CONFIG_LIVEPATCH (the base
+# flavour, where its absence fails the scenario); false, with a "skip:" line,
+# on the debug flavour, which is built without it.
+have_upstream_livepatch() {
+	[ -d /sys/kernel/livepatch ] && return 0
+	grep -q 'lg\.flavour=debug' /proc/cmdline || fail "no /sys/kernel/livepatch on a kernel that must have it"
+	echo "skip: upstream livepatch part (this flavour has no CONFIG_LIVEPATCH)"
+	return 1
+}
+
 # --- livegraft engine helpers ---
 LG=/sys/kernel/livegraft
 T=/proc/lg_target
