@@ -8,7 +8,7 @@
 //! | user task leaves a syscall | `raw_syscalls:sys_exit` | no: the kernel stack is empty |
 //! | kworker finished a work item | `workqueue:workqueue_execute_end` | yes |
 //! | kthread loop head | ftrace on `kthread_should_stop`, `kthread_freezable_should_stop` | yes |
-//! | freezer | ftrace on `__refrigerator` | yes |
+//! | freezer (any task that freezes) | ftrace on `__refrigerator` | yes |
 //! | CPU-bound kernel code | ftrace on `__cond_resched` | yes |
 //! | idle task enters idle | `power:cpu_idle` (state != exit) | no: the idle loop holds no patched state |
 //! | task interrupted in user mode | ftrace on `hrtimer_interrupt` (the tick) | no: the kernel stack is empty |
@@ -60,9 +60,14 @@ unsafe extern "C" fn on_cpu_idle(_data: *mut c_void, state: u32, cpu: u32) {
 /// What a hooked kernel function is to livegraft.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Hook {
-    /// A kernel thread's loop head, the freezer, or cond_resched: a safe
-    /// point for the current task, after a stack check.
+    /// A kernel thread's loop head or cond_resched: a safe point for the
+    /// current task, after a stack check.
     KernelSafePoint,
+    /// `__refrigerator()`: the current task freezes (suspend, hibernation,
+    /// `pm_test`); a kthread that calls `try_to_freeze()` in its loop gets
+    /// there with nothing of its loop body on the stack. A safe point after
+    /// a stack check, counted apart from the loop heads.
+    Freezer,
     /// `wake_up_new_task(p)`: `p` was forked by the current task and has
     /// not run yet (also covers io_uring workers, which bypass the
     /// sched_process_fork tracepoint).
@@ -78,7 +83,7 @@ enum Hook {
 const HOOKED: [(&CStr, Hook); 7] = [
     (c_str!("kthread_should_stop"), Hook::KernelSafePoint),
     (c_str!("kthread_freezable_should_stop"), Hook::KernelSafePoint),
-    (c_str!("__refrigerator"), Hook::KernelSafePoint),
+    (c_str!("__refrigerator"), Hook::Freezer),
     // Absent with some preemption models: then it is simply not hooked.
     (c_str!("__cond_resched"), Hook::KernelSafePoint),
     (c_str!("wake_up_new_task"), Hook::Fork),
@@ -125,6 +130,7 @@ unsafe extern "C" fn on_hooked_function(
     }
     match hook_of(ip) {
         Some(Hook::KernelSafePoint) => transition::switch_current(Kind::Kthread, true),
+        Some(Hook::Freezer) => transition::switch_current(Kind::Freezer, true),
         // SAFETY: with DYNAMIC_FTRACE_WITH_ARGS `fregs` holds the arguments;
         // the first one of wake_up_new_task() is the new task.
         Some(Hook::Fork) => transition::task_forked(transition::current_key(), unsafe { sys::lg_ftrace_arg0(fregs) } as usize),

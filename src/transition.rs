@@ -49,7 +49,7 @@ pub(crate) enum Kind {
     Syscall = 0,
     /// Finished a work item.
     Workqueue,
-    /// kthread loop head, freezer or cond_resched.
+    /// kthread loop head or cond_resched.
     Kthread,
     /// Idle task entering idle.
     Idle,
@@ -63,14 +63,16 @@ pub(crate) enum Kind {
     Forced,
     /// Stack-checked while every CPU was stopped (`sweep`).
     Sweep,
+    /// Entered the refrigerator (a freeze of every task, e.g. suspend).
+    Freezer,
 }
 
 /// Number of [`Kind`]s.
-pub(crate) const KINDS: usize = 9;
+pub(crate) const KINDS: usize = 10;
 
 /// Names of the [`Kind`]s, in order.
 pub(crate) const KIND_NAMES: [&str; KINDS] =
-    ["syscall", "workqueue", "kthread", "idle", "user_interrupt", "stack_check", "fork", "forced", "sweep"];
+    ["syscall", "workqueue", "kthread", "idle", "user_interrupt", "stack_check", "fork", "forced", "sweep", "freezer"];
 
 /// The transition in progress, as the handler and probes see it.
 pub(crate) struct Active {

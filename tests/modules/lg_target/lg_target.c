@@ -14,8 +14,10 @@
  *     <kind> units=N v1=N v2=N v3=N mixed=N
  * write: "unit" (one unit), "block" (one blocking unit: sleeps inside the
  * patched lg_target_block() until "release"), "release", "reset",
- * "kthread on|off", "fkthread on|off" (a freezable kthread), "work on|off", "hold" (a kthread sleeps uninterruptibly
- * inside the patched lg_target_hold() until "unhold").
+ * "kthread on|off", "fkthread on|off" (a freezable kthread), "ztask on|off"
+ * (a kthread whose only safe point is the freezer), "work on|off", "hold" (a
+ * kthread sleeps uninterruptibly inside the patched lg_target_hold() until
+ * "unhold").
  */
 #include <linux/atomic.h>
 #include <linux/delay.h>
@@ -23,6 +25,7 @@
 #include <linux/kthread.h>
 #include <linux/module.h>
 #include <linux/proc_fs.h>
+#include <linux/sched/task.h>
 #include <linux/seq_file.h>
 #include <linux/uaccess.h>
 #include <linux/wait.h>
@@ -171,6 +174,38 @@ static int freezable_fn(void *unused)
 	return 0;
 }
 
+/*
+ * A kthread whose only safe point is the freezer: it runs units, calls
+ * try_to_freeze() between them and yield()s (stays runnable, so no stack
+ * check can pin it), and never calls kthread_should_stop() (it stops on its
+ * own flag). The only sleep is inside the patched lg_target_unit(), where a
+ * stack check finds the old function. It switches when a freeze sends it
+ * into __refrigerator(), between units.
+ */
+static struct task_struct *ztask_kthread;
+static atomic_t ztask_stop;
+
+static int ztask_fn(void *unused)
+{
+	set_freezable();
+	while (!atomic_read(&ztask_stop)) {
+		lg_target_unit(LG_KIND_KTHREAD);
+		try_to_freeze();
+		yield();
+	}
+	return 0;
+}
+
+static void ztask_off(void)
+{
+	if (!ztask_kthread)
+		return;
+	atomic_set(&ztask_stop, 1);
+	kthread_stop(ztask_kthread);
+	put_task_struct(ztask_kthread);
+	ztask_kthread = NULL;
+}
+
 static bool work_on;
 static void work_fn(struct work_struct *w);
 static DECLARE_DELAYED_WORK(unit_work, work_fn);
@@ -268,6 +303,21 @@ static ssize_t write_fn(struct file *file, const char __user *ubuf, size_t len, 
 		if (freezable_kthread)
 			kthread_stop(freezable_kthread);
 		freezable_kthread = NULL;
+	} else if (!strcmp(buf, "ztask on")) {
+		if (!ztask_kthread) {
+			struct task_struct *t;
+
+			atomic_set(&ztask_stop, 0);
+			t = kthread_create(ztask_fn, NULL, "lg_target_fz");
+			if (IS_ERR(t))
+				return PTR_ERR(t);
+			/* It may exit on its own flag before kthread_stop(). */
+			get_task_struct(t);
+			ztask_kthread = t;
+			wake_up_process(t);
+		}
+	} else if (!strcmp(buf, "ztask off")) {
+		ztask_off();
 	} else if (!strcmp(buf, "work on")) {
 		WRITE_ONCE(work_on, true);
 		schedule_delayed_work(&unit_work, 0);
@@ -303,6 +353,7 @@ static void __exit lg_target_exit(void)
 		kthread_stop(worker_kthread);
 	if (freezable_kthread)
 		kthread_stop(freezable_kthread);
+	ztask_off();
 	atomic_set(&hold_released, 1);
 	wake_up_all(&hold_wq);
 	if (hold_kthread)
