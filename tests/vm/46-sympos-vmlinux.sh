@@ -47,11 +47,13 @@ done
 echo nop > $TR/current_tracer
 echo > $TR/set_ftrace_filter
 echo 0 > $TR/options/sym-addr
-sort -n /tmp/files
-grep -q "^0 " /tmp/files && fail "a traced call is in no kallsyms instance of $F"
-[ "$(grep -c . /tmp/files)" -ge 2 ] || fail "fewer than two instances of $F serve a sysfs file"
-P=$(sed -n '1s/ .*//p' /tmp/files); FP=$(sed -n '1s/^[0-9]* //p' /tmp/files)
-Q=$(sed -n '2s/ .*//p' /tmp/files); FQ=$(sed -n '2s/^[0-9]* //p' /tmp/files)
+sort -n /tmp/files > /tmp/served
+cat /tmp/served
+grep -q "^0 " /tmp/served && fail "a traced call is in no kallsyms instance of $F"
+[ "$(grep -c . /tmp/served)" -ge 2 ] || fail "fewer than two instances of $F serve a sysfs file"
+# The first and the last instance that serve a file: position 1 and one past it.
+P=$(sed -n '1s/ .*//p' /tmp/served); FP=$(sed -n '1s/^[0-9]* //p' /tmp/served)
+Q=$(sed -n '$s/ .*//p' /tmp/served); FQ=$(sed -n '$s/^[0-9]* //p' /tmp/served)
 ok "instance $P serves $FP, instance $Q serves $FQ"
 orig_p=$(cat "$FP"); orig_q=$(cat "$FQ")
 

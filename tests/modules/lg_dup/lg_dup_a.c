@@ -23,7 +23,7 @@ static noinline int lg_dup_value(void)
 	return READ_ONCE(lg_dup_a_result);
 }
 
-int lg_dup_a_call(void)
+noinline int lg_dup_a_call(void)
 {
 	return lg_dup_value();
 }

@@ -13,7 +13,7 @@ static noinline int lg_dup_value(void)
 	return READ_ONCE(lg_dup_b_result);
 }
 
-int lg_dup_b_call(void)
+noinline int lg_dup_b_call(void)
 {
 	return lg_dup_value();
 }
