@@ -29,7 +29,7 @@ struct module;
 /* One patched function. Arrays of these end with an entry whose old_name is NULL. */
 struct livegraft_func {
 	const char *old_name;	/* symbol of the function to replace */
-	unsigned long old_sympos; /* 0 or 1: the unique symbol; >1: not supported yet */
+	unsigned long old_sympos; /* 0: the name is unique in the object; N: the Nth of that name */
 	void *new_func;		/* the replacement, same prototype */
 };
 

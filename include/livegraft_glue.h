@@ -78,6 +78,13 @@ void lg_direct_slot_decide(unsigned int slot, void *site);
 unsigned long lg_direct_decide(void *site, unsigned long caller);
 void lg_synchronize_all_contexts(void);
 
+/* name resolution (see glue.c): bound once at load, then upstream's walks */
+void lg_kallsyms_bind(unsigned long match, unsigned long module_each);
+int lg_kallsyms_on_each_match_symbol(int (*fn)(void *, unsigned long), const char *name,
+				     void *data);
+int lg_module_kallsyms_on_each_symbol(const char *modname,
+				      int (*fn)(void *, const char *, unsigned long), void *data);
+
 /* module references */
 bool lg_try_module_get(struct module *mod);
 void lg_module_put(struct module *mod);

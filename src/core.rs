@@ -19,6 +19,7 @@
 //! patch keeps its reference forever.
 
 use crate::logic::task_table::Universe;
+use crate::logic::symbols::Resolution;
 use crate::logic::transition::{self as logic, Direction, Event, PatchId, TransitionState};
 use crate::patch::{Site, Version};
 use crate::symbols::{self, Extent};
@@ -84,10 +85,6 @@ struct Registry {
     running: Option<Running>,
     /// A completed transition whose hooks and table are not removed yet.
     retiring: Option<Transition>,
-    /// Name lookups of enabled patches, released by the next transition work.
-    lookups: KVec<symbols::Lookups>,
-    /// Lookups to release once the mutex is dropped (see `with_registry`).
-    lookups_done: KVec<symbols::Lookups>,
     /// Registered while any function is patched (`direct::PermanentAnchor`).
     anchor: Option<crate::direct::PermanentAnchor>,
     next_id: u32,
@@ -116,6 +113,11 @@ pub(crate) struct Core {
 impl Core {
     /// Creates and publishes the registry; `root` is `/sys/kernel/livegraft`.
     pub(crate) fn new(root: *mut sys::kobject) -> Result<Self> {
+        // Name resolution first: a kernel livegraft cannot work on fails
+        // the load before anything exists.
+        crate::symbols::init()?;
+        crate::transition::resolve_idle_loop()?;
+        crate::safepoints::resolve()?;
         crate::worker::create()?;
         let state = KBox::pin_init(
             pin_init!(State {
@@ -126,8 +128,6 @@ impl Core {
                     running: None,
                     retiring: None,
                     anchor: None,
-                    lookups: KVec::new(),
-                    lookups_done: KVec::new(),
                     next_id: 1,
                     deferred: KVec::new(),
                     root,
@@ -142,8 +142,6 @@ impl Core {
                 return Err(e);
             }
         };
-        crate::transition::resolve_idle_loop();
-        crate::safepoints::resolve();
         // Release: pairs with the Acquire in `state()`.
         STATE.store((&*state as *const State).cast_mut(), Ordering::Release);
         Ok(Core { state })
@@ -200,13 +198,12 @@ fn run_deferred(list: KVec<Deferred>) {
 /// Locks the registry, runs `f`, then the deferred actions.
 fn with_registry<R>(f: impl FnOnce(&mut Registry) -> R) -> Option<R> {
     let st = state()?;
-    let (r, deferred, lookups) = {
+    let (r, deferred) = {
         let mut reg = st.registry.lock();
         let r = f(&mut reg);
-        (r, core::mem::replace(&mut reg.deferred, KVec::new()), core::mem::replace(&mut reg.lookups_done, KVec::new()))
+        (r, core::mem::replace(&mut reg.deferred, KVec::new()))
     };
     run_deferred(deferred);
-    drop(lookups);
     Some(r)
 }
 
@@ -235,8 +232,6 @@ struct Parsed {
     funcs: KVec<(CString, usize, Extent, Extent)>,
     /// Per function (same order): its object's name and "<function>,<sympos>".
     layout: KVec<(CString, CString)>,
-    /// The kprobes that resolved the names, released later (see `Lookups`).
-    lookups: Option<symbols::Lookups>,
 }
 
 /// Validates and resolves a patch description without changing anything.
@@ -279,15 +274,8 @@ unsafe fn parse(raw: *const sys::livegraft_patch) -> Result<Parsed> {
         pr_err!("'{}': no module or no objects in the patch descriptor\n", name);
         return Err(EINVAL);
     }
-    // First collect every entry, then resolve all names in one batch.
-    struct Entry {
-        fname: &'static CStr,
-        object: Option<&'static CStr>,
-        lookup: CString,
-        new_addr: usize,
-        sympos: usize,
-    }
-    let mut entries: KVec<Entry> = KVec::new();
+    let mut funcs = KVec::new();
+    let mut layout = KVec::new();
     let mut obj = p.objs;
     loop {
         // SAFETY: the objects array ends with an entry whose funcs is NULL.
@@ -298,72 +286,61 @@ unsafe fn parse(raw: *const sys::livegraft_patch) -> Result<Parsed> {
         // vmlinux, or a module that is loaded now (the patch module must
         // depend on it so that it cannot be unloaded under the patch).
         let object = cstr_at(o.name).filter(|n| n.as_bytes() != b"vmlinux");
+        let objname = object.unwrap_or(c_str!("vmlinux"));
         let mut f = o.funcs;
         loop {
             // SAFETY: each funcs array ends with an entry whose old_name is NULL.
             let func = unsafe { &*f };
             let Some(fname) = cstr_at(func.old_name) else { break };
-            if func.old_sympos > 1 {
-                pr_err!("'{}': function '{}': sympos {} is not supported yet\n", name, fname, func.old_sympos);
-                return Err(ENOTSUPP);
-            }
             if func.new_func.is_null() {
                 pr_err!("'{}': function '{}' has no replacement\n", name, fname);
                 return Err(EINVAL);
             }
-            let lookup = match object {
-                Some(m) => CString::try_from_fmt(kernel::fmt!("{}:{}", m, fname))?,
-                None => CString::try_from(fname)?,
+            let sympos = u64::try_from(func.old_sympos).unwrap_or(u64::MAX);
+            // Upstream's klp_find_object_symbol(): only that object, sympos 0
+            // only for a unique name, N the Nth; its messages.
+            let addr = match symbols::find(object, fname, sympos) {
+                Resolution::Found(addr) => addr,
+                Resolution::NotFound => {
+                    pr_err!("'{}': symbol '{}' not found in symbol table of object '{}'\n", name, fname, objname);
+                    return Err(ENOENT);
+                }
+                Resolution::Ambiguous => {
+                    pr_err!("'{}': unresolvable ambiguity for symbol '{}' in object '{}'\n", name, fname, objname);
+                    return Err(EINVAL);
+                }
+                Resolution::NoSuchPosition => {
+                    pr_err!(
+                        "'{}': symbol position {} for symbol '{}' in object '{}' not found\n",
+                        name,
+                        sympos,
+                        fname,
+                        objname
+                    );
+                    return Err(ENOENT);
+                }
             };
-            entries.push(
-                Entry { fname, object, lookup, new_addr: func.new_func as usize, sympos: func.old_sympos as usize },
-                GFP_KERNEL,
-            )?;
+            let old = symbols::extent_of(addr)?;
+            let new = symbols::extent_of(func.new_func as usize)?;
+            if funcs.iter().any(|(_, a, _, _): &(CString, usize, Extent, Extent)| *a == old.start) {
+                pr_err!("'{}': function '{}' listed twice\n", name, fname);
+                return Err(EINVAL);
+            }
+            funcs.push((CString::try_from(fname)?, old.start, old, new), GFP_KERNEL)?;
+            // The sysfs name is "<function>,<sympos>" with 0 shown as 1, as upstream.
+            let dir = CString::try_from_fmt(kernel::fmt!("{},{}", fname, sympos.max(1)))?;
+            layout.push((CString::try_from(objname)?, dir), GFP_KERNEL)?;
             // SAFETY: still inside the terminated array.
             f = unsafe { f.add(1) };
         }
         // SAFETY: still inside the terminated array.
         obj = unsafe { obj.add(1) };
     }
-    let mut names = KVec::new();
-    for e in entries.iter() {
-        names.push(&*e.lookup, GFP_KERNEL)?;
-    }
-    let mut addrs = KVec::new();
-    let lookups = match symbols::addresses_of(&names, &mut addrs) {
-        Ok(l) => l,
-        Err((i, err)) => {
-            if let Some(e) = entries.get(i) {
-                pr_err!(
-                    "'{}': cannot find function '{}' in {} ({})\n",
-                    name,
-                    e.fname,
-                    e.object.map_or(c_str!("vmlinux"), |m| m),
-                    err.to_errno()
-                );
-            }
-            return Err(err);
-        }
-    };
-    let mut funcs = KVec::new();
-    let mut layout = KVec::new();
-    for (e, &addr) in entries.iter().zip(addrs.iter()) {
-        let old = symbols::extent_of(addr)?;
-        let new = symbols::extent_of(e.new_addr)?;
-        if funcs.iter().any(|(_, a, _, _): &(CString, usize, Extent, Extent)| *a == old.start) {
-            pr_err!("'{}': function '{}' listed twice\n", name, e.fname);
-            return Err(EINVAL);
-        }
-        funcs.push((CString::try_from(e.fname)?, old.start, old, new), GFP_KERNEL)?;
-        let object = CString::try_from(e.object.unwrap_or(c_str!("vmlinux")))?;
-        let dir = CString::try_from_fmt(kernel::fmt!("{},{}", e.fname, e.sympos.max(1)))?;
-        layout.push((object, dir), GFP_KERNEL)?;
-    }
     if funcs.is_empty() {
         pr_err!("'{}': the patch has no functions\n", name);
         return Err(EINVAL);
     }
-    Ok(Parsed { name: CString::try_from(name)?, module: p.mod_, funcs, layout, lookups: Some(lookups) })
+    Ok(Parsed { name: CString::try_from(name)?, module: p.mod_, funcs, layout })
 }
 
 /// `livegraft_enable_patch()`, called from a patch module's init.
@@ -419,12 +396,7 @@ impl Registry {
         }
     }
 
-    fn enable(&mut self, mut parsed: Parsed) -> Result {
-        // Released by the transition work, where the grace period that
-        // costs delays nobody.
-        if let Some(l) = parsed.lookups.take() {
-            let _ = self.lookups.push(l, GFP_KERNEL);
-        }
+    fn enable(&mut self, parsed: Parsed) -> Result {
         let name = &parsed.name;
         if self.patches.iter().flatten().any(|p| p.name.as_bytes() == name.as_bytes()) {
             pr_err!("'{}': a patch of that name is already loaded\n", &**name);
@@ -765,9 +737,6 @@ impl Registry {
 
     /// One run of the transition work.
     fn work(&mut self) {
-        if self.lookups_done.is_empty() {
-            self.lookups_done = core::mem::replace(&mut self.lookups, KVec::new());
-        }
         self.retire();
         self.settle_sites();
         let name = match self.running.as_ref().and_then(|r| self.patch_index(r.patch)) {

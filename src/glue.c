@@ -15,6 +15,7 @@
 #include <linux/cpumask.h>
 #include <linux/hardirq.h>
 #include <linux/irq_work.h>
+#include <linux/kallsyms.h>
 #include <linux/kobject.h>
 #include <linux/kthread.h>
 #include <linux/sysfs.h>
@@ -26,6 +27,7 @@
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/spinlock.h>
+#include <linux/static_call.h>
 #include <linux/stop_machine.h>
 #include <linux/trace_recursion.h>
 #include <linux/tracepoint.h>
@@ -586,6 +588,63 @@ void lg_synchronize_all_contexts(void)
 {
 	synchronize_rcu();
 	synchronize_rcu_tasks_rude();
+}
+
+/*
+ * Name resolution walks the same kernel functions as upstream livepatch's
+ * klp_find_object_symbol(), so that "the Nth symbol of that name in that
+ * object" means exactly what it means upstream: kallsyms_on_each_match_symbol()
+ * (vmlinux only) and module_kallsyms_on_each_symbol() (one module only).
+ * Neither is exported. src/symbols.rs resolves their addresses once at load
+ * (a disabled kprobe by name, checked against kallsyms) and binds them here.
+ *
+ * They are called through static calls, i.e. direct call and jmp
+ * instructions rewritten by the kernel's own text patching, not through a
+ * function pointer: with CONFIG_X86_KERNEL_IBT, objtool seals the ENDBR of
+ * every function whose address vmlinux never takes (these two among them),
+ * so an indirect call to them takes a #CP fault on IBT hardware, and with
+ * kCFI/FineIBT the sealed preamble fails the type check as well. The
+ * prototypes come from the kernel headers (typeof below): a kernel that
+ * changes them does not compile livegraft.
+ */
+static typeof(kallsyms_on_each_match_symbol) lg_unbound_match;
+static typeof(module_kallsyms_on_each_symbol) lg_unbound_module_each;
+
+/* Before lg_kallsyms_bind(): every name is "not found". */
+static int lg_unbound_match(int (*fn)(void *, unsigned long), const char *name, void *data)
+{
+	return 0;
+}
+
+static int lg_unbound_module_each(const char *modname,
+				  int (*fn)(void *, const char *, unsigned long), void *data)
+{
+	return 0;
+}
+
+DEFINE_STATIC_CALL(lg_kallsyms_match, lg_unbound_match);
+DEFINE_STATIC_CALL(lg_module_kallsyms_each, lg_unbound_module_each);
+
+/* Module init only, before any resolution: process context, may sleep. */
+void lg_kallsyms_bind(unsigned long match, unsigned long module_each)
+{
+	static_call_update(lg_kallsyms_match, (typeof(&kallsyms_on_each_match_symbol))match);
+	static_call_update(lg_module_kallsyms_each,
+			   (typeof(&module_kallsyms_on_each_symbol))module_each);
+}
+
+/* kallsyms_on_each_match_symbol(): process context, may sleep. */
+int lg_kallsyms_on_each_match_symbol(int (*fn)(void *, unsigned long), const char *name,
+				     void *data)
+{
+	return static_call(lg_kallsyms_match)(fn, name, data);
+}
+
+/* module_kallsyms_on_each_symbol(): takes module_mutex, may sleep. */
+int lg_module_kallsyms_on_each_symbol(const char *modname,
+				      int (*fn)(void *, const char *, unsigned long), void *data)
+{
+	return static_call(lg_module_kallsyms_each)(modname, fn, data);
 }
 
 bool lg_try_module_get(struct module *mod)

@@ -43,6 +43,8 @@ mod logic {
     pub(crate) mod task_table;
     #[path = "transition.rs"]
     pub(crate) mod transition;
+    #[path = "symbols.rs"]
+    pub(crate) mod symbols;
 }
 
 /// The version printed at load time; the patch-module ABI has its own number.

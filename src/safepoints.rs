@@ -14,6 +14,9 @@
 //! | task interrupted in user mode | ftrace on `hrtimer_interrupt` (the tick) | no: the kernel stack is empty |
 //! | blocked task | stack check from the transition work | yes, pinned (see `stack.rs`) |
 //!
+//! Hooks marked optional in `HOOKED` may be absent from a kernel
+//! configuration; a missing required one fails the module load.
+//!
 //! Fork (ftrace on `wake_up_new_task`: the child inherits the parent's
 //! universe before it first runs) and free (ftrace on `__put_task_struct`:
 //! the entry is released) are registered first and removed last. The entry
@@ -31,6 +34,7 @@
 //! `tracepoint_synchronize_unregister()` / ftrace unregistration returned.
 
 use crate::ftrace::{self, FtraceOps};
+use crate::logic::symbols::{check_hooks, Need, Resolution};
 use crate::sys;
 use crate::tracepoint::Tracepoint;
 use crate::transition::{self, Kind};
@@ -79,38 +83,70 @@ enum Hook {
     Tick,
 }
 
-/// The kernel functions hooked with the one observing ftrace ops.
-const HOOKED: [(&CStr, Hook); 7] = [
-    (c_str!("kthread_should_stop"), Hook::KernelSafePoint),
-    (c_str!("kthread_freezable_should_stop"), Hook::KernelSafePoint),
-    (c_str!("__refrigerator"), Hook::Freezer),
-    // Absent with some preemption models: then it is simply not hooked.
-    (c_str!("__cond_resched"), Hook::KernelSafePoint),
-    (c_str!("wake_up_new_task"), Hook::Fork),
-    (c_str!("__put_task_struct"), Hook::Free),
-    (c_str!("hrtimer_interrupt"), Hook::Tick),
+/// The kernel functions hooked with the one observing ftrace ops, and
+/// whether livegraft can work without them (see `logic::symbols::Need`).
+/// Required: fork and free tracking (without them a new task has no
+/// universe, or a freed task's entry is handed to the next task allocated
+/// at that address), and the kernel threads' loop heads, present in every
+/// 6.12 configuration. Optional: the safe points some configurations lack:
+/// `__refrigerator` (`CONFIG_FREEZER`), `__cond_resched` (not with full or
+/// dynamic-full preemption), `hrtimer_interrupt` (`CONFIG_HIGH_RES_TIMERS`);
+/// the tasks they would switch then switch at syscall exit or by stack check.
+const HOOKED: [(&CStr, Hook, Need); 7] = [
+    (c_str!("kthread_should_stop"), Hook::KernelSafePoint, Need::Required),
+    (c_str!("kthread_freezable_should_stop"), Hook::KernelSafePoint, Need::Required),
+    (c_str!("__refrigerator"), Hook::Freezer, Need::Optional),
+    (c_str!("__cond_resched"), Hook::KernelSafePoint, Need::Optional),
+    (c_str!("wake_up_new_task"), Hook::Fork, Need::Required),
+    (c_str!("__put_task_struct"), Hook::Free, Need::Required),
+    (c_str!("hrtimer_interrupt"), Hook::Tick, Need::Optional),
 ];
 
-/// Their text ranges, resolved once at module load (start 0: absent).
+/// Their text ranges, resolved once at module load (start 0: an absent
+/// optional hook).
 static HOOKED_START: [AtomicUsize; 7] = [const { AtomicUsize::new(0) }; 7];
 static HOOKED_END: [AtomicUsize; 7] = [const { AtomicUsize::new(0) }; 7];
 
-/// Resolves the hooked functions (module init, process context):
-/// resolving per transition cost a full search of ftrace's records by name.
-pub(crate) fn resolve() {
-    for (i, (name, _)) in HOOKED.iter().enumerate() {
-        let extent = crate::symbols::address_of(name).and_then(crate::symbols::extent_of);
-        let (start, end) = extent.map_or((0, 0), |e| (e.start, e.end));
+/// Resolves the hooked functions (module init, process context), each a
+/// unique vmlinux name; fails, and with it the module load, when a required
+/// one is missing or any is ambiguous. Resolving per transition cost a full
+/// search of ftrace's records by name.
+pub(crate) fn resolve() -> Result {
+    let found: [(Need, Resolution); 7] =
+        core::array::from_fn(|i| HOOKED.get(i).map_or((Need::Required, Resolution::NotFound), |&(name, _, need)| {
+            (need, crate::symbols::find(None, name, 0))
+        }));
+    let starts = match check_hooks(&found) {
+        Ok(starts) => starts,
+        Err(i) => {
+            if let (Some((name, _, need)), Some((_, r))) = (HOOKED.get(i), found.get(i)) {
+                let what = if *r == Resolution::Ambiguous { "is ambiguous" } else { "was not found" };
+                let role = if *need == Need::Required { "required " } else { "" };
+                pr_err!("{}hook '{}' {} in vmlinux: refusing to load\n", role, name, what);
+            }
+            return Err(ENOENT);
+        }
+    };
+    for (i, &start) in starts.iter().enumerate() {
+        let end = if start != 0 {
+            crate::symbols::extent_of(start)?.end
+        } else {
+            if let Some((name, _, _)) = HOOKED.get(i) {
+                pr_info!("optional safe point '{}' is not in this kernel: not hooked\n", name);
+            }
+            0
+        };
         if let (Some(s), Some(e)) = (HOOKED_START.get(i), HOOKED_END.get(i)) {
             s.store(start, Ordering::Relaxed);
             e.store(end, Ordering::Relaxed);
         }
     }
+    Ok(())
 }
 
 /// Which hook `ip` (an ftrace call site) belongs to.
 fn hook_of(ip: usize) -> Option<Hook> {
-    HOOKED.iter().zip(HOOKED_START.iter().zip(HOOKED_END.iter())).find_map(|((_, hook), (s, e))| {
+    HOOKED.iter().zip(HOOKED_START.iter().zip(HOOKED_END.iter())).find_map(|((_, hook, _), (s, e))| {
         let (s, e) = (s.load(Ordering::Relaxed), e.load(Ordering::Relaxed));
         (s != 0 && s <= ip && ip < e).then_some(*hook)
     })

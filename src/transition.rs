@@ -324,11 +324,23 @@ const IDLE_LOOP: [&kernel::str::CStr; 4] = [
 static IDLE_LOOP_ADDRS: [AtomicUsize; 4] =
     [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)];
 
-/// Resolves [`IDLE_LOOP`] (module init, process context).
-pub(crate) fn resolve_idle_loop() {
+/// Resolves [`IDLE_LOOP`] (module init, process context), each a unique
+/// vmlinux name; an ambiguous one fails the load (a patch could replace the
+/// instance not checked).
+pub(crate) fn resolve_idle_loop() -> Result {
+    use crate::logic::symbols::Resolution;
     for (name, slot) in IDLE_LOOP.iter().zip(IDLE_LOOP_ADDRS.iter()) {
-        slot.store(crate::symbols::address_of(name).unwrap_or(0), Ordering::Relaxed);
+        let addr = match crate::symbols::find(None, name, 0) {
+            Resolution::Found(addr) => addr,
+            Resolution::NotFound => 0,
+            Resolution::Ambiguous | Resolution::NoSuchPosition => {
+                pr_err!("idle loop function '{}' is ambiguous in vmlinux: refusing to load\n", name);
+                return Err(EINVAL);
+            }
+        };
+        slot.store(addr, Ordering::Relaxed);
     }
+    Ok(())
 }
 
 /// Whether none of the idle loop's functions is in `old` or `new`.

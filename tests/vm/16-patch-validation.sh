@@ -9,7 +9,7 @@ expect_fail "insmod of a patch built for ABI 99" insmod $MODDIR/lg_testpatch.ko 
 expect_dmesg "livegraft: refusing patch: built for livegraft ABI 99, this core implements ABI 1"
 [ ! -e $LG/lg_testpatch ] || fail "sysfs directory left behind"
 expect_fail "insmod of a patch naming a missing function" insmod $MODDIR/lg_testpatch.ko bogus=1
-expect_dmesg "livegraft: 'lg_testpatch': cannot find function 'lg_target_does_not_exist' in lg_target"
+expect_dmesg "livegraft: 'lg_testpatch': symbol 'lg_target_does_not_exist' not found in symbol table of object 'lg_target'"
 [ ! -e $LG/lg_testpatch ] || fail "sysfs directory left behind"
 ! grep -q '^lg_testpatch ' /proc/modules || fail "refused patch module stayed loaded"
 echo unit > $T

@@ -15,3 +15,6 @@ pub mod task_table;
 
 #[path = "../../../src/logic/transition.rs"]
 pub mod transition;
+
+#[path = "../../../src/logic/symbols.rs"]
+pub mod symbols;

@@ -31,8 +31,8 @@ const LONG_HELP: &str = r#"MANIFEST (<PATCH_DIR>/patch.toml):
   [[function]]                       # one table per replaced function
   target = "cmdline_proc_show"       # the kernel function to replace
   object = "vmlinux"                 # optional: "vmlinux" (default), or the module defining it
-  sympos = 0                         # optional: 0 = the name must be unique (default),
-                                     #   1 = the first of several static functions of that name
+  sympos = 0                         # optional: 0 = the name must be unique in its object (default),
+                                     #   N = the Nth symbol of that name in kallsyms order
   replacement = "livegraft_cmdline_proc_show"
                                      # a top-level `pub extern "C" fn` of the source, with the
                                      #   target's C prototype

@@ -9,7 +9,7 @@
 //! [[function]]                                     # one per replaced function
 //! target = "cmdline_proc_show"                     # the function to replace
 //! object = "vmlinux"                               # optional: "vmlinux" or a module name
-//! sympos = 0                                       # optional: 0 (unique) or 1 (first of several)
+//! sympos = 0                                       # optional: 0 (unique) or N (the Nth of that name)
 //! replacement = "livegraft_cmdline_proc_show"      # an `extern "C" fn` of the source
 //! ```
 //!

@@ -68,6 +68,16 @@ impl SystemMap {
         self.syms.get(name).map_or(&[], Vec::as_slice)
     }
 
+    /// Every symbol named `name`, by increasing address: the kernel's kallsyms
+    /// order for one name in vmlinux (with `CONFIG_KALLSYMS_ALL`, which
+    /// livegraft requires, kallsyms lists the symbols `System.map` does), in
+    /// which `sympos` counts.
+    pub fn kallsyms(&self, name: &str) -> Vec<MapSymbol> {
+        let mut v = self.lookup(name).to_vec();
+        v.sort_by_key(|s| s.addr);
+        v
+    }
+
     /// The function symbols named `name`, by increasing address.
     pub fn functions(&self, name: &str) -> Vec<MapSymbol> {
         let mut v: Vec<MapSymbol> = self
@@ -184,17 +194,28 @@ pub struct ModuleSymbols {
     pub name: Option<String>,
     /// How many defined `FUNC` symbols of each name it has.
     pub functions: HashMap<String, usize>,
+    /// Per name, the symbols the module's kallsyms will list once it is
+    /// loaded, in symbol-table order (the order `sympos` counts in): whether
+    /// each is a function.
+    pub kallsyms: HashMap<String, Vec<bool>>,
 }
 
 /// Reads the defined function symbols and the `.modinfo` name of a `.ko`.
 pub fn module_symbols(elf: &[u8]) -> Result<ModuleSymbols, String> {
     let file = object::File::parse(elf).map_err(|e| format!("not an ELF file: {e}"))?;
     let mut functions: HashMap<String, usize> = HashMap::new();
+    let mut kallsyms: HashMap<String, Vec<bool>> = HashMap::new();
     for sym in file.symbols() {
         if sym.kind() == SymbolKind::Text && sym.is_definition() {
             if let Ok(name) = sym.name() {
                 *functions.entry(name.to_string()).or_default() += 1;
             }
+        }
+        if let (Ok(name), true) = (sym.name(), is_core_symbol(&file, &sym)) {
+            kallsyms
+                .entry(name.to_string())
+                .or_default()
+                .push(sym.kind() == SymbolKind::Text);
         }
     }
     let name = file
@@ -205,7 +226,36 @@ pub fn module_symbols(elf: &[u8]) -> Result<ModuleSymbols, String> {
                 .find_map(|kv| kv.strip_prefix(b"name="))
                 .map(|n| String::from_utf8_lossy(n).into_owned())
         });
-    Ok(ModuleSymbols { name, functions })
+    Ok(ModuleSymbols {
+        name,
+        functions,
+        kallsyms,
+    })
+}
+
+/// Whether the module loader keeps `sym` in the module's kallsyms
+/// (`is_core_symbol()` in kernel/module/kallsyms.c, with
+/// `CONFIG_KALLSYMS_ALL`): a named symbol defined in a section that is
+/// allocated and not an init section (those are freed after init).
+fn is_core_symbol(file: &object::File<'_>, sym: &object::Symbol<'_, '_>) -> bool {
+    let named = sym.name().is_ok_and(|n| !n.is_empty());
+    let Some(sec) = sym
+        .section_index()
+        .and_then(|i| file.section_by_index(i).ok())
+    else {
+        return false;
+    };
+    let alloc = match sec.flags() {
+        object::SectionFlags::Elf { sh_flags } => sh_flags & u64::from(object::elf::SHF_ALLOC) != 0,
+        _ => false,
+    };
+    let init = sec.name().is_ok_and(|n| n.starts_with(".init"));
+    named
+        && sym.is_definition()
+        && alloc
+        && !init
+        && sym.kind() != SymbolKind::Section
+        && sym.kind() != SymbolKind::File
 }
 
 /// The module name a `.ko` file stands for: its `.modinfo` name, else its

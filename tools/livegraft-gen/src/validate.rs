@@ -12,7 +12,8 @@ use std::path::Path;
 use crate::diag::Diagnostic;
 use crate::manifest::{FunctionTable, Loc, Manifest, EXAMPLE};
 use crate::scan::{self, Visibility};
-use crate::symbols::{self, ModuleSymbols, SystemMap};
+use crate::symbols::{self, MapSymbol, ModuleSymbols, SystemMap};
+use livegraft_logic::symbols::{resolve_in, Resolution};
 
 /// Longest patch or module name: `MODULE_NAME_LEN` - 1.
 pub const MAX_NAME_LEN: usize = 55;
@@ -555,24 +556,14 @@ impl Validator<'_> {
 
     fn sympos(&mut self, f: &FunctionTable, entry: &str) -> Option<u64> {
         let Some(s) = &f.sympos else { return Some(0) };
-        match s.value {
-            0 | 1 => Some(s.value as u64),
-            n if n > 1 => {
+        match u64::try_from(s.value) {
+            Ok(n) => Some(n),
+            Err(_) => {
                 self.err(
                     entry,
                     s.line,
-                    format!("sympos {n} is not supported: livegraft supports only 0 and 1 for now"),
-                    "sympos 0 requires a unique symbol and 1 selects the first of several; the others cannot be \
-                     patched yet",
-                );
-                None
-            }
-            n => {
-                self.err(
-                    entry,
-                    s.line,
-                    format!("sympos {n} is negative"),
-                    "use 0 (unique symbol) or 1 (the first)",
+                    format!("sympos {} is negative", s.value),
+                    "use 0 (the name is unique in its object) or N (the Nth symbol of that name, in kallsyms order)",
                 );
                 None
             }
@@ -685,20 +676,42 @@ impl Validator<'_> {
             self.err(entry, line, format!("`{t}` is not in {map_name}"), help);
             return None;
         }
-        if funcs.len() > 1 && sympos == 0 {
-            self.err(
+        let all = map.kallsyms(t);
+        // Positions in kallsyms (address) order; the kernel's own rules.
+        let at: Vec<usize> = (1..=all.len()).collect();
+        match resolve_in(&at, sympos) {
+            Resolution::Found(pos) => {
+                let sym = all[pos - 1];
+                if sym.is_text() {
+                    return Some(sym.addr);
+                }
+                self.err(
+                    entry,
+                    f.sympos.as_ref().map_or(line, |s| s.line),
+                    format!(
+                        "sympos {sympos} of `{t}` is not a function in {map_name} (symbol type `{}`)",
+                        sym.kind
+                    ),
+                    position_help(t, &all),
+                );
+            }
+            Resolution::Ambiguous => self.err(
                 entry,
                 f.sympos.as_ref().map_or(line, |s| s.line),
-                format!("ambiguous: {} symbols named {t}; set sympos", funcs.len()),
+                format!("ambiguous: {} symbols named {t}; set sympos", all.len()),
+                position_help(t, &all),
+            ),
+            Resolution::NoSuchPosition | Resolution::NotFound => self.err(
+                entry,
+                f.sympos.as_ref().map_or(line, |s| s.line),
                 format!(
-                    "`sympos = 1` selects the first of them (at {:#x}), the one the kernel resolves by name; \
-                     the others cannot be patched yet (sympos > 1 is not supported)",
-                    funcs[0].addr
+                    "sympos {sympos}: {map_name} has only {} symbol(s) named {t}",
+                    all.len()
                 ),
-            );
-            return None;
+                position_help(t, &all),
+            ),
         }
-        Some(funcs[0].addr)
+        None
     }
 
     fn module_target(
@@ -711,8 +724,9 @@ impl Validator<'_> {
         entry: &str,
     ) {
         let line = f.target.as_ref().map_or(f.line, |t| t.line);
-        match syms.functions.get(t).copied().unwrap_or(0) {
-            0 => self.err(
+        let kinds = syms.kallsyms.get(t).map_or(&[][..], Vec::as_slice);
+        if !kinds.iter().any(|&is_fn| is_fn) {
+            self.err(
                 entry,
                 line,
                 format!("`{t}` is not a function of {path}"),
@@ -721,16 +735,59 @@ impl Validator<'_> {
                     None => "check the name and `object` (the module that defines the function)"
                         .to_string(),
                 },
-            ),
-            n if n > 1 && sympos == 0 => self.err(
+            );
+            return;
+        }
+        let at: Vec<usize> = (1..=kinds.len()).collect();
+        let line = f.sympos.as_ref().map_or(line, |s| s.line);
+        let help = format!(
+            "sympos counts every symbol named {t} in the module's symbol table order (here: {}); 0 requires a \
+             unique name",
+            kinds
+                .iter()
+                .enumerate()
+                .map(|(i, &is_fn)| format!("{} = {}", i + 1, if is_fn { "function" } else { "data" }))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        match resolve_in(&at, sympos) {
+            Resolution::Found(pos) if kinds[pos - 1] => {}
+            Resolution::Found(_) => self.err(
                 entry,
-                f.sympos.as_ref().map_or(line, |s| s.line),
-                format!("ambiguous: {n} symbols named {t}; set sympos"),
-                "`sympos = 1` selects the first of them; the others cannot be patched yet",
+                line,
+                format!("sympos {sympos} of `{t}` is not a function of {path}"),
+                help,
             ),
-            _ => {}
+            Resolution::Ambiguous => self.err(
+                entry,
+                line,
+                format!("ambiguous: {} symbols named {t}; set sympos", kinds.len()),
+                help,
+            ),
+            Resolution::NoSuchPosition | Resolution::NotFound => self.err(
+                entry,
+                line,
+                format!(
+                    "sympos {sympos}: {path} has only {} symbol(s) named {t}",
+                    kinds.len()
+                ),
+                help,
+            ),
         }
     }
+}
+
+/// How `sympos` selects among `all` (the symbols of one name, kallsyms order).
+fn position_help(t: &str, all: &[MapSymbol]) -> String {
+    format!(
+        "sympos N selects the Nth symbol named {t} in kallsyms (address) order, as upstream livepatch: {}; \
+         0 requires a unique name",
+        all.iter()
+            .enumerate()
+            .map(|(i, s)| format!("{} = {:#x} ({})", i + 1, s.addr, s.kind))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 #[cfg(test)]

@@ -178,7 +178,7 @@ flavour = "x"
 
 [[function]]
 target = "type_show"
-sympos = 2
+sympos = 4
 replacement = "nope"
 "#;
     let p = patch_dir(m, "");
@@ -199,7 +199,7 @@ replacement = "nope"
     for needle in [
         format!("error: {file}:4: [patch]: description contains '\"'"),
         format!("error: {file}:5: [patch]: unknown key `flavour`"),
-        format!("error: {file}:9: [[function]] #1 (type_show): sympos 2 is not supported"),
+        format!("error: {file}:9: [[function]] #1 (type_show): sympos 4: "),
         format!(
             "error: {file}:10: [[function]] #1 (type_show): replacement `nope` is not defined in"
         ),

@@ -88,8 +88,26 @@ fn module_targets_are_checked_against_the_ko() {
     one_error(&diags, "is not a function of");
     let (_, diags) = check(&f("dup_fn", ""), &source_with(&["r"]), &env);
     one_error(&diags, "ambiguous: 2 symbols named dup_fn; set sympos");
-    let (plan, _) = check(&f("dup_fn", "sympos = 1\n"), &source_with(&["r"]), &env);
-    assert!(plan.is_some());
+    for pos in 1..=2 {
+        let (plan, diags) = check(
+            &f("dup_fn", &format!("sympos = {pos}\n")),
+            &source_with(&["r"]),
+            &env,
+        );
+        assert!(plan.is_some(), "{diags:#?}");
+    }
+    let (_, diags) = check(&f("dup_fn", "sympos = 3\n"), &source_with(&["r"]), &env);
+    let e = one_error(
+        &diags,
+        "sympos 3: lg_target.ko has only 2 symbol(s) named dup_fn",
+    );
+    assert!(
+        e.help
+            .as_ref()
+            .unwrap()
+            .contains("1 = function, 2 = function"),
+        "{e:#?}"
+    );
     // A .ko that no function targets is pointed out.
     let (_, diags) = check(
         &manifest_with("target = \"t\"\nreplacement = \"r\""),

@@ -385,14 +385,15 @@ fn sympos() {
         &source_with(&["r"]),
         &Env::default(),
     );
-    let e = one_error(&diags, "sympos 2 is not supported");
-    assert_eq!(e.line, Some(7));
+    // Any position is valid in the manifest; without a System.map it is checked at load.
+    assert!(errors(&diags).is_empty(), "{diags:#?}");
     let (_, diags) = check(
         &manifest_with("target = \"t\"\nsympos = -1\nreplacement = \"r\""),
         &source_with(&["r"]),
         &Env::default(),
     );
-    one_error(&diags, "sympos -1 is negative");
+    let e = one_error(&diags, "sympos -1 is negative");
+    assert_eq!(e.line, Some(7));
     let (plan, _) = check(
         &manifest_with("target = \"t\"\nsympos = 1\nreplacement = \"r\""),
         &source_with(&["r"]),
@@ -425,17 +426,64 @@ fn ambiguous_symbol_with_system_map() {
         &Env::with_map(),
     );
     let e = one_error(&diags, "ambiguous: 3 symbols named type_show; set sympos");
-    assert!(e
-        .help
-        .as_ref()
-        .unwrap()
-        .contains("`sympos = 1` selects the first of them (at 0xffffffff81224400)"));
+    let help = e.help.as_ref().unwrap();
+    assert!(
+        help.contains(
+            "1 = 0xffffffff81224400 (t), 2 = 0xffffffff81300000 (t), 3 = 0xffffffff81310000 (t)"
+        ),
+        "{help}"
+    );
+    // Every position of the three is valid, as upstream (sympos > 1 included).
+    for pos in 1..=3 {
+        let (plan, diags) = check(
+            &manifest_with(&format!(
+                "target = \"type_show\"\nsympos = {pos}\nreplacement = \"r\""
+            )),
+            &source_with(&["r"]),
+            &Env::with_map(),
+        );
+        assert_eq!(
+            plan.expect("valid").objects[0].funcs[0].sympos,
+            pos,
+            "{diags:#?}"
+        );
+    }
+    let (_, diags) = check(
+        &manifest_with("target = \"type_show\"\nsympos = 4\nreplacement = \"r\""),
+        &source_with(&["r"]),
+        &Env::with_map(),
+    );
+    let e = one_error(
+        &diags,
+        "sympos 4: System.map has only 3 symbol(s) named type_show",
+    );
+    assert_eq!(e.line, Some(7));
+}
+
+#[test]
+fn sympos_counts_every_symbol_of_the_name() {
+    // Upstream counts data symbols too: a function and a variable of one name are ambiguous.
+    let (_, diags) = check(
+        &manifest_with("target = \"mixed_name\"\nreplacement = \"r\""),
+        &source_with(&["r"]),
+        &Env::with_map(),
+    );
+    one_error(&diags, "ambiguous: 2 symbols named mixed_name; set sympos");
     let (plan, diags) = check(
-        &manifest_with("target = \"type_show\"\nsympos = 1\nreplacement = \"r\""),
+        &manifest_with("target = \"mixed_name\"\nsympos = 1\nreplacement = \"r\""),
         &source_with(&["r"]),
         &Env::with_map(),
     );
     assert!(plan.is_some(), "{diags:#?}");
+    let (_, diags) = check(
+        &manifest_with("target = \"mixed_name\"\nsympos = 2\nreplacement = \"r\""),
+        &source_with(&["r"]),
+        &Env::with_map(),
+    );
+    one_error(
+        &diags,
+        "sympos 2 of `mixed_name` is not a function in System.map (symbol type `d`)",
+    );
 }
 
 #[test]
@@ -526,7 +574,7 @@ replacement = "missing_fn"
 
 [[function]]
 target = "no_such_fn"
-sympos = 2
+sympos = -2
 replacement = "private_fn"
 
 [[function]]
@@ -554,7 +602,7 @@ replacement = "ok_fn"
         "8: ambiguous: 3 symbols named type_show; set sympos",
         "9: replacement `missing_fn` is not defined in",
         "12: `no_such_fn` is not in System.map",
-        "13: sympos 2 is not supported",
+        "13: sympos -2 is negative",
         "14: replacement `private_fn`",
         "16: `type_show` in vmlinux is already replaced by [[function]] #1",
         "21: target `x-y` is not a valid C identifier",

@@ -37,11 +37,13 @@ pub fn patch_dir(manifest: &str, source: &str) -> tempfile::TempDir {
 pub const SYSTEM_MAP: &str = "\
 ffffffff81000000 T _text
 ffffffff81224330 t cmdline_proc_show
+ffffffff81224380 t mixed_name
 ffffffff81224400 t type_show
 ffffffff81300000 t type_show
 ffffffff81310000 t type_show
 ffffffff81320000 T untraced_fn
 ffffffff81400000 D some_data
+ffffffff81400008 d mixed_name
 ffffffff81500000 t clone_me.isra.0
 ffffffff81600000 W weak_fn
 ";
