@@ -982,6 +982,7 @@ impl Registry {
                         if a.table().target() == Universe::Patched { "patched" } else { "unpatched" },
                         a.table().capacity().saturating_mul(core::mem::size_of::<crate::logic::task_table::Slot>()),
                     );
+                    let _ = writeln!(out, "passes: {}", run.transition.passes);
                     for (k, c) in KIND_NAMES.iter().zip(a.switched.iter()) {
                         let _ = writeln!(out, "switched_{}: {}", k, c.load(Ordering::Relaxed));
                     }

@@ -15,9 +15,11 @@
  * write: "unit" (one unit), "block" (one blocking unit: sleeps inside the
  * patched lg_target_block() until "release"), "release", "reset",
  * "kthread on|off", "fkthread on|off" (a freezable kthread), "work on|off", "hold" (a kthread sleeps uninterruptibly
- * inside the patched lg_target_hold() until "unhold").
+ * inside the patched lg_target_hold() until "unhold"), "kspin on|off" (a
+ * kthread with no safe point that runs a BH work item in each unit).
  */
 #include <linux/atomic.h>
+#include <linux/bottom_half.h>
 #include <linux/delay.h>
 #include <linux/freezer.h>
 #include <linux/kthread.h>
@@ -30,7 +32,7 @@
 #include "lg_target.h"
 
 static const char *const kind_names[LG_KIND_NR] = {
-	"syscall", "blocking", "kthread", "work",
+	"syscall", "blocking", "kthread", "work", "kspin",
 };
 
 struct kind_stats {
@@ -182,6 +184,56 @@ static void work_fn(struct work_struct *w)
 		schedule_delayed_work(&unit_work, 1);
 }
 
+/*
+ * "kspin on": a kthread that never sleeps and passes no safe point until
+ * "kspin off": it tests a plain flag, not kthread_should_stop(), and gives
+ * the CPU away with yield(), never cond_resched(). Each iteration is a unit
+ * of kind "kspin": lg_target_a(), a BH work item (system_bh_wq, 6.9+) run on
+ * top of this kthread in softirq context (queued with BH disabled, run by
+ * local_bh_enable()), then lg_target_b(). No patched function encloses the
+ * unit, so no stack check can see it: a switch in the BH item's softirq
+ * context lands between a and b and mixes the unit. "kspin_bh" counts the
+ * BH items that ran on top of the kthread.
+ */
+static struct task_struct *kspin_kthread;
+static bool kspin_stop;
+static atomic_t kspin_bh_on_kthread;
+
+static void kspin_bh_fn(struct work_struct *w)
+{
+	if (in_serving_softirq() && current == READ_ONCE(kspin_kthread))
+		atomic_inc(&kspin_bh_on_kthread);
+}
+static DECLARE_WORK(kspin_bh_work, kspin_bh_fn);
+
+static int kspin_fn(void *unused)
+{
+	while (!READ_ONCE(kspin_stop)) {
+		int a = lg_target_a();
+
+		local_bh_disable();
+		queue_work(system_bh_wq, &kspin_bh_work);
+		local_bh_enable();
+		lg_target_record(LG_KIND_KSPIN, a, a, lg_target_b());
+		udelay(200);
+		yield();
+	}
+	/* The loop head: the kthread's safe point. */
+	while (!kthread_should_stop())
+		schedule_timeout_interruptible(1);
+	return 0;
+}
+
+static void kspin_off(void)
+{
+	if (!kspin_kthread)
+		return;
+	WRITE_ONCE(kspin_stop, true);
+	kthread_stop(kspin_kthread);
+	WRITE_ONCE(kspin_kthread, NULL);
+	flush_work(&kspin_bh_work);
+}
+
 static int show(struct seq_file *m, void *v)
 {
 	int k;
@@ -193,6 +245,7 @@ static int show(struct seq_file *m, void *v)
 			   atomic_read(&stats[k].mixed));
 	seq_printf(m, "blocked %d\n", atomic_read(&blocked));
 	seq_printf(m, "wrap %d\n", atomic_read(&wrap_result));
+	seq_printf(m, "kspin_bh %d\n", atomic_read(&kspin_bh_on_kthread));
 	return 0;
 }
 
@@ -268,6 +321,18 @@ static ssize_t write_fn(struct file *file, const char __user *ubuf, size_t len, 
 		if (freezable_kthread)
 			kthread_stop(freezable_kthread);
 		freezable_kthread = NULL;
+	} else if (!strcmp(buf, "kspin on")) {
+		if (!kspin_kthread) {
+			struct task_struct *k;
+
+			WRITE_ONCE(kspin_stop, false);
+			k = kthread_run(kspin_fn, NULL, "lg_target_ksp");
+			if (IS_ERR(k))
+				return PTR_ERR(k);
+			WRITE_ONCE(kspin_kthread, k);
+		}
+	} else if (!strcmp(buf, "kspin off")) {
+		kspin_off();
 	} else if (!strcmp(buf, "work on")) {
 		WRITE_ONCE(work_on, true);
 		schedule_delayed_work(&unit_work, 0);
@@ -303,6 +368,7 @@ static void __exit lg_target_exit(void)
 		kthread_stop(worker_kthread);
 	if (freezable_kthread)
 		kthread_stop(freezable_kthread);
+	kspin_off();
 	atomic_set(&hold_released, 1);
 	wake_up_all(&hold_wq);
 	if (hold_kthread)
