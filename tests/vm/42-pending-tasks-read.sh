@@ -23,7 +23,7 @@ e0=$(field elapsed_ms)
 [ -n "$p0" ] && [ -n "$e0" ] || fail "summary lacks passes or elapsed_ms: $(cat $P/summary)"
 i=0
 while [ $i -lt 50 ]; do
-	read -r line < $P/pending_tasks
+	read -r line < $P/pending_tasks || true
 	i=$((i + 1))
 done
 p1=$(field passes)
