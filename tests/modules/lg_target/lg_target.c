@@ -209,12 +209,20 @@ static DECLARE_WORK(kspin_bh_work, kspin_bh_fn);
 static int kspin_fn(void *unused)
 {
 	while (!READ_ONCE(kspin_stop)) {
-		int a = lg_target_a();
+		/*
+		 * Through hidden pointers: a direct call from this file would
+		 * let the compiler use the constant the original returns.
+		 */
+		int (*fa)(void) = lg_target_a, (*fb)(void) = lg_target_b;
+		int a;
 
+		OPTIMIZER_HIDE_VAR(fa);
+		OPTIMIZER_HIDE_VAR(fb);
+		a = fa();
 		local_bh_disable();
 		queue_work(system_bh_wq, &kspin_bh_work);
 		local_bh_enable();
-		lg_target_record(LG_KIND_KSPIN, a, a, lg_target_b());
+		lg_target_record(LG_KIND_KSPIN, a, a, fb());
 		udelay(200);
 		yield();
 	}
