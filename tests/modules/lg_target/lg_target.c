@@ -16,7 +16,9 @@
  * patched lg_target_block() until "release"), "release", "reset",
  * "kthread on|off", "fkthread on|off" (a freezable kthread), "work on|off", "hold" (a kthread sleeps uninterruptibly
  * inside the patched lg_target_hold() until "unhold"), "kspin on|off" (a
- * kthread with no safe point that runs a BH work item in each unit).
+ * kthread with no safe point that runs a BH work item in each unit), "kbusy"
+ * (busy in the kernel for 3 s without a safe point, then asleep
+ * uninterruptibly until "kwake").
  */
 #include <linux/atomic.h>
 #include <linux/bottom_half.h>
@@ -242,6 +244,32 @@ static void kspin_off(void)
 	flush_work(&kspin_bh_work);
 }
 
+/*
+ * "kbusy": the writer spins in the kernel for 3 s, passing no safe point
+ * (mdelay() and yield(), no cond_resched()), then sleeps uninterruptibly
+ * until "kwake", all in one write(): a task that was running in the kernel
+ * when a pass saw it, and then does not return to user mode for as long as
+ * the test wants. "kbusy <state>" in the read: 1 spinning, 2 asleep.
+ */
+static atomic_t kbusy_state;
+static atomic_t kbusy_woken;
+static DECLARE_WAIT_QUEUE_HEAD(kbusy_wq);
+
+static void kbusy(void)
+{
+	unsigned long end = jiffies + 3 * HZ;
+
+	atomic_set(&kbusy_woken, 0);
+	atomic_set(&kbusy_state, 1);
+	while (time_before(jiffies, end)) {
+		mdelay(5);
+		yield();
+	}
+	atomic_set(&kbusy_state, 2);
+	wait_event(kbusy_wq, atomic_read(&kbusy_woken));
+	atomic_set(&kbusy_state, 0);
+}
+
 static int show(struct seq_file *m, void *v)
 {
 	int k;
@@ -254,6 +282,7 @@ static int show(struct seq_file *m, void *v)
 	seq_printf(m, "blocked %d\n", atomic_read(&blocked));
 	seq_printf(m, "wrap %d\n", atomic_read(&wrap_result));
 	seq_printf(m, "kspin_bh %d\n", atomic_read(&kspin_bh_on_kthread));
+	seq_printf(m, "kbusy %d\n", atomic_read(&kbusy_state));
 	return 0;
 }
 
@@ -329,6 +358,11 @@ static ssize_t write_fn(struct file *file, const char __user *ubuf, size_t len, 
 		if (freezable_kthread)
 			kthread_stop(freezable_kthread);
 		freezable_kthread = NULL;
+	} else if (!strcmp(buf, "kbusy")) {
+		kbusy();
+	} else if (!strcmp(buf, "kwake")) {
+		atomic_set(&kbusy_woken, 1);
+		wake_up_all(&kbusy_wq);
 	} else if (!strcmp(buf, "kspin on")) {
 		if (!kspin_kthread) {
 			struct task_struct *k;
@@ -377,6 +411,8 @@ static void __exit lg_target_exit(void)
 	if (freezable_kthread)
 		kthread_stop(freezable_kthread);
 	kspin_off();
+	atomic_set(&kbusy_woken, 1);
+	wake_up_all(&kbusy_wq);
 	atomic_set(&hold_released, 1);
 	wake_up_all(&hold_wq);
 	if (hold_kthread)
