@@ -11,7 +11,7 @@
 //! | freezer | ftrace on `__refrigerator` | yes |
 //! | CPU-bound kernel code | ftrace on `__cond_resched` | yes |
 //! | idle task enters idle | `power:cpu_idle` (state != exit) | no: the idle loop holds no patched state |
-//! | user task returns to user mode | a task_work the transition work queues (`transition::queue_user_return`), run by `task_work_run()` | yes (the stack holds only the return path) |
+//! | user task returns to user mode | a task_work a pass queues (`transition::request_user_return`), run by `task_work_run()` | yes (the stack holds only the return path) |
 //! | blocked task | stack check from the transition work | yes, pinned (see `stack.rs`) |
 //!
 //! Every switch happens in task context (`transition::switch_current` refuses
