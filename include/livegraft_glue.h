@@ -32,7 +32,12 @@ int lg_task_pid(const struct task_struct *task);
 bool lg_task_is_kthread(const struct task_struct *task);
 bool lg_task_is_dead(const struct task_struct *task);
 void lg_task_comm(const struct task_struct *task, char *buf);
-bool lg_irq_interrupted_user_mode(void);
+bool lg_in_task(void);
+bool lg_task_returns_to_user(const struct task_struct *task);
+
+/* the user_return safe point: a task_work (see the glue) */
+int lg_queue_user_return(struct task_struct *task);
+void lg_rust_user_return(void);
 
 /* tasks */
 typedef bool (*lg_task_visit_fn)(struct task_struct *task, void *data);

@@ -37,6 +37,10 @@ use kernel::sync::Mutex;
 /// Longest delay between two stack-check passes.
 const MAX_RETRY_MS: u32 = 250;
 
+/// Pending tasks a pass records for `pending_tasks` (a sysfs page holds
+/// about as many lines).
+const REPORT_MAX: usize = 128;
+
 /// One function of a patch.
 struct PatchFunc {
     name: CString,
@@ -68,6 +72,11 @@ struct Running {
     transition: Transition,
     started_ns: i64,
     reported: bool,
+    /// The pending tasks the transition work's last pass found (at most
+    /// `REPORT_MAX`), which `pending_tasks` shows: reading it must not run a
+    /// pass (stack walks, switches, IPIs) on behalf of any user who can read
+    /// a 0444 file, nor perturb the work's backoff.
+    last_pass: KVec<Pending>,
 }
 
 enum Deferred {
@@ -728,6 +737,7 @@ impl Registry {
             transition: t,
             started_ns: now_ns(),
             reported: false,
+            last_pass: KVec::new(),
         });
         // First attempt right away, as upstream does.
         // SAFETY: plain call.
@@ -759,17 +769,22 @@ impl Registry {
             let (nudge_after, report_after) = unsafe { (sys::lg_nudge_after_ms(), sys::lg_report_after_ms()) };
             let nudge = elapsed_ms >= i64::from(nudge_after);
             let report = elapsed_ms >= i64::from(report_after) && !run.reported;
-            let mut lines = 0u32;
-            let mut stalled = KVec::new();
+            // Room first: the pass reports under RCU, where pushing within
+            // the capacity never allocates.
+            let mut found = KVec::new();
+            let _ = found.reserve(REPORT_MAX, GFP_KERNEL);
+            let room = found.capacity().min(REPORT_MAX);
             let pending = run.transition.pass(nudge, &mut |p: Pending| {
-                // Collected under RCU, printed afterwards with symbol names.
-                if report && lines < 32 {
-                    lines = lines.wrapping_add(1);
-                    let _ = stalled.push(p, GFP_ATOMIC);
+                if found.len() < room {
+                    let _ = found.push(p, GFP_ATOMIC);
                 }
             });
-            for p in stalled.iter() {
-                report_pending(&name, p);
+            run.last_pass = found;
+            if report {
+                // Printed outside RCU, with symbol names.
+                for p in run.last_pass.iter().take(32) {
+                    report_pending(&name, p);
+                }
             }
             if report {
                 run.reported = true;
@@ -921,8 +936,14 @@ impl Registry {
                 let _ = writeln!(out, "{}", p.pushed as u8);
             }
             sys::LG_ATTR_PENDING_TASKS => {
-                if let Some(run) = self.running.as_mut().filter(|r| r.patch == p.id) {
-                    let _ = run.transition.pass(false, &mut |t: Pending| {
+                // What the work's last pass found, minus the tasks that
+                // switched (or were freed) since: a lock-free lookup each,
+                // no walk, no stack check, no switch.
+                if let Some(run) = running.filter(|r| r.patch == p.id) {
+                    let table = run.transition.active().table();
+                    let target = table.target();
+                    let still = |t: &&Pending| matches!(table.lookup(t.key), Some(u) if u != target);
+                    for t in run.last_pass.iter().filter(still) {
                         let _ = write!(out, "{} ", t.pid);
                         write_comm(out, &t.comm);
                         let _ = match t.why {
@@ -934,7 +955,7 @@ impl Registry {
                                 writeln!(out)
                             }
                         };
-                    });
+                    }
                 }
             }
             sys::LG_ATTR_SUMMARY => {
@@ -951,6 +972,7 @@ impl Registry {
                         if a.table().target() == Universe::Patched { "patched" } else { "unpatched" },
                         a.table().capacity().saturating_mul(core::mem::size_of::<crate::logic::task_table::Slot>()),
                     );
+                    let _ = writeln!(out, "passes: {}", run.transition.passes);
                     for (k, c) in KIND_NAMES.iter().zip(a.switched.iter()) {
                         let _ = writeln!(out, "switched_{}: {}", k, c.load(Ordering::Relaxed));
                     }

@@ -26,14 +26,16 @@
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
+#include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/static_call.h>
 #include <linux/stop_machine.h>
+#include <linux/task_work.h>
 #include <linux/trace_recursion.h>
 #include <linux/tracepoint.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
-#include <asm/irq_regs.h>
+#include <asm/ibt.h>
 #include "livegraft.h"
 #include "livegraft_glue.h"
 
@@ -126,17 +128,92 @@ void lg_task_comm(const struct task_struct *task, char *buf)
 	buf[TASK_COMM_LEN - 1] = 0;
 }
 
-/* In an IPI handler: did the interrupt arrive while the CPU ran user code? */
-bool lg_irq_interrupted_user_mode(void)
+/* Task context: not in a hard or soft interrupt, nor an NMI. */
+bool lg_in_task(void)
 {
-	struct pt_regs *regs;
+	return in_task();
+}
 
-	/* A local smp_call_function_single() runs us outside hardirq context,
-	 * where get_irq_regs() is stale: only trust it inside an interrupt. */
-	if (!in_hardirq())
-		return false;
-	regs = get_irq_regs();
-	return regs && user_mode(regs);
+/*
+ * Whether @task runs user code and so passes the return-to-user path:
+ * neither a kernel thread nor a user worker (io_uring and vhost workers run
+ * task_work from their own loop, in the kernel).
+ */
+bool lg_task_returns_to_user(const struct task_struct *task)
+{
+	return !(READ_ONCE(task->flags) & (PF_KTHREAD | PF_USER_WORKER));
+}
+
+/*
+ * The user_return safe point (src/transition.rs: user_return()). The
+ * transition work queues a task_work on a pending user task; the task runs
+ * it on its way back to user mode (resume_user_mode_work(), TWA_RESUME), or
+ * in get_signal() or at exit, in task context.
+ *
+ * Lifetime. No module can cancel a task_work (task_work_cancel*() are not
+ * exported), and the task may run it at any later time: right away, after
+ * its transition completed or reversed, or after a sleep of hours. So:
+ *  - the callback_head is allocated per request and freed by the callback
+ *    itself (task_work_run() reads ->next before calling ->func);
+ *  - the callback touches the transition only while the switching safe
+ *    points are armed, with preemption disabled (see user_return_armed() in
+ *    src/safepoints.rs for the grace period that covers it);
+ *  - the callback's code is this module's text: every queued request holds
+ *    a reference on this module, so it cannot be unloaded while one is
+ *    queued (rmmod fails with EAGAIN until every such task returned to user
+ *    mode or exited), and the callback drops it as its very last action, by
+ *    a tail jump into module_put() (below): after the reference is gone, no
+ *    instruction of this module runs any more, as with
+ *    module_put_and_kthread_exit().
+ */
+void lg_user_return_work(struct callback_head *cb);
+void lg_user_return_cb(struct callback_head *cb);
+
+#ifdef CONFIG_CFI_CLANG
+#error "lg_user_return_cb is called indirectly and has no kCFI type hash: give it one before enabling CFI"
+#endif
+
+asm(
+"	.pushsection	.text, \"ax\", @progbits\n"
+"	.balign	16\n"
+"	.type	lg_user_return_cb, @function\n"
+"lg_user_return_cb:\n"
+	ASM_ENDBR
+"	call	lg_user_return_work\n"
+"	leaq	__this_module(%rip), %rdi\n"
+"	jmp	module_put\n"
+"	.size	lg_user_return_cb, .-lg_user_return_cb\n"
+"	.popsection\n"
+);
+
+__visible void lg_user_return_work(struct callback_head *cb)
+{
+	kfree(cb);
+	preempt_disable_notrace();
+	lg_rust_user_return();
+	preempt_enable_notrace();
+}
+
+/*
+ * Queue the user_return request on @task (valid: RCU walk). 0, -ENOMEM, or
+ * -ESRCH when @task already passed exit_task_work().
+ */
+int lg_queue_user_return(struct task_struct *task)
+{
+	struct callback_head *cb = kmalloc(sizeof(*cb), GFP_NOWAIT | __GFP_NOWARN);
+	int ret;
+
+	if (!cb)
+		return -ENOMEM;
+	init_task_work(cb, lg_user_return_cb);
+	/* Before queueing: the callback may run, and put it, at once. */
+	__module_get(THIS_MODULE);
+	ret = task_work_add(task, cb, TWA_RESUME);
+	if (ret) {
+		module_put(THIS_MODULE);
+		kfree(cb);
+	}
+	return ret;
 }
 
 /*

@@ -11,11 +11,17 @@
 //! | freezer (any task that freezes) | ftrace on `__refrigerator` | yes |
 //! | CPU-bound kernel code | ftrace on `__cond_resched` | yes |
 //! | idle task enters idle | `power:cpu_idle` (state != exit) | no: the idle loop holds no patched state |
-//! | task interrupted in user mode | ftrace on `hrtimer_interrupt` (the tick) | no: the kernel stack is empty |
+//! | user task returns to user mode | a task_work a pass queues (`transition::request_user_return`), run by `task_work_run()` | yes (the stack holds only the return path) |
 //! | blocked task | stack check from the transition work | yes, pinned (see `stack.rs`) |
 //!
 //! Hooks marked optional in `HOOKED` may be absent from a kernel
 //! configuration; a missing required one fails the module load.
+//! Every switch happens in task context (`transition::switch_current` refuses
+//! anything else): a work item of a BH workqueue runs in softirq context on
+//! top of whatever task it interrupted, so `workqueue_execute_end` there is no
+//! safe point of that task, and an interrupt handler sees the interrupted
+//! stack only through an interrupt frame, which upstream's reliable unwinder
+//! refuses too.
 //!
 //! Fork (ftrace on `wake_up_new_task`: the child inherits the parent's
 //! universe before it first runs) and free (ftrace on `__put_task_struct`:
@@ -39,13 +45,30 @@ use crate::sys;
 use crate::tracepoint::Tracepoint;
 use crate::transition::{self, Kind};
 use core::ffi::c_void;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use kernel::c_str;
 use kernel::prelude::*;
 use kernel::str::CStr;
 
 /// `PWR_EVENT_EXIT`: the cpu_idle event of leaving idle.
 const PWR_EVENT_EXIT: u32 = u32::MAX;
+
+/// Whether return-to-user requests may switch tasks: true from the
+/// registration of the switching safe points to the start of their
+/// unregistration. A request is a task_work queued on a task, which no module
+/// can cancel (`task_work_cancel()` is not exported): it may run at any
+/// later time, long after its transition ended, so it loads this flag first
+/// (with preemption disabled) and touches the published transition only if
+/// it is set; `SafePoints::unregister_all` clears it before the grace period
+/// that precedes freeing the transition.
+static USER_RETURN_ARMED: AtomicBool = AtomicBool::new(false);
+
+/// See [`USER_RETURN_ARMED`]; the caller runs with preemption disabled.
+pub(crate) fn user_return_armed() -> bool {
+    // Acquire: pairs with the Release stores in `register_switching` and
+    // `unregister_all`.
+    USER_RETURN_ARMED.load(Ordering::Acquire)
+}
 
 unsafe extern "C" fn on_sys_exit(_data: *mut c_void, _regs: *mut sys::pt_regs, _ret: isize) {
     transition::switch_current(Kind::Syscall, false);
@@ -78,9 +101,6 @@ enum Hook {
     Fork,
     /// `__put_task_struct(p)`: the last reference to `p` is gone.
     Free,
-    /// `hrtimer_interrupt()`: the tick, in hardirq context with the
-    /// interrupted registers recorded.
-    Tick,
 }
 
 /// The kernel functions hooked with the one observing ftrace ops, and
@@ -90,29 +110,28 @@ enum Hook {
 /// at that address), and the kernel threads' loop heads, present in every
 /// 6.12 configuration. Optional: the safe points some configurations lack:
 /// `__refrigerator` (`CONFIG_FREEZER`), `__cond_resched` (not with full or
-/// dynamic-full preemption), `hrtimer_interrupt` (`CONFIG_HIGH_RES_TIMERS`);
-/// the tasks they would switch then switch at syscall exit or by stack check.
-const HOOKED: [(&CStr, Hook, Need); 7] = [
+/// dynamic-full preemption); the tasks they would switch then switch at
+/// their loop head or by stack check.
+const HOOKED: [(&CStr, Hook, Need); 6] = [
     (c_str!("kthread_should_stop"), Hook::KernelSafePoint, Need::Required),
     (c_str!("kthread_freezable_should_stop"), Hook::KernelSafePoint, Need::Required),
     (c_str!("__refrigerator"), Hook::Freezer, Need::Optional),
     (c_str!("__cond_resched"), Hook::KernelSafePoint, Need::Optional),
     (c_str!("wake_up_new_task"), Hook::Fork, Need::Required),
     (c_str!("__put_task_struct"), Hook::Free, Need::Required),
-    (c_str!("hrtimer_interrupt"), Hook::Tick, Need::Optional),
 ];
 
 /// Their text ranges, resolved once at module load (start 0: an absent
 /// optional hook).
-static HOOKED_START: [AtomicUsize; 7] = [const { AtomicUsize::new(0) }; 7];
-static HOOKED_END: [AtomicUsize; 7] = [const { AtomicUsize::new(0) }; 7];
+static HOOKED_START: [AtomicUsize; 6] = [const { AtomicUsize::new(0) }; 6];
+static HOOKED_END: [AtomicUsize; 6] = [const { AtomicUsize::new(0) }; 6];
 
 /// Resolves the hooked functions (module init, process context), each a
 /// unique vmlinux name; fails, and with it the module load, when a required
 /// one is missing or any is ambiguous. Resolving per transition cost a full
 /// search of ftrace's records by name.
 pub(crate) fn resolve() -> Result {
-    let found: [(Need, Resolution); 7] =
+    let found: [(Need, Resolution); 6] =
         core::array::from_fn(|i| HOOKED.get(i).map_or((Need::Required, Resolution::NotFound), |&(name, _, need)| {
             (need, crate::symbols::find(None, name, 0))
         }));
@@ -172,7 +191,6 @@ unsafe extern "C" fn on_hooked_function(
         Some(Hook::Fork) => transition::task_forked(transition::current_key(), unsafe { sys::lg_ftrace_arg0(fregs) } as usize),
         // SAFETY: as above; the first argument is the task being freed.
         Some(Hook::Free) => transition::task_freed(unsafe { sys::lg_ftrace_arg0(fregs) } as usize),
-        Some(Hook::Tick) => transition::switch_if_user_interrupted(),
         None => {}
     }
     // SAFETY: `bit` came from the successful trylock above.
@@ -224,11 +242,11 @@ impl SafePoints {
     }
 
     /// Registers the hooked kernel functions (fork and free tracking, and
-    /// the kernel-thread and tick safe points, which refuse to switch until
+    /// the kernel-thread safe points, which refuse to switch until
     /// the table accepts switches): before the task walk. One ftrace ops
     /// for all of them: one code update instead of one per hook.
     pub(crate) fn register_lifecycle(&mut self) -> Result {
-        let addrs: [usize; 7] = core::array::from_fn(|i| HOOKED_START.get(i).map_or(0, |a| a.load(Ordering::Relaxed)));
+        let addrs: [usize; 6] = core::array::from_fn(|i| HOOKED_START.get(i).map_or(0, |a| a.load(Ordering::Relaxed)));
         let mut ops =
             FtraceOps::for_addresses(on_hooked_function, core::ptr::null_mut(), ftrace::FLAGS_OBSERVE, &addrs)?;
         self.armed = true;
@@ -251,6 +269,8 @@ impl SafePoints {
         // SAFETY: the prototypes above match include/trace/events/{syscalls,
         // workqueue,power}.h.
         unsafe { register_all(&list, &mut self.switching)? };
+        // Release: pairs with the Acquire in `user_return_armed()`.
+        USER_RETURN_ARMED.store(true, Ordering::Release);
         Ok(())
     }
 
@@ -265,6 +285,12 @@ impl SafePoints {
             return;
         }
         self.armed = false;
+        // Before the synchronisation below: a return-to-user request that
+        // still sees `true` runs in a preemption-disabled section that began
+        // before it, so `tracepoint_synchronize_unregister()` (which includes
+        // synchronize_rcu()) waits for it; one that begins later sees
+        // `false` and does not touch the transition (see `user_return_armed`).
+        USER_RETURN_ARMED.store(false, Ordering::Release);
         for p in core::mem::replace(&mut self.switching, KVec::new()).iter() {
             p.tp.unregister(p.func, core::ptr::null_mut());
         }

@@ -53,8 +53,8 @@ pub(crate) enum Kind {
     Kthread,
     /// Idle task entering idle.
     Idle,
-    /// Interrupted in user mode (IPI).
-    UserInterrupt,
+    /// On its way back to user mode (a task_work queued by a pass).
+    UserReturn,
     /// Stack check of a blocked task.
     StackCheck,
     /// Created by fork already in the target universe.
@@ -72,7 +72,7 @@ pub(crate) const KINDS: usize = 10;
 
 /// Names of the [`Kind`]s, in order.
 pub(crate) const KIND_NAMES: [&str; KINDS] =
-    ["syscall", "workqueue", "kthread", "idle", "user_interrupt", "stack_check", "fork", "forced", "sweep", "freezer"];
+    ["syscall", "workqueue", "kthread", "idle", "user_return", "stack_check", "fork", "forced", "sweep", "freezer"];
 
 /// The transition in progress, as the handler and probes see it.
 pub(crate) struct Active {
@@ -217,7 +217,16 @@ pub(crate) fn universe_of(key: usize, fallback: Universe) -> Universe {
 }
 
 /// Probe entry: the current task is at a safe point.
+///
+/// Only in task context: a probe that fires in an interrupt or softirq (a BH
+/// workqueue's `workqueue_execute_end`) runs on top of a task that is at no
+/// safe point of its own, and sees that task's stack only through an
+/// interrupt frame.
 pub(crate) fn switch_current(kind: Kind, check_stack: bool) {
+    // SAFETY: plain call, valid in any context.
+    if !unsafe { sys::lg_in_task() } {
+        return;
+    }
     let Some(a) = active() else { return };
     let key = current_key();
     let table = a.table();
@@ -279,25 +288,56 @@ pub(crate) fn task_freed(task: usize) {
     }
 }
 
-/// From an interrupt handler: switch the interrupted task if it was running
-/// user code (its kernel stack is empty). The timer tick calls this; so do
-/// the IPIs the transition work sends, where the interrupt entry recorded
-/// the interrupted registers.
-pub(crate) fn switch_if_user_interrupted() {
-    // SAFETY: plain call; it checks that it runs in hardirq context.
-    if unsafe { sys::lg_irq_interrupted_user_mode() } {
-        let Some(a) = active() else { return };
-        a.switch(current_key(), Kind::UserInterrupt, true);
+/// The user_return safe point, from the task_work a pass queued on a
+/// pending user task (`lg_user_return_work` in the glue, preemption
+/// disabled): the task is on its way back to user mode (or exiting), in task
+/// context, and its stack holds only that return path. The task_work may run
+/// long after its transition ended or reversed, or during another one: it
+/// touches a transition only while the switching safe points are armed
+/// (`safepoints::user_return_armed`), and then only the one published now,
+/// whose target is right for a task at this point whatever it is. The stack
+/// check keeps the few other callers of `task_work_run()` (signal delivery,
+/// exit) honest if one of their functions is patched.
+pub(crate) fn user_return() {
+    if !crate::safepoints::user_return_armed() {
+        return;
+    }
+    let Some(a) = active() else { return };
+    switch_current(Kind::UserReturn, true);
+    // After the attempt: a task still pending (not accepting, or an affected
+    // function on the stack) gets another request at the next pass.
+    a.table().clear_user_return(current_key());
+}
+
+/// Asks pending user task `task` (valid: the pass's RCU walk) to switch on
+/// its way back to user mode, once until that request ran: a task spinning in
+/// user space makes no syscall, and no interrupt can switch it (the tick and
+/// the IPI see its stack only through an interrupt frame). The pass's IPI to
+/// its CPU then kicks it into the kernel, whose return to user mode runs the
+/// request.
+fn request_user_return(a: &Active, key: usize, task: *mut sys::task_struct) {
+    if !a.table().mark_user_return(key) {
+        return;
+    }
+    // SAFETY: `task` is valid under the walk's RCU read lock; the call only
+    // allocates (GFP_NOWAIT) and queues a task_work.
+    let ret = unsafe { sys::lg_queue_user_return(task) };
+    // -ESRCH: the task passed exit_task_work() and never returns to user
+    // mode: keep the mark, asking again is pointless (it leaves at its free).
+    if ret != 0 && ret != -(sys::ESRCH as i32) {
+        a.table().clear_user_return(key);
     }
 }
 
 /// IPI handler sent to CPUs running pending tasks and to CPUs whose idle
-/// task is pending. An idle CPU wakes and re-enters idle through the
+/// task is pending. For a pending user task the interrupt is the kick that
+/// takes it through the user_return safe point (the return from the IPI
+/// runs its task_work); nothing is switched from here for it. An idle CPU
+/// wakes and re-enters idle through the
 /// cpu_idle safe point; on a busy CPU the idle task is off-CPU, parked in
 /// schedule_idle() at the end of an idle-loop iteration, and switches here
 /// (a CPU that never idles would otherwise stall the transition forever).
 unsafe extern "C" fn ipi_switch(_info: *mut c_void) {
-    switch_if_user_interrupted();
     let Some(a) = active() else { return };
     if a.idle_offcpu_ok && !is_idle_key(current_key()) {
         // SAFETY: plain call from hardirq context.
@@ -352,6 +392,8 @@ fn idle_loop_unaffected(old: &[Extent], new: &[Extent]) -> bool {
 
 /// A task still pending, for reports.
 pub(crate) struct Pending {
+    /// Its table key (to drop it from a report once it switched).
+    pub(crate) key: usize,
     /// Its pid.
     pub(crate) pid: i32,
     /// Its command name.
@@ -512,8 +554,9 @@ impl Transition {
     }
 
     /// One pass over all threads: stack-check blocked pending tasks (switching
-    /// the clean ones while they are pinned), IPI CPUs running pending tasks
-    /// so that user-mode ones switch, and, if `nudge`, wake pending tasks
+    /// the clean ones while they are pinned), ask running pending user tasks
+    /// to switch on their way back to user mode and IPI their CPUs to kick
+    /// them there, and, if `nudge`, wake pending tasks
     /// from interruptible sleeps (a fake signal for user tasks). Tasks the
     /// table does not know are inserted in the initial universe. `report`
     /// receives every task still pending after its check.
@@ -527,8 +570,9 @@ impl Transition {
         unsafe { sys::lg_for_each_thread(Some(visit_pass), (&mut ctx as *mut PassCtx<'_>).cast()) };
         let target = self.active.table().target();
         for cpu in (0..nr_cpu_ids()).filter(|&c| cpu_online(c)) {
-            // A CPU running a pending task: a user-mode one switches in the
-            // IPI. A CPU whose idle task is pending: an idle CPU wakes and
+            // A CPU running a pending task: the IPI takes a user-mode one
+            // into the kernel, and its return to user mode through the
+            // user_return safe point. A CPU whose idle task is pending: an idle CPU wakes and
             // re-enters idle (cpu_idle), a busy one switches its off-CPU
             // idle task in the IPI.
             let running = all || cpus.get(cpu as usize).copied().unwrap_or(false);
@@ -715,7 +759,7 @@ fn pending_info(task: *mut sys::task_struct, why: Why) -> Pending {
         sys::lg_task_comm(task, comm.as_mut_ptr());
         sys::lg_task_pid(task)
     };
-    Pending { pid, comm, why }
+    Pending { key: task as usize, pid, comm, why }
 }
 
 unsafe extern "C" fn visit_pass(task: *mut sys::task_struct, data: *mut c_void) -> bool {
@@ -744,6 +788,10 @@ unsafe extern "C" fn visit_pass(task: *mut sys::task_struct, data: *mut c_void) 
         None => Why::Running,
     };
     if !pinned {
+        // SAFETY: `task` is valid under RCU.
+        if unsafe { sys::lg_task_returns_to_user(task) } {
+            request_user_return(a, key, task);
+        }
         // SAFETY: `task` is valid under RCU.
         let cpu = unsafe { sys::lg_task_cpu(task) };
         if let Some(slot) = usize::try_from(cpu).ok().and_then(|c| ctx.cpus.get_mut(c)) {
@@ -816,4 +864,11 @@ unsafe extern "C" fn visit_verify(task: *mut sys::task_struct, data: *mut c_void
         ctx.ok = false;
     }
     true
+}
+
+/// The user_return request's entry from the glue (`lg_user_return_work`),
+/// in task context with preemption disabled.
+#[no_mangle]
+extern "C" fn lg_rust_user_return() {
+    user_return();
 }

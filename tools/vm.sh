@@ -27,6 +27,11 @@
 # anywhere in the console log. Console logs go to out/vm/<scenario>.log.
 # Prints one "PASS name" / "FAIL name (why)" line per scenario, then
 # "vm: N passed, N failed".
+#
+# Scenario headers (comment lines anywhere in the scenario, first one wins):
+#   # timeout: S       this scenario's timeout in seconds
+#   # cmdline: ARGS    appended to this scenario's kernel command line
+#                      (e.g. "highres=off" to run without hrtimer_interrupt)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -52,7 +57,7 @@ while [ $# -gt 0 ]; do
 	--timeout) timeout_default=$2; shift 2 ;;
 	--keep-logs) keep_logs=1; shift ;;
 	--no-build) build=0; shift ;;
-	-h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,27p' "$0"; exit 0 ;;
 	-*) die "unknown option $1 (see --help)" ;;
 	*) scenarios+=("$(basename "${1%.sh}")"); shift ;;
 	esac
@@ -133,12 +138,13 @@ for s in "${scenarios[@]}"; do
 	fi
 	t=$(sed -n 's/^# timeout: *\([0-9]*\).*/\1/p' "$tests/$s.sh" | head -n1)
 	t=$(( ${t:-$timeout_default} * timeout_scale ))
+	cmdline=$(sed -n 's/^# cmdline: *//p' "$tests/$s.sh" | head -n1)
 	start=$(date +%s)
 	set +e
 	timeout --foreground -k 5 "$t" qemu-system-x86_64 -accel "$accel$accel_opts" -cpu max -smp "$smp" -m "$mem" \
 		-display none -monitor none -serial "file:$log" -no-reboot \
 		-kernel "$kdir/arch/x86/boot/bzImage" -initrd "$initrd" \
-		-append "console=ttyS0 panic=-1 lg.scenario=$s lg.flavour=$LIVEGRAFT_FLAVOUR" </dev/null >/dev/null 2>"$out/$s$suffix.qemu.err"
+		-append "console=ttyS0 panic=-1 lg.scenario=$s lg.flavour=$LIVEGRAFT_FLAVOUR${cmdline:+ $cmdline}" </dev/null >/dev/null 2>"$out/$s$suffix.qemu.err"
 	qrc=$?
 	set -e
 	secs=$(( $(date +%s) - start ))

@@ -151,6 +151,9 @@ pub struct Slot {
     key: AtomicUsize,
     /// `STATE_DEAD`, `STATE_UNPATCHED` or `STATE_PATCHED`.
     state: AtomicU8,
+    /// Whether a return-to-user switch request is outstanding for the task
+    /// ([`TaskTable::mark_user_return`]); fits in the padding, the slot stays 16 bytes.
+    user_return: AtomicBool,
 }
 
 impl Slot {
@@ -159,6 +162,7 @@ impl Slot {
         Slot {
             key: AtomicUsize::new(EMPTY),
             state: AtomicU8::new(STATE_DEAD),
+            user_return: AtomicBool::new(false),
         }
     }
 }
@@ -518,6 +522,8 @@ impl<'a> TaskTable<'a> {
         }
         // Relaxed: published by the Release key store below.
         slot.state.store(universe.encode(), Ordering::Relaxed);
+        // Relaxed: as above; a reused tombstone must not pass a stale mark to a new task.
+        slot.user_return.store(false, Ordering::Relaxed);
         // Release: pairs with the Acquire key load in `find` (lookup/switch_task): a reader that
         // sees the key sees its state.
         slot.key.store(key, Ordering::Release);
@@ -800,6 +806,40 @@ impl<'a> TaskTable<'a> {
     /// Recount of `pending()` by a full scan; see [`TaskTable::count_not_in`].
     pub fn recount_pending(&self) -> usize {
         self.count_not_in(self.load_target(Ordering::Acquire))
+    }
+
+    /// Records that a return-to-user switch request is now outstanding for `key` (the kernel
+    /// queued a task_work that switches the task on its way back to user mode). Returns `true`
+    /// if this call set the mark, i.e. the caller should make the request, and `false` if one is
+    /// outstanding already or `key` is not tracked. Lock-free, like [`TaskTable::lookup`].
+    ///
+    /// The mark is advisory: it only keeps the transition work from queueing a request per pass.
+    /// [`TaskTable::clear_user_return`] (the request ran, or could not be made) lets the next pass
+    /// ask again if the task is still pending; [`TaskTable::rebuild_into`] does not copy marks
+    /// and [`TaskTable::insert`] clears a reused slot's, so at worst a task gets a second request,
+    /// which finds it switched.
+    pub fn mark_user_return(&self, key: usize) -> bool {
+        match self.find(key) {
+            // Relaxed: the mark orders nothing; a single location's modification order is
+            // enough for "at most one caller sets it".
+            Some(slot) => !slot.user_return.swap(true, Ordering::Relaxed),
+            None => false,
+        }
+    }
+
+    /// Clears `key`'s return-to-user mark (see [`TaskTable::mark_user_return`]). Lock-free; a
+    /// key that is not tracked is ignored.
+    pub fn clear_user_return(&self, key: usize) {
+        if let Some(slot) = self.find(key) {
+            // Relaxed: see `mark_user_return`.
+            slot.user_return.store(false, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether `key` has a return-to-user mark. For tests and diagnostics.
+    pub fn has_user_return(&self, key: usize) -> bool {
+        // Relaxed: see `mark_user_return`.
+        self.find(key).map_or(false, |s| s.user_return.load(Ordering::Relaxed))
     }
 
     /// Calls `f(key, universe)` for every live entry, in slot order. Lock-free: with concurrent

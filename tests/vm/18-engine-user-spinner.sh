@@ -1,6 +1,6 @@
 # Tasks that never enter the kernel (a user-space busy loop) and tasks in
 # mixed states (tight getpid loops, blocked in read(), in nanosleep()): the
-# busy ones switch when the timer tick interrupts them in user mode, the
+# busy ones switch on their way back to user mode (user_return), the
 # transition completes in both directions.
 # timeout: 180
 . ./lib.sh

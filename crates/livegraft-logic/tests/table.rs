@@ -537,3 +537,50 @@ fn rebuild_keeps_entries_counters_and_target() {
     n.stop_switching();
     assert_eq!(n.reverse(), Ok(n.live() - (pending - 1)));
 }
+
+#[test]
+fn user_return_mark_is_set_once_until_cleared() {
+    let s = storage(64);
+    let t = TaskTable::new(&s, Unpatched).unwrap();
+    t.insert(key(1), Unpatched).unwrap();
+    assert!(!t.has_user_return(key(1)));
+    assert!(t.mark_user_return(key(1)), "first request is made");
+    assert!(!t.mark_user_return(key(1)), "no second request while one is outstanding");
+    assert!(t.has_user_return(key(1)));
+    t.clear_user_return(key(1));
+    assert!(!t.has_user_return(key(1)));
+    assert!(t.mark_user_return(key(1)), "a task still pending after its request ran is asked again");
+    // Untracked keys are never marked.
+    assert!(!t.mark_user_return(key(2)));
+    t.clear_user_return(key(2));
+    assert!(!t.has_user_return(key(2)));
+    // The mark does not touch the universe or the counters.
+    assert_eq!(t.lookup(key(1)), Some(Unpatched));
+    assert_eq!(t.pending(), 1);
+    t.start_switching();
+    assert_eq!(t.switch_task(key(1), Patched), SwitchResult::SwitchedLast);
+    assert!(t.has_user_return(key(1)), "switching leaves the mark to its request");
+}
+
+#[test]
+fn user_return_mark_does_not_survive_reuse_or_rebuild() {
+    let s = storage(16);
+    let t = TaskTable::new(&s, Unpatched).unwrap();
+    // Two keys in one chain: removing the first leaves a tombstone the next insert reuses.
+    let keys = colliding(&t, 3, 3);
+    t.insert(keys[0], Unpatched).unwrap();
+    t.insert(keys[1], Unpatched).unwrap();
+    assert!(t.mark_user_return(keys[0]));
+    assert_eq!(t.remove(keys[0]), Removed::Removed);
+    assert_eq!(t.tombstones(), 1);
+    t.insert(keys[2], Unpatched).unwrap();
+    assert_eq!(t.index_of(keys[2]), Some(3), "the tombstone was reused");
+    assert!(!t.has_user_return(keys[2]), "a new task does not inherit a freed task's mark");
+    assert!(t.mark_user_return(keys[1]));
+    t.stop_switching();
+    let s2 = storage(32);
+    let n = t.rebuild_into(&s2).unwrap();
+    assert_eq!(n.lookup(keys[1]), Some(Unpatched));
+    assert!(!n.has_user_return(keys[1]), "marks are advisory and not copied");
+    assert!(t.has_user_return(keys[1]), "the frozen table keeps its own");
+}

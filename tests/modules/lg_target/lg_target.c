@@ -14,12 +14,15 @@
  *     <kind> units=N v1=N v2=N v3=N mixed=N
  * write: "unit" (one unit), "block" (one blocking unit: sleeps inside the
  * patched lg_target_block() until "release"), "release", "reset",
- * "kthread on|off", "fkthread on|off" (a freezable kthread), "ztask on|off"
- * (a kthread whose only safe point is the freezer), "work on|off", "hold" (a
- * kthread sleeps uninterruptibly inside the patched lg_target_hold() until
- * "unhold").
+ * "kthread on|off", "fkthread on|off" (a freezable kthread), "work on|off", "hold" (a kthread sleeps uninterruptibly
+ * inside the patched lg_target_hold() until "unhold"), "kspin on|off" (a
+ * kthread with no safe point that runs a BH work item in each unit), "kbusy"
+ * (busy in the kernel for 3 s without a safe point, then asleep
+ * uninterruptibly until "kwake"), "ztask on|off" (a kthread whose only safe
+ * point is the freezer).
  */
 #include <linux/atomic.h>
+#include <linux/bottom_half.h>
 #include <linux/delay.h>
 #include <linux/freezer.h>
 #include <linux/kthread.h>
@@ -33,7 +36,7 @@
 #include "lg_target.h"
 
 static const char *const kind_names[LG_KIND_NR] = {
-	"syscall", "blocking", "kthread", "work",
+	"syscall", "blocking", "kthread", "work", "kspin",
 };
 
 struct kind_stats {
@@ -217,6 +220,90 @@ static void work_fn(struct work_struct *w)
 		schedule_delayed_work(&unit_work, 1);
 }
 
+/*
+ * "kspin on": a kthread that never sleeps and passes no safe point until
+ * "kspin off": it tests a plain flag, not kthread_should_stop(), and gives
+ * the CPU away with yield(), never cond_resched(). Each iteration is a unit
+ * of kind "kspin": lg_target_a(), a BH work item (system_bh_wq, 6.9+) run on
+ * top of this kthread in softirq context (queued with BH disabled, run by
+ * local_bh_enable()), then lg_target_b(). No patched function encloses the
+ * unit, so no stack check can see it: a switch in the BH item's softirq
+ * context lands between a and b and mixes the unit. "kspin_bh" counts the
+ * BH items that ran on top of the kthread.
+ */
+static struct task_struct *kspin_kthread;
+static bool kspin_stop;
+static atomic_t kspin_bh_on_kthread;
+
+static void kspin_bh_fn(struct work_struct *w)
+{
+	if (in_serving_softirq() && current == READ_ONCE(kspin_kthread))
+		atomic_inc(&kspin_bh_on_kthread);
+}
+static DECLARE_WORK(kspin_bh_work, kspin_bh_fn);
+
+static int kspin_fn(void *unused)
+{
+	while (!READ_ONCE(kspin_stop)) {
+		/*
+		 * Through hidden pointers: a direct call from this file would
+		 * let the compiler use the constant the original returns.
+		 */
+		int (*fa)(void) = lg_target_a, (*fb)(void) = lg_target_b;
+		int a;
+
+		OPTIMIZER_HIDE_VAR(fa);
+		OPTIMIZER_HIDE_VAR(fb);
+		a = fa();
+		local_bh_disable();
+		queue_work(system_bh_wq, &kspin_bh_work);
+		local_bh_enable();
+		lg_target_record(LG_KIND_KSPIN, a, a, fb());
+		udelay(200);
+		yield();
+	}
+	/* The loop head: the kthread's safe point. */
+	while (!kthread_should_stop())
+		schedule_timeout_interruptible(1);
+	return 0;
+}
+
+static void kspin_off(void)
+{
+	if (!kspin_kthread)
+		return;
+	WRITE_ONCE(kspin_stop, true);
+	kthread_stop(kspin_kthread);
+	WRITE_ONCE(kspin_kthread, NULL);
+	flush_work(&kspin_bh_work);
+}
+
+/*
+ * "kbusy": the writer spins in the kernel for 3 s, passing no safe point
+ * (mdelay() and yield(), no cond_resched()), then sleeps uninterruptibly
+ * until "kwake", all in one write(): a task that was running in the kernel
+ * when a pass saw it, and then does not return to user mode for as long as
+ * the test wants. "kbusy <state>" in the read: 1 spinning, 2 asleep.
+ */
+static atomic_t kbusy_state;
+static atomic_t kbusy_woken;
+static DECLARE_WAIT_QUEUE_HEAD(kbusy_wq);
+
+static void kbusy(void)
+{
+	unsigned long end = jiffies + 3 * HZ;
+
+	atomic_set(&kbusy_woken, 0);
+	atomic_set(&kbusy_state, 1);
+	while (time_before(jiffies, end)) {
+		mdelay(5);
+		yield();
+	}
+	atomic_set(&kbusy_state, 2);
+	wait_event(kbusy_wq, atomic_read(&kbusy_woken));
+	atomic_set(&kbusy_state, 0);
+}
+
 static int show(struct seq_file *m, void *v)
 {
 	int k;
@@ -228,6 +315,8 @@ static int show(struct seq_file *m, void *v)
 			   atomic_read(&stats[k].mixed));
 	seq_printf(m, "blocked %d\n", atomic_read(&blocked));
 	seq_printf(m, "wrap %d\n", atomic_read(&wrap_result));
+	seq_printf(m, "kspin_bh %d\n", atomic_read(&kspin_bh_on_kthread));
+	seq_printf(m, "kbusy %d\n", atomic_read(&kbusy_state));
 	return 0;
 }
 
@@ -318,6 +407,23 @@ static ssize_t write_fn(struct file *file, const char __user *ubuf, size_t len, 
 		}
 	} else if (!strcmp(buf, "ztask off")) {
 		ztask_off();
+	} else if (!strcmp(buf, "kbusy")) {
+		kbusy();
+	} else if (!strcmp(buf, "kwake")) {
+		atomic_set(&kbusy_woken, 1);
+		wake_up_all(&kbusy_wq);
+	} else if (!strcmp(buf, "kspin on")) {
+		if (!kspin_kthread) {
+			struct task_struct *k;
+
+			WRITE_ONCE(kspin_stop, false);
+			k = kthread_run(kspin_fn, NULL, "lg_target_ksp");
+			if (IS_ERR(k))
+				return PTR_ERR(k);
+			WRITE_ONCE(kspin_kthread, k);
+		}
+	} else if (!strcmp(buf, "kspin off")) {
+		kspin_off();
 	} else if (!strcmp(buf, "work on")) {
 		WRITE_ONCE(work_on, true);
 		schedule_delayed_work(&unit_work, 0);
@@ -354,6 +460,9 @@ static void __exit lg_target_exit(void)
 	if (freezable_kthread)
 		kthread_stop(freezable_kthread);
 	ztask_off();
+	kspin_off();
+	atomic_set(&kbusy_woken, 1);
+	wake_up_all(&kbusy_wq);
 	atomic_set(&hold_released, 1);
 	wake_up_all(&hold_wq);
 	if (hold_kthread)

@@ -8,6 +8,7 @@ enum lg_target_kind {
 	LG_KIND_BLOCKING,	/* a write that blocks inside a patched function */
 	LG_KIND_KTHREAD,	/* the lg_target kthread's loop */
 	LG_KIND_WORK,		/* the lg_target work item */
+	LG_KIND_KSPIN,		/* the "kspin" kthread's loop (a BH work item in each) */
 	LG_KIND_NR,
 };
 
