@@ -1,40 +1,56 @@
-# Idle tasks switch only between idle-loop iterations. The patch replaces
-# cpuidle_enter() (on an idle task's stack while its CPU idles) and
-# sched_idle_set_state() (called inside it before and after the idle state);
-# the test patch counts the idle units that ran old and new code. The
-# power:cpu_idle event fires inside cpuidle_enter(), so an idle task switched
-# there ran the new sched_idle_set_state() inside the old cpuidle_enter().
-# Then every CPU is kept busy (its idle task never runs, parked off-CPU) and
-# the patch is disabled: the idle tasks must still switch back.
-# timeout: 240
+# Idle tasks switch only where their whole stack is known and clean: in
+# their own loop (arch_cpu_idle_enter, with a stack check) or, on a busy
+# CPU, parked in schedule_idle() and checked from the IPI on their CPU.
+# Part 1: the test patch replaces do_idle() (X) and arch_cpu_idle_exit() (Y,
+# called by do_idle() after the CPU slept) and counts the new Y run by an
+# old X: power:cpu_idle fires inside do_idle(), mid-iteration, so an idle
+# task switched there ran the new Y inside the old X. Every idle task has
+# the old do_idle() on its stack, so none may switch: the transition waits
+# for them until it is reversed.
+# Part 2: only Y is patched and unpatched while every CPU is busy: the idle
+# tasks never run, yet switch (parked) both ways; idle loops run the new Y
+# once the CPUs idle again.
+# timeout: 300
 . ./lib.sh
-drv=$(cat /sys/devices/system/cpu/cpuidle/current_driver 2>/dev/null || true)
-[ -n "$drv" ] && [ "$drv" != none ] || fail "no cpuidle driver (current_driver: '$drv')"
-ok "cpuidle driver: $drv"
 P=/sys/module/lg_testpatch_idle/parameters
+ncpu=$(ls -d /sys/devices/system/cpu/cpu[0-9]* | wc -l)
 insmod $MODDIR/livegraft.ko
 insmod $MODDIR/lg_testpatch_idle.ko
-wait_transition_done lg_testpatch_idle 30
-expect_dmesg "livegraft: 'lg_testpatch_idle': patching complete"
-sleep 1
-[ "$(cat $P/units)" -gt 0 ] || fail "the new cpuidle_enter never ran"
-ok "idle units run the new code: $(cat $P/units)"
-expect_eq "$(cat $P/mixed)" 0 "idle units that mixed versions (patching)"
+sleep 3
+cat $LG/lg_testpatch_idle/summary
+expect_eq "$(cat $P/mixed)" 0 "new Y calls from the old X"
+expect_eq "$(cat $LG/lg_testpatch_idle/transition)" 1 "transition held by the idle tasks"
+expect_eq "$(sed -n 's/^pending: //p' $LG/lg_testpatch_idle/summary)" "$ncpu" "pending tasks (one idle task per CPU)"
+echo 0 > $LG/lg_testpatch_idle/enabled
+wait_for 30 [ ! -e $LG/lg_testpatch_idle ]
+expect_dmesg "livegraft: 'lg_testpatch_idle': unpatching complete"
+expect_eq "$(cat $P/mixed)" 0 "new Y calls from the old X after the reversal"
+rmmod lg_testpatch_idle
 
-spinners=
-for i in 1 2 3 4; do
-	( while :; do :; done ) &
-	spinners="$spinners $!"
-done
-sleep 2
+start_spinners() {
+	spinners=
+	for i in 1 2 3 4; do
+		( while :; do :; done ) &
+		spinners="$spinners $!"
+	done
+	sleep 2
+}
+start_spinners
+insmod $MODDIR/lg_testpatch_idle.ko patch_do_idle=0
+wait_transition_done lg_testpatch_idle 60
+expect_dmesg "livegraft: 'lg_testpatch_idle': patching complete"
+dmesg | grep "'lg_testpatch_idle': switched in" | tail -n 1
+expect_eq "$(cat $P/units)" 0 "idle-loop iterations while every CPU was busy"
+kill $spinners
+wait_for 10 sh -c "[ \$(cat $P/units) -gt 0 ]"
+ok "idle loops run the new arch_cpu_idle_exit"
+start_spinners
 u=$(cat $P/units)
-sleep 1
-expect_eq "$(cat $P/units)" "$u" "idle units while every CPU is busy"
 echo 0 > $LG/lg_testpatch_idle/enabled
 wait_for 60 [ ! -e $LG/lg_testpatch_idle ]
-expect_dmesg "livegraft: 'lg_testpatch_idle': unpatching complete"
-dmesg | grep "'lg_testpatch_idle': switched in"
+expect_eq "$(dmesg | grep -c "'lg_testpatch_idle': unpatching complete")" 2 "unpatching completions"
+expect_eq "$(cat $P/units)" "$u" "idle-loop iterations while every CPU was busy"
 kill $spinners
-expect_eq "$(cat $P/mixed)" 0 "idle units that mixed versions (unpatching)"
+expect_eq "$(cat $P/mixed)" 0 "new Y calls from the old X"
 rmmod lg_testpatch_idle
 rmmod livegraft

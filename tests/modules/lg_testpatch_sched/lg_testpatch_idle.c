@@ -1,20 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * A livegraft test patch of the idle path: pass-through replacements of
- * cpuidle_enter() ("X", on an idle task's stack while its CPU idles) and
- * sched_idle_set_state() ("Y", which cpuidle_enter_state() calls inside X
- * twice, before and after entering the idle state). One call of X is a unit
- * of work of the idle task; a unit mixed versions when
- *  - the new Y runs inside the old X (the task switched to the patched
- *    universe while the old X was on its stack), or
- *  - the old Y runs inside the new X (switched back mid-unit when
- *    unpatching: the new X then sees fewer than two new Y calls).
- * Neither function is exported: the originals are resolved with a disabled
- * kprobe and called through a pointer (livegraft runs the original for a
- * call from inside the replacement). Scenario 36 reads the counters.
+ * A livegraft test patch of the idle loop: pass-through replacements of
+ * do_idle() ("X": an idle task runs inside it all the time, one call per
+ * wakeup that leads to a reschedule) and arch_cpu_idle_exit() ("Y", empty on
+ * x86, called by do_idle() at the end of every idle-loop iteration, after
+ * the CPU slept). One call of X is a unit of work of the idle task; it mixed
+ * versions when the new Y runs inside the old X: the idle task switched to
+ * the patched universe while the old X was on its stack (the power:cpu_idle
+ * event fires inside it, mid-iteration).
+ *
+ * With patch_do_idle=0 only Y is patched: a patch the idle loop's own frames do
+ * not block, to check that idle tasks switch, busy CPUs' too.
+ *
+ * do_idle() is static: the original is resolved with a disabled kprobe and
+ * called through a pointer (livegraft runs the original for a call from
+ * inside the replacement). Scenario 36 reads the counters.
  */
 #include <linux/atomic.h>
-#include <linux/cpuidle.h>
 #include <linux/kprobes.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
@@ -30,48 +32,36 @@ static int atomic_get(char *buf, const struct kernel_param *kp)
 }
 static const struct kernel_param_ops atomic_ops = { .get = atomic_get };
 module_param_cb(units, &atomic_ops, &units, 0444);
-MODULE_PARM_DESC(units, "Calls of the new cpuidle_enter() that returned");
+MODULE_PARM_DESC(units, "Idle-loop iterations that ran the new arch_cpu_idle_exit()");
 module_param_cb(mixed, &atomic_ops, &mixed, 0444);
-MODULE_PARM_DESC(mixed, "Units of work that ran old and new code");
+MODULE_PARM_DESC(mixed, "Calls of the new arch_cpu_idle_exit() from the old do_idle()");
 
-/* Nesting of the new X on this CPU (only its idle task calls X). */
+static bool patch_do_idle = true;
+module_param(patch_do_idle, bool, 0444);
+MODULE_PARM_DESC(patch_do_idle, "Also patch do_idle() (default Y)");
+
+/* The new X runs on this CPU (only its idle task calls X). */
 static DEFINE_PER_CPU(int, in_new_x);
-/* Calls of the new Y inside the new X on this CPU. */
-static DEFINE_PER_CPU(unsigned long, new_y_in_new_x);
 
-static int (*orig_cpuidle_enter)(struct cpuidle_driver *drv, struct cpuidle_device *dev, int index);
-static void (*orig_sched_idle_set_state)(struct cpuidle_state *idle_state);
+static void (*orig_do_idle)(void);
 
-static noinline int new_cpuidle_enter(struct cpuidle_driver *drv, struct cpuidle_device *dev,
-				      int index)
+static noinline void new_do_idle(void)
 {
-	unsigned long before;
-	int ret;
-
 	this_cpu_inc(in_new_x);
-	before = this_cpu_read(new_y_in_new_x);
-	ret = orig_cpuidle_enter(drv, dev, index);
-	/* cpuidle_enter_state() calls Y exactly twice. */
-	if (this_cpu_read(new_y_in_new_x) - before != 2)
-		atomic_inc(&mixed);
+	orig_do_idle();
 	this_cpu_dec(in_new_x);
-	atomic_inc(&units);
-	return ret;
 }
 
-static noinline void new_sched_idle_set_state(struct cpuidle_state *idle_state)
+static noinline void new_arch_cpu_idle_exit(void)
 {
-	if (this_cpu_read(in_new_x))
-		this_cpu_inc(new_y_in_new_x);
-	else
+	if (patch_do_idle && !this_cpu_read(in_new_x))
 		atomic_inc(&mixed);
-	orig_sched_idle_set_state(idle_state);
-	barrier();	/* a real call, not a tail jump */
+	atomic_inc(&units);
 }
 
 static struct livegraft_func funcs[] = {
-	{ .old_name = "cpuidle_enter", .new_func = new_cpuidle_enter },
-	{ .old_name = "sched_idle_set_state", .new_func = new_sched_idle_set_state },
+	{ .old_name = "arch_cpu_idle_exit", .new_func = new_arch_cpu_idle_exit },
+	{ .old_name = "do_idle", .new_func = new_do_idle },
 	{ }
 };
 
@@ -96,10 +86,14 @@ static void *lookup(const char *name)
 
 static int __init lg_testpatch_idle_init(void)
 {
-	orig_cpuidle_enter = lookup("cpuidle_enter");
-	orig_sched_idle_set_state = lookup("sched_idle_set_state");
-	if (!orig_cpuidle_enter || !orig_sched_idle_set_state)
-		return -ENOENT;
+	if (patch_do_idle) {
+		orig_do_idle = lookup("do_idle");
+		if (!orig_do_idle)
+			return -ENOENT;
+	} else {
+		funcs[1].old_name = NULL;
+		funcs[1].new_func = NULL;
+	}
 	return livegraft_enable_patch(&patch);
 }
 
@@ -109,6 +103,6 @@ static void __exit lg_testpatch_idle_exit(void)
 
 module_init(lg_testpatch_idle_init);
 module_exit(lg_testpatch_idle_exit);
-MODULE_DESCRIPTION("livegraft test patch of the idle path");
+MODULE_DESCRIPTION("livegraft test patch of the idle loop");
 MODULE_LICENSE("GPL");
 MODULE_INFO(livegraft, "Y");
