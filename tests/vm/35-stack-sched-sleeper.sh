@@ -33,7 +33,7 @@ wait_transition_done lg_testpatch_sched 30
 expect_dmesg "livegraft: 'lg_testpatch_sched': patching complete"
 ! grep -q "poll rc" /tmp/poll.out || fail "the nudged poll() returned: $(cat /tmp/poll.out)"
 ok "the nudged poll() restarted transparently"
-wait_for 10 sh -c "[ \$(cat /sys/module/lg_testpatch_sched/parameters/calls) -gt 0 ]"
+wait_for 10 sh -c "[ \$(cat /sys/module/lg_testpatch_sched/parameters/entered) -gt 0 ]"
 ok "the new schedule_hrtimeout_range_clock runs"
 kill $poller
 disable_patch lg_testpatch_sched

@@ -27,10 +27,12 @@ expect_dmesg "livegraft: 'lg_testpatch_idle': unpatching complete"
 expect_eq "$(cat $P/mixed)" 0 "new Y calls from the old X after the reversal"
 rmmod lg_testpatch_idle
 
+# Two user-space spinners bound to each CPU: no runqueue ever empties (free
+# spinners were seen all on one CPU for a while, the other one idling).
 start_spinners() {
 	spinners=
-	for i in 1 2 3 4; do
-		( while :; do :; done ) &
+	for cpu in $(seq 0 $((ncpu - 1))) $(seq 0 $((ncpu - 1))); do
+		taskset -c $cpu sh -c 'while :; do :; done' &
 		spinners="$spinners $!"
 	done
 	sleep 2

@@ -14,16 +14,19 @@
 #include <linux/sched.h>
 #include "livegraft.h"
 
-/* Calls of the new version that returned. */
-static atomic_t calls = ATOMIC_INIT(0);
+/* Calls of the new version: entered, and returned. */
+static atomic_t entered = ATOMIC_INIT(0);
+static atomic_t returned = ATOMIC_INIT(0);
 
-static int calls_get(char *buf, const struct kernel_param *kp)
+static int atomic_get(char *buf, const struct kernel_param *kp)
 {
-	return sysfs_emit(buf, "%d\n", atomic_read(&calls));
+	return sysfs_emit(buf, "%d\n", atomic_read((atomic_t *)kp->arg));
 }
-static const struct kernel_param_ops calls_ops = { .get = calls_get };
-module_param_cb(calls, &calls_ops, NULL, 0444);
-MODULE_PARM_DESC(calls, "Calls of the new schedule_hrtimeout_range_clock() that returned");
+static const struct kernel_param_ops atomic_ops = { .get = atomic_get };
+module_param_cb(entered, &atomic_ops, &entered, 0444);
+MODULE_PARM_DESC(entered, "Calls of the new schedule_hrtimeout_range_clock()");
+module_param_cb(returned, &atomic_ops, &returned, 0444);
+MODULE_PARM_DESC(returned, "Calls of the new schedule_hrtimeout_range_clock() that returned");
 
 /*
  * Calls the function it replaces (livegraft runs the original for it); the
@@ -33,9 +36,11 @@ static noinline int new_schedule_hrtimeout_range_clock(ktime_t *expires, u64 del
 						       const enum hrtimer_mode mode,
 						       clockid_t clock_id)
 {
-	int ret = schedule_hrtimeout_range_clock(expires, delta, mode, clock_id);
+	int ret;
 
-	atomic_inc(&calls);
+	atomic_inc(&entered);
+	ret = schedule_hrtimeout_range_clock(expires, delta, mode, clock_id);
+	atomic_inc(&returned);
 	return ret;
 }
 
