@@ -142,7 +142,7 @@ impl Core {
                 return Err(e);
             }
         };
-        crate::transition::resolve_idle_loop();
+        crate::transition::resolve_idle_task();
         crate::safepoints::resolve();
         // Release: pairs with the Acquire in `state()`.
         STATE.store((&*state as *const State).cast_mut(), Ordering::Release);

@@ -10,7 +10,8 @@
 //! | kthread loop head | ftrace on `kthread_should_stop`, `kthread_freezable_should_stop` | yes |
 //! | freezer | ftrace on `__refrigerator` | yes |
 //! | CPU-bound kernel code | ftrace on `__cond_resched` | yes |
-//! | idle task enters idle | `power:cpu_idle` (state != exit) | no: the idle loop holds no patched state |
+//! | idle task between idle-loop iterations | ftrace on `arch_cpu_idle_enter` (in `do_idle()`, outside cpuidle) | yes |
+//! | idle task parked off its busy CPU | stack check in the transition's IPI on that CPU | yes, pinned by its CPU |
 //! | task interrupted in user mode | ftrace on `hrtimer_interrupt` (the tick) | no: the kernel stack is empty |
 //! | blocked task | stack check from the transition work | yes, pinned (see `stack.rs`) |
 //!
@@ -40,21 +41,12 @@ use kernel::c_str;
 use kernel::prelude::*;
 use kernel::str::CStr;
 
-/// `PWR_EVENT_EXIT`: the cpu_idle event of leaving idle.
-const PWR_EVENT_EXIT: u32 = u32::MAX;
-
 unsafe extern "C" fn on_sys_exit(_data: *mut c_void, _regs: *mut sys::pt_regs, _ret: isize) {
     transition::switch_current(Kind::Syscall, false);
 }
 
 unsafe extern "C" fn on_work_end(_data: *mut c_void, _work: *mut sys::work_struct, _func: *mut c_void) {
     transition::switch_current(Kind::Workqueue, true);
-}
-
-unsafe extern "C" fn on_cpu_idle(_data: *mut c_void, state: u32, cpu: u32) {
-    if state != PWR_EVENT_EXIT {
-        transition::switch_idle(cpu);
-    }
 }
 
 /// What a hooked kernel function is to livegraft.
@@ -72,10 +64,14 @@ enum Hook {
     /// `hrtimer_interrupt()`: the tick, in hardirq context with the
     /// interrupted registers recorded.
     Tick,
+    /// `arch_cpu_idle_enter()`: the idle task starts an idle-loop
+    /// iteration, in task context, with only the idle loop on its stack
+    /// (`power:cpu_idle` fires inside cpuidle, mid-iteration).
+    IdleLoop,
 }
 
 /// The kernel functions hooked with the one observing ftrace ops.
-const HOOKED: [(&CStr, Hook); 7] = [
+const HOOKED: [(&CStr, Hook); 8] = [
     (c_str!("kthread_should_stop"), Hook::KernelSafePoint),
     (c_str!("kthread_freezable_should_stop"), Hook::KernelSafePoint),
     (c_str!("__refrigerator"), Hook::KernelSafePoint),
@@ -84,11 +80,12 @@ const HOOKED: [(&CStr, Hook); 7] = [
     (c_str!("wake_up_new_task"), Hook::Fork),
     (c_str!("__put_task_struct"), Hook::Free),
     (c_str!("hrtimer_interrupt"), Hook::Tick),
+    (c_str!("arch_cpu_idle_enter"), Hook::IdleLoop),
 ];
 
 /// Their text ranges, resolved once at module load (start 0: absent).
-static HOOKED_START: [AtomicUsize; 7] = [const { AtomicUsize::new(0) }; 7];
-static HOOKED_END: [AtomicUsize; 7] = [const { AtomicUsize::new(0) }; 7];
+static HOOKED_START: [AtomicUsize; 8] = [const { AtomicUsize::new(0) }; 8];
+static HOOKED_END: [AtomicUsize; 8] = [const { AtomicUsize::new(0) }; 8];
 
 /// Resolves the hooked functions (module init, process context):
 /// resolving per transition cost a full search of ftrace's records by name.
@@ -131,6 +128,7 @@ unsafe extern "C" fn on_hooked_function(
         // SAFETY: as above; the first argument is the task being freed.
         Some(Hook::Free) => transition::task_freed(unsafe { sys::lg_ftrace_arg0(fregs) } as usize),
         Some(Hook::Tick) => transition::switch_if_user_interrupted(),
+        Some(Hook::IdleLoop) => transition::switch_idle_current(),
         None => {}
     }
     // SAFETY: `bit` came from the successful trylock above.
@@ -182,11 +180,11 @@ impl SafePoints {
     }
 
     /// Registers the hooked kernel functions (fork and free tracking, and
-    /// the kernel-thread and tick safe points, which refuse to switch until
-    /// the table accepts switches): before the task walk. One ftrace ops
-    /// for all of them: one code update instead of one per hook.
+    /// the kernel-thread, idle-loop and tick safe points, which refuse to
+    /// switch until the table accepts switches): before the task walk. One
+    /// ftrace ops for all of them: one code update instead of one per hook.
     pub(crate) fn register_lifecycle(&mut self) -> Result {
-        let addrs: [usize; 7] = core::array::from_fn(|i| HOOKED_START.get(i).map_or(0, |a| a.load(Ordering::Relaxed)));
+        let addrs: [usize; 8] = core::array::from_fn(|i| HOOKED_START.get(i).map_or(0, |a| a.load(Ordering::Relaxed)));
         let mut ops =
             FtraceOps::for_addresses(on_hooked_function, core::ptr::null_mut(), ftrace::FLAGS_OBSERVE, &addrs)?;
         self.armed = true;
@@ -202,12 +200,10 @@ impl SafePoints {
             (c_str!("sys_exit"), on_sys_exit as *mut c_void),
             // void (*)(void *, struct work_struct *work, work_func_t function)
             (c_str!("workqueue_execute_end"), on_work_end as *mut c_void),
-            // void (*)(void *, unsigned int state, unsigned int cpu_id)
-            (c_str!("cpu_idle"), on_cpu_idle as *mut c_void),
         ];
         self.armed = true;
         // SAFETY: the prototypes above match include/trace/events/{syscalls,
-        // workqueue,power}.h.
+        // workqueue}.h.
         unsafe { register_all(&list, &mut self.switching)? };
         Ok(())
     }

@@ -51,7 +51,8 @@ pub(crate) enum Kind {
     Workqueue,
     /// kthread loop head, freezer or cond_resched.
     Kthread,
-    /// Idle task entering idle.
+    /// Idle task between idle-loop iterations, or parked off its busy CPU
+    /// (stack-checked in either case).
     Idle,
     /// Interrupted in user mode (IPI).
     UserInterrupt,
@@ -87,10 +88,6 @@ pub(crate) struct Active {
     pub(crate) switched: [AtomicUsize; KINDS],
     /// Tasks the fork hook could not track (table full).
     pub(crate) untracked_forks: AtomicUsize,
-    /// Whether an idle task that is off its CPU may switch: it then sits in
-    /// schedule_idle() at the end of an idle-loop iteration, which is safe
-    /// unless the idle loop's own functions are affected.
-    idle_offcpu_ok: bool,
 }
 
 /// A task table with the memory it borrows.
@@ -228,10 +225,13 @@ pub(crate) fn switch_current(kind: Kind, check_stack: bool) {
     a.switch(key, kind, true);
 }
 
-/// Probe entry: CPU `cpu` enters idle.
-pub(crate) fn switch_idle(cpu: u32) {
-    if let Some(a) = active() {
-        a.switch(idle_key(cpu), Kind::Idle, true);
+/// Probe entry: the current task begins an iteration of the idle loop
+/// (`arch_cpu_idle_enter()`, called by `do_idle()` in task context, outside
+/// cpuidle), which is where the previous iteration ended: the idle task
+/// switches there after a check of its whole stack.
+pub(crate) fn switch_idle_current() {
+    if is_idle_key(current_key()) {
+        switch_current(Kind::Idle, true);
     }
 }
 
@@ -290,18 +290,32 @@ pub(crate) fn switch_if_user_interrupted() {
 }
 
 /// IPI handler sent to CPUs running pending tasks and to CPUs whose idle
-/// task is pending. An idle CPU wakes and re-enters idle through the
-/// cpu_idle safe point; on a busy CPU the idle task is off-CPU, parked in
-/// schedule_idle() at the end of an idle-loop iteration, and switches here
-/// (a CPU that never idles would otherwise stall the transition forever).
+/// task is pending. An idle CPU wakes and its idle task switches itself at
+/// its next loop iteration (`switch_idle_current`); on a busy CPU the idle
+/// task is parked off the CPU in schedule_idle() and cannot run while this
+/// CPU is in the IPI: it is stack-checked here, pinned, as a blocked task
+/// is (a CPU that never idles would otherwise stall the transition forever).
 unsafe extern "C" fn ipi_switch(_info: *mut c_void) {
     switch_if_user_interrupted();
     let Some(a) = active() else { return };
-    if a.idle_offcpu_ok && !is_idle_key(current_key()) {
-        // SAFETY: plain call from hardirq context.
-        let cpu = unsafe { sys::lg_cpu() };
-        a.switch(idle_key(cpu), Kind::Idle, true);
+    if !is_idle_key(current_key()) {
+        // SAFETY: plain call from the IPI (interrupts off).
+        switch_parked_idle(a, unsafe { sys::lg_cpu() });
     }
+}
+
+/// Switches the parked idle task of this CPU (`cpu`) if its stack is clean.
+fn switch_parked_idle(a: &Active, cpu: u32) {
+    let key = idle_key(cpu);
+    let table = a.table();
+    if table.lookup(key) == Some(table.target()) || !table.accepting() {
+        return;
+    }
+    stack::check_parked_idle(a.affected(), |v| {
+        if v == Verdict::Clean {
+            a.switch(key, Kind::Idle, true);
+        }
+    });
 }
 
 /// Whether `key` is an idle task's key (see [`idle_key`]).
@@ -309,31 +323,16 @@ fn is_idle_key(key: usize) -> bool {
     key != 0 && key < 0x10_0000
 }
 
-/// The functions an off-CPU idle task has on its stack.
-const IDLE_LOOP: [&kernel::str::CStr; 4] = [
-    kernel::c_str!("cpu_startup_entry"),
-    kernel::c_str!("do_idle"),
-    kernel::c_str!("schedule_idle"),
-    kernel::c_str!("__schedule"),
-];
-
-/// Addresses of [`IDLE_LOOP`], resolved once at module load (0: no such
-/// symbol, e.g. inlined, so it cannot be patched either).
-static IDLE_LOOP_ADDRS: [AtomicUsize; 4] =
-    [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)];
-
-/// Resolves [`IDLE_LOOP`] (module init, process context).
-pub(crate) fn resolve_idle_loop() {
-    for (name, slot) in IDLE_LOOP.iter().zip(IDLE_LOOP_ADDRS.iter()) {
-        slot.store(crate::symbols::address_of(name).unwrap_or(0), Ordering::Relaxed);
+/// Resolves `idle_task()` (not exported) for the parked idle check (module
+/// init, process context). Without it an idle task switches only in its
+/// own loop, so a CPU that never idles stalls transitions.
+pub(crate) fn resolve_idle_task() {
+    match crate::symbols::address_of(kernel::c_str!("idle_task")) {
+        // SAFETY: plain call; `idle_task` is `struct task_struct *(int)`
+        // (include/linux/sched.h), which is what the glue calls it as.
+        Ok(addr) => unsafe { sys::lg_set_idle_task_fn(addr as _) },
+        Err(_) => pr_warn!("idle_task() not found: busy CPUs' idle tasks switch only when they idle\n"),
     }
-}
-
-/// Whether none of the idle loop's functions is in `old` or `new`.
-fn idle_loop_unaffected(old: &[Extent], new: &[Extent]) -> bool {
-    IDLE_LOOP_ADDRS.iter().map(|a| a.load(Ordering::Relaxed)).filter(|&a| a != 0).all(|addr| {
-        !old.iter().any(|e| e.contains(addr)) && !new.iter().any(|e| e.contains(addr))
-    })
 }
 
 /// A task still pending, for reports.
@@ -449,7 +448,6 @@ impl Transition {
         let initial = direction.initial_universe();
         let table = TaskTable::new(slice, initial).map_err(|_| EINVAL)?;
         let first = KBox::into_raw(KBox::new(TableBox { table, _slots: slots }, GFP_KERNEL)?);
-        let idle_offcpu_ok = idle_loop_unaffected(&old_code, &new_code);
         let active = KBox::new(
             Active {
                 current: AtomicPtr::new(first),
@@ -457,7 +455,6 @@ impl Transition {
                 new_code,
                 switched: Default::default(),
                 untracked_forks: AtomicUsize::new(0),
-                idle_offcpu_ok,
             },
             GFP_KERNEL,
         )?;
@@ -515,8 +512,8 @@ impl Transition {
         for cpu in (0..nr_cpu_ids()).filter(|&c| cpu_online(c)) {
             // A CPU running a pending task: a user-mode one switches in the
             // IPI. A CPU whose idle task is pending: an idle CPU wakes and
-            // re-enters idle (cpu_idle), a busy one switches its off-CPU
-            // idle task in the IPI.
+            // its idle task switches at its next loop iteration, a busy one
+            // checks its parked idle task in the IPI.
             let running = all || cpus.get(cpu as usize).copied().unwrap_or(false);
             if running || self.active.table().lookup(idle_key(cpu)) != Some(target) {
                 // SAFETY: `ipi_switch` matches `smp_call_func_t`; wait=0 from
