@@ -44,6 +44,16 @@ typedef bool (*lg_task_visit_fn)(struct task_struct *task, void *data);
 void lg_for_each_thread(lg_task_visit_fn visit, void *data);
 typedef int (*lg_task_call_fn)(struct task_struct *task, void *data);
 int lg_call_if_blocked(struct task_struct *task, lg_task_call_fn fn, void *data);
+struct task_struct *lg_current_task(void);
+void lg_set_idle_task_fn(unsigned long addr);
+int lg_call_if_idle_parked(lg_task_call_fn fn, void *data);
+
+/* stack walks (see lg_stack_walk() in the glue) */
+typedef bool (*lg_stack_consume_fn)(void *cookie, unsigned long addr);
+#define LG_WALK_COMPLETE	0
+#define LG_WALK_STOPPED		1
+#define LG_WALK_UNRELIABLE	(-1)
+int lg_stack_walk(struct task_struct *task, lg_stack_consume_fn consume, void *cookie);
 void lg_nudge_user_task(struct task_struct *task);
 void lg_wake_interruptible(struct task_struct *task);
 int lg_task_cpu(const struct task_struct *task);

@@ -125,7 +125,7 @@ impl Core {
         // Name resolution first: a kernel livegraft cannot work on fails
         // the load before anything exists.
         crate::symbols::init()?;
-        crate::transition::resolve_idle_loop()?;
+        crate::transition::resolve_idle_task();
         crate::safepoints::resolve()?;
         crate::worker::create()?;
         let state = KBox::pin_init(

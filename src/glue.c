@@ -36,6 +36,8 @@
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <asm/ibt.h>
+#include <asm/irq_regs.h>
+#include <asm/unwind.h>
 #include "livegraft.h"
 #include "livegraft_glue.h"
 
@@ -116,10 +118,21 @@ bool lg_task_is_kthread(const struct task_struct *task)
 	return task->flags & PF_KTHREAD;
 }
 
-/* Called with the task pinned blocked: a dead task never runs again. */
+/*
+ * Called with the task unable to run (pinned, or every CPU stopped): a task
+ * in TASK_DEAD never runs again, and its stack may already be freed by the
+ * CPU that switched away from it (finish_task_switch()), so it must not be
+ * unwound. do_task_dead() sets the state under p->pi_lock, so a pinned task
+ * that is not TASK_DEAD cannot become so while it is pinned.
+ */
 bool lg_task_is_dead(const struct task_struct *task)
 {
-	return task->exit_state != 0;
+	return READ_ONCE(task->__state) == TASK_DEAD;
+}
+
+struct task_struct *lg_current_task(void)
+{
+	return current;
 }
 
 void lg_task_comm(const struct task_struct *task, char *buf)
@@ -265,6 +278,84 @@ int lg_call_if_blocked(struct task_struct *task, lg_task_call_fn fn, void *data)
 out:
 	raw_spin_unlock_irqrestore(&task->pi_lock, flags);
 	return ret;
+}
+
+/*
+ * The walk behind every stack check: arch_stack_walk_reliable() (which, as
+ * stack_trace_save_tsk_reliable(), is not exported) rebuilt from the
+ * exported ORC unwinder API. Unlike stack_trace_save_tsk() it reports every
+ * frame, .sched.text and .spinlock.text included (in_sched_functions() is
+ * what stack_trace_save_tsk() filters out: a task asleep in schedule_timeout()
+ * or mutex_lock() seemed not to be in them), and it says when the walk is
+ * not complete: an unwinder error (unwind_error(): no ORC data for a frame,
+ * a bad stack pointer, the stack going the wrong way), a return address
+ * outside known text, or more than LG_WALK_MAX_FRAMES frames. A walk ends
+ * cleanly at the user-mode registers of a user task or at the
+ * end-of-stack hint of a kernel thread.
+ *
+ * @task is current, or a task that cannot run meanwhile and is alive (not
+ * TASK_DEAD): pinned blocked, every CPU stopped, or a parked idle task of
+ * this CPU. Returns LG_WALK_COMPLETE, LG_WALK_STOPPED when @consume returned
+ * false, or LG_WALK_UNRELIABLE.
+ */
+#define LG_WALK_MAX_FRAMES 256
+
+int lg_stack_walk(struct task_struct *task, lg_stack_consume_fn consume, void *cookie)
+{
+	struct unwind_state state;
+	struct pt_regs *regs;
+	unsigned long addr;
+	unsigned int frames = 0;
+
+	for (unwind_start(&state, task, NULL, NULL);
+	     !unwind_done(&state) && !unwind_error(&state);
+	     unwind_next_frame(&state)) {
+		regs = unwind_get_entry_regs(&state, NULL);
+		if (regs && user_mode(regs))
+			return LG_WALK_COMPLETE;
+		addr = unwind_get_return_address(&state);
+		if (!addr || ++frames > LG_WALK_MAX_FRAMES)
+			return LG_WALK_UNRELIABLE;
+		if (!consume(cookie, addr))
+			return LG_WALK_STOPPED;
+	}
+	return unwind_error(&state) ? LG_WALK_UNRELIABLE : LG_WALK_COMPLETE;
+}
+
+/*
+ * idle_task() is not exported; livegraft resolves it by name at load (it is
+ * a plain accessor, cpu_rq(cpu)->idle). NULL: not resolved, parked idle
+ * tasks are then never checked and idle tasks switch in their own loop only.
+ */
+static struct task_struct *(*lg_idle_task_fn)(int cpu);
+
+void lg_set_idle_task_fn(unsigned long addr)
+{
+	WRITE_ONCE(lg_idle_task_fn, (struct task_struct *(*)(int))addr);
+}
+
+/*
+ * From an IPI callback (interrupts off) on a CPU that runs another task:
+ * call @fn with this CPU's idle task, which is then parked off the CPU in
+ * schedule_idle() and pinned: only this CPU runs it, and this CPU cannot
+ * schedule before we return. The context switch away from it completed
+ * before interrupts were enabled again (finish_task() cleared on_cpu), so
+ * its stack is stable. Returns -EAGAIN (and does not call @fn) otherwise.
+ */
+int lg_call_if_idle_parked(lg_task_call_fn fn, void *data)
+{
+	struct task_struct *(*get)(int cpu) = READ_ONCE(lg_idle_task_fn);
+	struct task_struct *idle;
+
+	if (!get || !irqs_disabled())
+		return -EAGAIN;
+	idle = get(smp_processor_id());
+	if (!idle || idle == current || !(idle->flags & PF_IDLE))
+		return -EAGAIN;
+	/* Pairs with the release store of on_cpu in finish_task(). */
+	if (smp_load_acquire(&idle->on_cpu))
+		return -EAGAIN;
+	return fn(idle, data);
 }
 
 /*

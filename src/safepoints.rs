@@ -10,7 +10,8 @@
 //! | kthread loop head | ftrace on `kthread_should_stop`, `kthread_freezable_should_stop` | yes |
 //! | freezer (any task that freezes) | ftrace on `__refrigerator` | yes |
 //! | CPU-bound kernel code | ftrace on `__cond_resched` | yes |
-//! | idle task enters idle | `power:cpu_idle` (state != exit) | no: the idle loop holds no patched state |
+//! | idle task between idle-loop iterations | ftrace on `arch_cpu_idle_enter` (in `do_idle()`, outside cpuidle) | yes |
+//! | idle task parked off its busy CPU | stack check in the transition's IPI on that CPU | yes, pinned by its CPU |
 //! | user task returns to user mode | a task_work a pass queues (`transition::request_user_return`), run by `task_work_run()` | yes (the stack holds only the return path) |
 //! | blocked task | stack check from the transition work | yes, pinned (see `stack.rs`) |
 //!
@@ -50,9 +51,6 @@ use kernel::c_str;
 use kernel::prelude::*;
 use kernel::str::CStr;
 
-/// `PWR_EVENT_EXIT`: the cpu_idle event of leaving idle.
-const PWR_EVENT_EXIT: u32 = u32::MAX;
-
 /// Whether return-to-user requests may switch tasks: true from the
 /// registration of the switching safe points to the start of their
 /// unregistration. A request is a task_work queued on a task, which no module
@@ -78,12 +76,6 @@ unsafe extern "C" fn on_work_end(_data: *mut c_void, _work: *mut sys::work_struc
     transition::switch_current(Kind::Workqueue, true);
 }
 
-unsafe extern "C" fn on_cpu_idle(_data: *mut c_void, state: u32, cpu: u32) {
-    if state != PWR_EVENT_EXIT {
-        transition::switch_idle(cpu);
-    }
-}
-
 /// What a hooked kernel function is to livegraft.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Hook {
@@ -101,6 +93,10 @@ enum Hook {
     Fork,
     /// `__put_task_struct(p)`: the last reference to `p` is gone.
     Free,
+    /// `arch_cpu_idle_enter()`: the idle task starts an idle-loop
+    /// iteration, in task context, with only the idle loop on its stack
+    /// (`power:cpu_idle` fires inside cpuidle, mid-iteration).
+    IdleLoop,
 }
 
 /// The kernel functions hooked with the one observing ftrace ops, and
@@ -112,26 +108,29 @@ enum Hook {
 /// `__refrigerator` (`CONFIG_FREEZER`), `__cond_resched` (not with full or
 /// dynamic-full preemption); the tasks they would switch then switch at
 /// their loop head or by stack check.
-const HOOKED: [(&CStr, Hook, Need); 6] = [
+/// The idle loop's safe point is required too: without it an idle CPU's
+/// idle task would never switch.
+const HOOKED: [(&CStr, Hook, Need); 7] = [
     (c_str!("kthread_should_stop"), Hook::KernelSafePoint, Need::Required),
     (c_str!("kthread_freezable_should_stop"), Hook::KernelSafePoint, Need::Required),
     (c_str!("__refrigerator"), Hook::Freezer, Need::Optional),
     (c_str!("__cond_resched"), Hook::KernelSafePoint, Need::Optional),
     (c_str!("wake_up_new_task"), Hook::Fork, Need::Required),
     (c_str!("__put_task_struct"), Hook::Free, Need::Required),
+    (c_str!("arch_cpu_idle_enter"), Hook::IdleLoop, Need::Required),
 ];
 
 /// Their text ranges, resolved once at module load (start 0: an absent
 /// optional hook).
-static HOOKED_START: [AtomicUsize; 6] = [const { AtomicUsize::new(0) }; 6];
-static HOOKED_END: [AtomicUsize; 6] = [const { AtomicUsize::new(0) }; 6];
+static HOOKED_START: [AtomicUsize; 7] = [const { AtomicUsize::new(0) }; 7];
+static HOOKED_END: [AtomicUsize; 7] = [const { AtomicUsize::new(0) }; 7];
 
 /// Resolves the hooked functions (module init, process context), each a
 /// unique vmlinux name; fails, and with it the module load, when a required
 /// one is missing or any is ambiguous. Resolving per transition cost a full
 /// search of ftrace's records by name.
 pub(crate) fn resolve() -> Result {
-    let found: [(Need, Resolution); 6] =
+    let found: [(Need, Resolution); 7] =
         core::array::from_fn(|i| HOOKED.get(i).map_or((Need::Required, Resolution::NotFound), |&(name, _, need)| {
             (need, crate::symbols::find(None, name, 0))
         }));
@@ -191,6 +190,7 @@ unsafe extern "C" fn on_hooked_function(
         Some(Hook::Fork) => transition::task_forked(transition::current_key(), unsafe { sys::lg_ftrace_arg0(fregs) } as usize),
         // SAFETY: as above; the first argument is the task being freed.
         Some(Hook::Free) => transition::task_freed(unsafe { sys::lg_ftrace_arg0(fregs) } as usize),
+        Some(Hook::IdleLoop) => transition::switch_idle_current(),
         None => {}
     }
     // SAFETY: `bit` came from the successful trylock above.
@@ -242,11 +242,11 @@ impl SafePoints {
     }
 
     /// Registers the hooked kernel functions (fork and free tracking, and
-    /// the kernel-thread safe points, which refuse to switch until
-    /// the table accepts switches): before the task walk. One ftrace ops
-    /// for all of them: one code update instead of one per hook.
+    /// the kernel-thread and idle-loop safe points, which refuse to
+    /// switch until the table accepts switches): before the task walk. One
+    /// ftrace ops for all of them: one code update instead of one per hook.
     pub(crate) fn register_lifecycle(&mut self) -> Result {
-        let addrs: [usize; 6] = core::array::from_fn(|i| HOOKED_START.get(i).map_or(0, |a| a.load(Ordering::Relaxed)));
+        let addrs: [usize; 7] = core::array::from_fn(|i| HOOKED_START.get(i).map_or(0, |a| a.load(Ordering::Relaxed)));
         let mut ops =
             FtraceOps::for_addresses(on_hooked_function, core::ptr::null_mut(), ftrace::FLAGS_OBSERVE, &addrs)?;
         self.armed = true;
@@ -262,12 +262,10 @@ impl SafePoints {
             (c_str!("sys_exit"), on_sys_exit as *mut c_void),
             // void (*)(void *, struct work_struct *work, work_func_t function)
             (c_str!("workqueue_execute_end"), on_work_end as *mut c_void),
-            // void (*)(void *, unsigned int state, unsigned int cpu_id)
-            (c_str!("cpu_idle"), on_cpu_idle as *mut c_void),
         ];
         self.armed = true;
         // SAFETY: the prototypes above match include/trace/events/{syscalls,
-        // workqueue,power}.h.
+        // workqueue}.h.
         unsafe { register_all(&list, &mut self.switching)? };
         // Release: pairs with the Acquire in `user_return_armed()`.
         USER_RETURN_ARMED.store(true, Ordering::Release);

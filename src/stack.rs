@@ -4,23 +4,23 @@
 //! on its kernel stack?
 //!
 //! Upstream livepatch uses `stack_trace_save_tsk_reliable()`, which is not
-//! exported. We use `stack_trace_save{,_tsk}()` with the ORC unwinder and
-//! compensate for what "reliable" would add:
+//! exported. The glue's `lg_stack_walk()` is its walk
+//! (`arch_stack_walk_reliable()`) rebuilt from the exported ORC unwinder
+//! API: every frame, scheduler and lock functions included (the exported
+//! `stack_trace_save_tsk()` drops those), and an unwinder error, a return
+//! address outside kernel text or an overlong stack make the walk
+//! unreliable. What upstream adds around the walk, livegraft does too:
 //! - the task is pinned while it is unwound and switched (see
 //!   `lg_call_if_blocked()` in the glue), so the stack cannot change under
 //!   the unwinder and the task cannot run between the check and the switch;
-//! - a trace that fills the whole buffer is treated as unreliable (frames
-//!   beyond it were not seen), as is an empty trace of a live task;
+//!   an idle task is pinned by its own CPU (`lg_call_if_idle_parked()`);
+//! - a task in `TASK_DEAD` is not unwound (its stack may be gone) and never
+//!   runs again;
 //! - running tasks are never unwound from another CPU.
-//! What remains unproven is the absence of unwinder errors in the middle of a
-//! stack (an ORC gap); Documentation/design.rst discusses that trade-off.
 
 use crate::symbols::Extent;
 use crate::sys;
 use core::ffi::c_void;
-
-/// Frames saved per check; a deeper stack counts as unreliable.
-const MAX_ENTRIES: usize = 64;
 
 /// What a stack check found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,26 +33,48 @@ pub(crate) enum Verdict {
     Unreliable,
 }
 
-fn judge(entries: &[usize], affected: &[Extent], full: bool) -> Verdict {
-    for &ret in entries {
-        if affected.iter().any(|e| e.contains(ret)) {
-            return Verdict::Affected(ret);
-        }
-    }
-    if full {
-        Verdict::Unreliable
+/// The state of one walk: the functions looked for, the first one found.
+struct Search<'a> {
+    affected: &'a [Extent],
+    found: Option<usize>,
+}
+
+/// `lg_stack_consume_fn`: stops the walk at the first affected frame.
+unsafe extern "C" fn consume(cookie: *mut c_void, addr: usize) -> bool {
+    // SAFETY: `cookie` is the `Search` of `walk`, alive for the walk.
+    let s = unsafe { &mut *cookie.cast::<Search<'_>>() };
+    if s.affected.iter().any(|e| e.contains(addr)) {
+        s.found = Some(addr);
+        false
     } else {
-        Verdict::Clean
+        true
+    }
+}
+
+/// Walks `task`'s whole kernel stack.
+///
+/// # Safety
+///
+/// `task` must be the current task, or a task that cannot run for the
+/// duration of the call and is not `TASK_DEAD`.
+unsafe fn walk(task: *mut sys::task_struct, affected: &[Extent]) -> Verdict {
+    let mut s = Search { affected, found: None };
+    // SAFETY: `consume` matches `lg_stack_consume_fn` and `s` outlives the
+    // walk; the caller's promise makes the stack stable and alive.
+    let ret = unsafe { sys::lg_stack_walk(task, Some(consume), (&mut s as *mut Search<'_>).cast()) };
+    match s.found {
+        Some(addr) => Verdict::Affected(addr),
+        None if i64::from(ret) == i64::from(sys::LG_WALK_COMPLETE) => Verdict::Clean,
+        None => Verdict::Unreliable,
     }
 }
 
 /// Checks the current task's stack (from a safe-point hook).
 pub(crate) fn check_current(affected: &[Extent]) -> Verdict {
-    let mut buf = [0usize; MAX_ENTRIES];
-    // SAFETY: `buf` has room for MAX_ENTRIES entries of `unsigned long`.
-    let n = unsafe { sys::stack_trace_save(buf.as_mut_ptr().cast(), MAX_ENTRIES as u32, 0) } as usize;
-    let entries = buf.get(..n).unwrap_or(&buf);
-    judge(entries, affected, n >= MAX_ENTRIES)
+    // SAFETY: plain call.
+    let me = unsafe { sys::lg_current_task() };
+    // SAFETY: the current task's stack is its own, alive while it runs this.
+    unsafe { walk(me, affected) }
 }
 
 struct Blocked<'a, F: FnMut(Verdict)> {
@@ -61,37 +83,28 @@ struct Blocked<'a, F: FnMut(Verdict)> {
 }
 
 /// The verdict on the stack of a task that cannot run meanwhile (pinned
-/// blocked, or every CPU stopped).
+/// blocked, every CPU stopped, or a parked idle task of this CPU).
 ///
 /// # Safety
 ///
 /// `task` must be valid and unable to run for the duration of the call.
 unsafe fn check_stable(task: *mut sys::task_struct, affected: &[Extent]) -> Verdict {
-    let mut buf = [0usize; MAX_ENTRIES];
-    // SAFETY: the caller keeps the task from running, so its stack is
-    // stable; `buf` has MAX_ENTRIES room.
-    let n = unsafe { sys::stack_trace_save_tsk(task, buf.as_mut_ptr().cast(), MAX_ENTRIES as u32, 0) }
-        as usize;
-    if n == 0 {
-        // SAFETY: `task` is valid (the caller's promise).
-        let dead = unsafe { sys::lg_task_is_dead(task) };
-        // A dead task whose stack is already freed never runs again.
-        if dead {
-            Verdict::Clean
-        } else {
-            Verdict::Unreliable
-        }
-    } else {
-        judge(buf.get(..n).unwrap_or(&buf), affected, n >= MAX_ENTRIES)
+    // SAFETY: `task` is valid (the caller's promise).
+    if unsafe { sys::lg_task_is_dead(task) } {
+        // It never runs again, and its stack may already be freed.
+        return Verdict::Clean;
     }
+    // SAFETY: the task cannot run (the caller's promise) and is not dead.
+    unsafe { walk(task, affected) }
 }
 
 unsafe extern "C" fn unwind_blocked<F: FnMut(Verdict)>(task: *mut sys::task_struct, data: *mut c_void) -> i32 {
-    // SAFETY: `data` is the `Blocked<F>` passed by `check_blocked`, alive for
-    // the duration of `lg_call_if_blocked`.
+    // SAFETY: `data` is the `Blocked<F>` passed by `check_blocked` or
+    // `check_parked_idle`, alive for the duration of the glue call.
     let ctx = unsafe { &mut *data.cast::<Blocked<'_, F>>() };
-    // SAFETY: `task` is pinned blocked by the caller (pi_lock held, off any
-    // runqueue and CPU) and valid (reference under RCU).
+    // SAFETY: `task` is pinned by the glue caller (blocked: pi_lock held,
+    // off any runqueue and CPU; idle: off this CPU, which is in an IPI) and
+    // valid (reference under RCU, or an idle task, never freed).
     let verdict = unsafe { check_stable(task, ctx.affected) };
     (ctx.on_verdict)(verdict);
     0
@@ -117,6 +130,20 @@ pub(crate) unsafe fn check_blocked<F: FnMut(Verdict)>(
     let ret = unsafe {
         sys::lg_call_if_blocked(task, Some(unwind_blocked::<F>), (&mut ctx as *mut Blocked<'_, F>).cast())
     };
+    ret == 0
+}
+
+/// From an IPI callback: checks this CPU's idle task when another task runs
+/// here (the idle task is then parked off the CPU in `schedule_idle()` and
+/// cannot run before the callback returns). `on_verdict` runs while it is
+/// pinned. Returns `false` (and does not call `on_verdict`) when the idle
+/// task is the one running, or cannot be found.
+pub(crate) fn check_parked_idle<F: FnMut(Verdict)>(affected: &[Extent], on_verdict: F) -> bool {
+    let mut ctx = Blocked { affected, on_verdict };
+    // SAFETY: `unwind_blocked::<F>` matches `lg_task_call_fn` and `ctx`
+    // outlives the call; the glue checks the context (interrupts off, the
+    // idle task off this CPU) before it calls back.
+    let ret = unsafe { sys::lg_call_if_idle_parked(Some(unwind_blocked::<F>), (&mut ctx as *mut Blocked<'_, F>).cast()) };
     ret == 0
 }
 

@@ -51,7 +51,8 @@ pub(crate) enum Kind {
     Workqueue,
     /// kthread loop head or cond_resched.
     Kthread,
-    /// Idle task entering idle.
+    /// Idle task between idle-loop iterations, or parked off its busy CPU
+    /// (stack-checked in either case).
     Idle,
     /// On its way back to user mode (a task_work queued by a pass).
     UserReturn,
@@ -89,10 +90,6 @@ pub(crate) struct Active {
     pub(crate) switched: [AtomicUsize; KINDS],
     /// Tasks the fork hook could not track (table full).
     pub(crate) untracked_forks: AtomicUsize,
-    /// Whether an idle task that is off its CPU may switch: it then sits in
-    /// schedule_idle() at the end of an idle-loop iteration, which is safe
-    /// unless the idle loop's own functions are affected.
-    idle_offcpu_ok: bool,
 }
 
 /// A task table with the memory it borrows.
@@ -239,10 +236,13 @@ pub(crate) fn switch_current(kind: Kind, check_stack: bool) {
     a.switch(key, kind, true);
 }
 
-/// Probe entry: CPU `cpu` enters idle.
-pub(crate) fn switch_idle(cpu: u32) {
-    if let Some(a) = active() {
-        a.switch(idle_key(cpu), Kind::Idle, true);
+/// Probe entry: the current task begins an iteration of the idle loop
+/// (`arch_cpu_idle_enter()`, called by `do_idle()` in task context, outside
+/// cpuidle), which is where the previous iteration ended: the idle task
+/// switches there after a check of its whole stack.
+pub(crate) fn switch_idle_current() {
+    if is_idle_key(current_key()) {
+        switch_current(Kind::Idle, true);
     }
 }
 
@@ -333,17 +333,31 @@ fn request_user_return(a: &Active, key: usize, task: *mut sys::task_struct) {
 /// task is pending. For a pending user task the interrupt is the kick that
 /// takes it through the user_return safe point (the return from the IPI
 /// runs its task_work); nothing is switched from here for it. An idle CPU
-/// wakes and re-enters idle through the
-/// cpu_idle safe point; on a busy CPU the idle task is off-CPU, parked in
-/// schedule_idle() at the end of an idle-loop iteration, and switches here
-/// (a CPU that never idles would otherwise stall the transition forever).
+/// wakes and its idle task switches itself at its next loop iteration
+/// (`switch_idle_current`); on a busy CPU the idle task is parked off the
+/// CPU in schedule_idle() and cannot run while this CPU is in the IPI: it is
+/// stack-checked here, pinned, as a blocked task is (a CPU that never idles
+/// would otherwise stall the transition forever).
 unsafe extern "C" fn ipi_switch(_info: *mut c_void) {
     let Some(a) = active() else { return };
-    if a.idle_offcpu_ok && !is_idle_key(current_key()) {
-        // SAFETY: plain call from hardirq context.
-        let cpu = unsafe { sys::lg_cpu() };
-        a.switch(idle_key(cpu), Kind::Idle, true);
+    if !is_idle_key(current_key()) {
+        // SAFETY: plain call from the IPI (interrupts off).
+        switch_parked_idle(a, unsafe { sys::lg_cpu() });
     }
+}
+
+/// Switches the parked idle task of this CPU (`cpu`) if its stack is clean.
+fn switch_parked_idle(a: &Active, cpu: u32) {
+    let key = idle_key(cpu);
+    let table = a.table();
+    if table.lookup(key) == Some(table.target()) || !table.accepting() {
+        return;
+    }
+    stack::check_parked_idle(a.affected(), |v| {
+        if v == Verdict::Clean {
+            a.switch(key, Kind::Idle, true);
+        }
+    });
 }
 
 /// Whether `key` is an idle task's key (see [`idle_key`]).
@@ -351,43 +365,17 @@ fn is_idle_key(key: usize) -> bool {
     key != 0 && key < 0x10_0000
 }
 
-/// The functions an off-CPU idle task has on its stack.
-const IDLE_LOOP: [&kernel::str::CStr; 4] = [
-    kernel::c_str!("cpu_startup_entry"),
-    kernel::c_str!("do_idle"),
-    kernel::c_str!("schedule_idle"),
-    kernel::c_str!("__schedule"),
-];
-
-/// Addresses of [`IDLE_LOOP`], resolved once at module load (0: no such
-/// symbol, e.g. inlined, so it cannot be patched either).
-static IDLE_LOOP_ADDRS: [AtomicUsize; 4] =
-    [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)];
-
-/// Resolves [`IDLE_LOOP`] (module init, process context), each a unique
-/// vmlinux name; an ambiguous one fails the load (a patch could replace the
-/// instance not checked).
-pub(crate) fn resolve_idle_loop() -> Result {
+/// Resolves `idle_task()` (not exported) for the parked idle check (module
+/// init, process context). Without it an idle task switches only in its
+/// own loop, so a CPU that never idles stalls transitions.
+pub(crate) fn resolve_idle_task() {
     use crate::logic::symbols::Resolution;
-    for (name, slot) in IDLE_LOOP.iter().zip(IDLE_LOOP_ADDRS.iter()) {
-        let addr = match crate::symbols::find(None, name, 0) {
-            Resolution::Found(addr) => addr,
-            Resolution::NotFound => 0,
-            Resolution::Ambiguous | Resolution::NoSuchPosition => {
-                pr_err!("idle loop function '{}' is ambiguous in vmlinux: refusing to load\n", name);
-                return Err(EINVAL);
-            }
-        };
-        slot.store(addr, Ordering::Relaxed);
+    match crate::symbols::find(None, kernel::c_str!("idle_task"), 0) {
+        // SAFETY: plain call; `idle_task` is `struct task_struct *(int)`
+        // (include/linux/sched.h), which is what the glue calls it as.
+        Resolution::Found(addr) => unsafe { sys::lg_set_idle_task_fn(addr as _) },
+        _ => pr_warn!("idle_task() not found: busy CPUs' idle tasks switch only when they idle\n"),
     }
-    Ok(())
-}
-
-/// Whether none of the idle loop's functions is in `old` or `new`.
-fn idle_loop_unaffected(old: &[Extent], new: &[Extent]) -> bool {
-    IDLE_LOOP_ADDRS.iter().map(|a| a.load(Ordering::Relaxed)).filter(|&a| a != 0).all(|addr| {
-        !old.iter().any(|e| e.contains(addr)) && !new.iter().any(|e| e.contains(addr))
-    })
 }
 
 /// A task still pending, for reports.
@@ -505,7 +493,6 @@ impl Transition {
         let initial = direction.initial_universe();
         let table = TaskTable::new(slice, initial).map_err(|_| EINVAL)?;
         let first = KBox::into_raw(KBox::new(TableBox { table, _slots: slots }, GFP_KERNEL)?);
-        let idle_offcpu_ok = idle_loop_unaffected(&old_code, &new_code);
         let active = KBox::new(
             Active {
                 current: AtomicPtr::new(first),
@@ -513,7 +500,6 @@ impl Transition {
                 new_code,
                 switched: Default::default(),
                 untracked_forks: AtomicUsize::new(0),
-                idle_offcpu_ok,
             },
             GFP_KERNEL,
         )?;
@@ -572,9 +558,9 @@ impl Transition {
         for cpu in (0..nr_cpu_ids()).filter(|&c| cpu_online(c)) {
             // A CPU running a pending task: the IPI takes a user-mode one
             // into the kernel, and its return to user mode through the
-            // user_return safe point. A CPU whose idle task is pending: an idle CPU wakes and
-            // re-enters idle (cpu_idle), a busy one switches its off-CPU
-            // idle task in the IPI.
+            // user_return safe point. A CPU whose idle task is pending: an
+            // idle CPU wakes and its idle task switches at its next loop
+            // iteration, a busy one checks its parked idle task in the IPI.
             let running = all || cpus.get(cpu as usize).copied().unwrap_or(false);
             if running || self.active.table().lookup(idle_key(cpu)) != Some(target) {
                 // SAFETY: `ipi_switch` matches `smp_call_func_t`; wait=0 from
