@@ -5,6 +5,7 @@
 # through the per-task decision without mixing versions; upstream livepatch
 # still cannot take a function livegraft patches (and can right after
 # livegraft lets it go), and ftrace cannot be turned off under the patches.
+# host-check: tools/check-trampolines.sh
 # timeout: 300
 . ./lib.sh
 NFUNCS=6
