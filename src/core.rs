@@ -258,6 +258,11 @@ unsafe fn parse(raw: *const sys::livegraft_patch) -> Result<Parsed> {
             abi,
             sys::LIVEGRAFT_ABI_VERSION
         );
+        if abi == 1 {
+            // Its replacements may reach the original by calling the
+            // function by name, which ABI 2 runs as an ordinary call.
+            pr_err!("refusing patch: ABI 1 patches call the original by name; rebuild it with LIVEGRAFT_ORIGINAL()\n");
+        }
         return Err(errno(sys::EPROTO as i32));
     }
     if size as usize != core::mem::size_of::<sys::livegraft_patch>() {
@@ -286,6 +291,7 @@ unsafe fn parse(raw: *const sys::livegraft_patch) -> Result<Parsed> {
         lookup: CString,
         new_addr: usize,
         sympos: usize,
+        orig_entry: *mut kernel::ffi::c_ulong,
     }
     let mut entries: KVec<Entry> = KVec::new();
     let mut obj = p.objs;
@@ -316,7 +322,14 @@ unsafe fn parse(raw: *const sys::livegraft_patch) -> Result<Parsed> {
                 None => CString::try_from(fname)?,
             };
             entries.push(
-                Entry { fname, object, lookup, new_addr: func.new_func as usize, sympos: func.old_sympos as usize },
+                Entry {
+                    fname,
+                    object,
+                    lookup,
+                    new_addr: func.new_func as usize,
+                    sympos: func.old_sympos as usize,
+                    orig_entry: func.orig_entry,
+                },
                 GFP_KERNEL,
             )?;
             // SAFETY: still inside the terminated array.
@@ -362,6 +375,32 @@ unsafe fn parse(raw: *const sys::livegraft_patch) -> Result<Parsed> {
     if funcs.is_empty() {
         pr_err!("'{}': the patch has no functions\n", name);
         return Err(EINVAL);
+    }
+    // Where each replacement's LIVEGRAFT_ORIGINAL stub enters the original:
+    // past its ftrace call site, so no redirection sees those calls.
+    let mut entries_at = KVec::new();
+    for (e, &addr) in entries.iter().zip(addrs.iter()) {
+        if e.orig_entry.is_null() {
+            continue;
+        }
+        // SAFETY: plain call; it reads the function's text without faulting.
+        let entry = unsafe { sys::lg_original_entry(addr as _) };
+        if entry == 0 {
+            pr_err!("'{}': function '{}' has no ftrace call site to enter the original past\n", name, e.fname);
+            return Err(EINVAL);
+        }
+        entries_at.push((e.orig_entry, entry), GFP_KERNEL)?;
+    }
+    // Only now that everything is valid. The stores come before the
+    // versions are pushed (`Registry::enable`), whose Release store of a
+    // site's top pairs with the Acquire load of it in the decision: a CPU
+    // that runs a replacement got there through that load, or through the
+    // fast path set up long after, and sees its entry.
+    for &(at, entry) in entries_at.iter() {
+        // SAFETY: the ABI makes a non-null `orig_entry` point to the
+        // `unsigned long` of a LIVEGRAFT_ORIGINAL of the calling patch
+        // module, writable data of a module in its init function.
+        unsafe { at.write_volatile(entry) };
     }
     Ok(Parsed { name: CString::try_from(name)?, module: p.mod_, funcs, layout, lookups: Some(lookups) })
 }

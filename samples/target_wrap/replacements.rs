@@ -7,11 +7,18 @@
 //! * `x < 0`: 300, the replacement's own result (the original gives `x + 1`);
 //! * `x >= 1000`: `lg_target_wrap(-1) + 1`, a call by symbol, which runs
 //!   the replacement again (301), as any call of a patched function;
-//! * otherwise the original, by a tail call: `x + 1`.
+//! * otherwise the original, by a tail call of `orig_lg_target_wrap`: `x + 1`.
+//!
+//! `orig_lg_target_wrap` is the `original` of the manifest: livegraft-gen
+//! defines it (it enters `lg_target_wrap()` past its ftrace call site, so
+//! no redirection sees the call) and checks that it is declared with the
+//! replacement's prototype.
 
 use core::ffi::c_int;
 
 extern "C" {
+    /// The original `lg_target_wrap()` (`original` in patch.toml).
+    pub(crate) fn orig_lg_target_wrap(x: c_int) -> c_int;
     fn lg_target_wrap(x: c_int) -> c_int;
     fn lg_target_a() -> c_int;
     fn lg_target_b() -> c_int;
@@ -28,8 +35,8 @@ pub extern "C" fn lg_sample_tail_wrap(x: c_int) -> c_int {
         // SAFETY: exported by lg_target, which this module depends on.
         return unsafe { lg_target_wrap(-1) }.wrapping_add(1);
     }
-    // SAFETY: as above.
-    unsafe { lg_target_wrap(x) }
+    // SAFETY: the original, with the argument its caller passed us.
+    unsafe { orig_lg_target_wrap(x) }
 }
 
 /// Replaces `void lg_target_hold(void)`; never runs in the tests (the

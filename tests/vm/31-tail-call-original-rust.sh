@@ -2,7 +2,7 @@
 # its replacement of lg_target_wrap() ends in a jump to the original (checked
 # on the host), and returns through the per-task decision and on the fast
 # path; its call by symbol runs the replacement again.
-# host-check: tools/check-tailcall.sh out/patches/livegraft_target_wrap/livegraft_target_wrap.ko lg_sample_tail_wrap orig_lg_target_wrap lg_target_wrap
+# host-check: tools/check-tailcall.sh out/patches/livegraft_target_wrap/livegraft_target_wrap.ko lg_sample_tail_wrap orig_lg_target_wrap
 # timeout: 150
 . ./lib.sh
 P=livegraft_target_wrap

@@ -10,7 +10,8 @@
  *   x >= 1000  lg_target_wrap(-1) + 1 called by symbol: that is a call of
  *              the patched function like any other, so it runs the
  *              replacement again (201), as under upstream livepatch
- *   otherwise  the original, by a tail call: x + 1
+ *   otherwise  the original, by a tail call of orig_wrap (LIVEGRAFT_ORIGINAL):
+ *              x + 1
  *
  * It also replaces lg_target_hold(), so that a kthread sleeping in the old
  * one holds this patch's transition open (the per-task decision path).
@@ -19,13 +20,9 @@
 #include "livegraft.h"
 #include "lg_target.h"
 
-#ifdef LIVEGRAFT_ORIGINAL
 /* The original lg_target_wrap(): its code past the ftrace call site. */
 extern typeof(lg_target_wrap) orig_wrap;
 LIVEGRAFT_ORIGINAL(orig_wrap);
-#else
-#define orig_wrap lg_target_wrap
-#endif
 
 static noinline int new_tail_wrap(int x)
 {
@@ -43,12 +40,8 @@ static noinline void new_tail_hold(void)
 }
 
 static struct livegraft_func funcs[] = {
-#ifdef LIVEGRAFT_ORIGINAL
 	{ .old_name = "lg_target_wrap", .new_func = new_tail_wrap,
 	  .orig_entry = LIVEGRAFT_ORIGINAL_ENTRY(orig_wrap) },
-#else
-	{ .old_name = "lg_target_wrap", .new_func = new_tail_wrap },
-#endif
 	{ .old_name = "lg_target_hold", .new_func = new_tail_hold },
 	{ }
 };
