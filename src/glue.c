@@ -4,8 +4,8 @@
  * each one livegraft needs gets a small out-of-line wrapper here; the
  * patch-module entry point is exported from here (EXPORT_SYMBOL_GPL is a C
  * macro), the module parameters are declared here (the 6.12 Rust module!
- * macro has none), and the direct-call trampolines are here (assembly that
- * needs the kernel's asm conventions). Nothing else belongs in this file:
+ * macro has none), and the slots the direct-call trampolines
+ * (src/trampolines.S) read are here. Nothing else belongs in this file:
  * the logic, the decision included, lives in Rust.
  *
  * This object is built without $(CC_FLAGS_FTRACE): the ftrace handler and
@@ -414,7 +414,7 @@ bool lg_fast_path_enabled(void)
 	return READ_ONCE(fast_path);
 }
 
-#define LG_DIRECT_SLOTS 128
+#define LG_DIRECT_SLOTS 128	/* as in src/trampolines.S */
 struct lg_direct_slot lg_direct_slots[LG_DIRECT_SLOTS];
 
 /* The per-task decision, from the trampolines; returns 0 for the original. */

@@ -33,7 +33,7 @@
 #define LG_SLOT_SIZE	16
 #define LG_SLOT_TARGET	0
 #define LG_SLOT_SITE	8
-#define LG_DIRECT_SLOTS	128
+#define LG_DIRECT_SLOTS	128	/* as in src/glue.c */
 
 	.text
 	.balign	16
