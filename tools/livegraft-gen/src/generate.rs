@@ -281,12 +281,13 @@ fn originals_rs(plan: &Plan) -> String {
         if one.len() <= MAX_WIDTH {
             let _ = writeln!(w, "{one}");
         } else {
-            let _ = writeln!(w, "    static mut {ENTRY_PREFIX}{o}:\n        core::ffi::c_ulong;");
+            let _ = writeln!(
+                w,
+                "    static mut {ENTRY_PREFIX}{o}:\n        core::ffi::c_ulong;"
+            );
         }
     }
-    w.push_str(
-        "}\n\n// Each original has the prototype of its replacement.\nconst _: () = {\n",
-    );
+    w.push_str("}\n\n// Each original has the prototype of its replacement.\nconst _: () = {\n");
     for f in funcs {
         let Some(o) = &f.original else { continue };
         let (r, o) = (

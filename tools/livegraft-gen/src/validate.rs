@@ -247,9 +247,11 @@ pub fn validate(m: &Manifest, inputs: &Inputs<'_>) -> (Option<Plan>, Vec<Diagnos
                     "each replaced function has its own original: give each a name of its own",
                 );
             }
-            if let Some(other) = m.functions.iter().find(|g| {
-                g.replacement.as_ref().is_some_and(|r| &r.value == o)
-            }) {
+            if let Some(other) = m
+                .functions
+                .iter()
+                .find(|g| g.replacement.as_ref().is_some_and(|r| &r.value == o))
+            {
                 v.err(
                     &entry,
                     loc.line,
@@ -669,11 +671,17 @@ impl Validator<'_> {
                 format!("declare it there: `{decl}; livegraft-gen defines it"),
             ),
             Some(d) if d.depth != 1 => (
-                format!("original `{o}` ({src}:{}) is not declared in a top-level `extern` block", d.line),
+                format!(
+                    "original `{o}` ({src}:{}) is not declared in a top-level `extern` block",
+                    d.line
+                ),
                 format!("the generated module checks it as `replacements::{o}`: declare `{decl}"),
             ),
             Some(d) => (
-                format!("original `{o}` ({src}:{}) is not visible to the crate root", d.line),
+                format!(
+                    "original `{o}` ({src}:{}) is not visible to the crate root",
+                    d.line
+                ),
                 format!("declare it `pub(crate)`: `{decl}"),
             ),
         };

@@ -88,7 +88,11 @@ fn crate_root_is_rustfmt_clean_for_all_name_lengths() {
         plans.push(plan(17, 50, len, len, 1));
     }
     plans.push(plan(17, 7, 10, 10, 12));
-    for len in (1..=40).step_by(3).chain(41..=100).chain((101..=140).step_by(7)) {
+    for len in (1..=40)
+        .step_by(3)
+        .chain(41..=100)
+        .chain((101..=140).step_by(7))
+    {
         plans.push(plan_with(17, 7, 10, len, 4, true));
     }
     let dir = tempfile::tempdir().unwrap();

@@ -596,10 +596,22 @@ fn original_is_planned() {
 #[test]
 fn original_errors() {
     let cases = [
-        ("original = \"not declared\"", "is not a valid Rust identifier"),
-        ("original = \"orig_missing\"", "is not declared in an `extern` block"),
-        ("original = \"private_orig\"", "is not visible to the crate root"),
-        ("original = \"new_g\"", "is not declared in an `extern` block"),
+        (
+            "original = \"not declared\"",
+            "is not a valid Rust identifier",
+        ),
+        (
+            "original = \"orig_missing\"",
+            "is not declared in an `extern` block",
+        ),
+        (
+            "original = \"private_orig\"",
+            "is not visible to the crate root",
+        ),
+        (
+            "original = \"new_g\"",
+            "is not declared in an `extern` block",
+        ),
         ("original = 3", "original"),
     ];
     for (line, needle) in cases {
@@ -613,15 +625,18 @@ fn original_errors() {
              [[function]]\ntarget = \"f\"\nreplacement = \"new_f\"\noriginal = \"orig_f\"\n\n\
              [[function]]\ntarget = \"g\"\nreplacement = \"new_g\"\noriginal = \"orig_f\"\n";
     let (_, diags) = check(m, WITH_ORIGINAL, &Env::default());
-    one_error(&diags, "original `orig_f` is already used by [[function]] #1");
+    one_error(
+        &diags,
+        "original `orig_f` is already used by [[function]] #1",
+    );
     let m = "[patch]\nname = \"p\"\ndescription = \"d\"\n\n\
              [[function]]\ntarget = \"f\"\nreplacement = \"new_f\"\noriginal = \"new_g\"\n\n\
              [[function]]\ntarget = \"g\"\nreplacement = \"new_g\"\n";
     let (_, diags) = check(m, WITH_ORIGINAL, &Env::default());
     assert!(
-        errors(&diags)
-            .iter()
-            .any(|d| d.message.contains("is also the replacement of [[function]] #2")),
+        errors(&diags).iter().any(|d| d
+            .message
+            .contains("is also the replacement of [[function]] #2")),
         "{diags:#?}"
     );
 }
