@@ -9,7 +9,7 @@
 use core::ffi::{c_char, c_int, c_ulong, c_void};
 
 /// The ABI version this mirror describes.
-pub(crate) const LIVEGRAFT_ABI_VERSION: u32 = 1;
+pub(crate) const LIVEGRAFT_ABI_VERSION: u32 = 2;
 
 /// `struct livegraft_func`: one replaced function.
 #[repr(C)]
@@ -20,12 +20,20 @@ pub(crate) struct Func {
     pub(crate) old_sympos: c_ulong,
     /// The replacement, with the same prototype.
     pub(crate) new_func: *const c_void,
+    /// Null, or where livegraft stores the entry of the original (past its
+    /// ftrace call site) for the `LIVEGRAFT_ORIGINAL` stub the replacement
+    /// calls it through (`original` in the manifest).
+    pub(crate) orig_entry: *mut c_ulong,
 }
 
 impl Func {
     /// The terminating entry of a function array.
-    pub(crate) const END: Func =
-        Func { old_name: core::ptr::null(), old_sympos: 0, new_func: core::ptr::null() };
+    pub(crate) const END: Func = Func {
+        old_name: core::ptr::null(),
+        old_sympos: 0,
+        new_func: core::ptr::null(),
+        orig_entry: core::ptr::null_mut(),
+    };
 }
 
 /// `struct livegraft_object`: the functions of vmlinux or of one module.
@@ -73,7 +81,9 @@ impl Patch {
 // to the module itself; the core reads it once, during
 // `livegraft_enable_patch()`.
 unsafe impl Send for Patch {}
-// SAFETY: see `Send`: nothing is ever written through these pointers.
+// SAFETY: see `Send`: the only pointers the core writes through are the
+// functions' `orig_entry`s, once, during `livegraft_enable_patch()`, into
+// words no Rust code reads.
 unsafe impl Sync for Patch {}
 
 /// Static arrays of descriptors: raw pointers to static data and code,
@@ -81,8 +91,8 @@ unsafe impl Sync for Patch {}
 #[repr(transparent)]
 pub(crate) struct Table<T, const N: usize>(pub(crate) [T; N]);
 
-// SAFETY: the tables hold pointers to 'static strings and functions and are
-// immutable; sharing them between threads is sound.
+// SAFETY: the tables hold pointers to 'static strings, functions and entry
+// words and are immutable; sharing them between threads is sound.
 unsafe impl<T, const N: usize> Sync for Table<T, N> {}
 
 extern "C" {
@@ -90,6 +100,6 @@ extern "C" {
     pub(crate) fn livegraft_enable_patch(patch: *mut Patch) -> c_int;
 }
 
-const _: () = assert!(core::mem::size_of::<Func>() == 24);
+const _: () = assert!(core::mem::size_of::<Func>() == 32);
 const _: () = assert!(core::mem::size_of::<Object>() == 16);
 const _: () = assert!(core::mem::size_of::<Patch>() == 40);

@@ -22,7 +22,7 @@ void lg_ftrace_test_recursion_unlock(int bit);
 struct ftrace_ops;
 void lg_redirect_handler(unsigned long ip, unsigned long parent_ip,
 			 struct ftrace_ops *op, struct ftrace_regs *fregs);
-unsigned long lg_rust_redirect_target(void *site, unsigned long parent_ip, unsigned long current_key);
+unsigned long lg_rust_redirect_target(void *site, unsigned long current_key);
 
 /* current task and CPU */
 unsigned long lg_current_key(void);
@@ -88,9 +88,10 @@ unsigned long lg_permanent_anchor_addr(void);
 unsigned int lg_direct_slot_count(void);
 unsigned long lg_direct_tramp(unsigned int slot);
 void lg_direct_text(unsigned long *start, unsigned long *end);
-void lg_direct_slot_fast(unsigned int slot, unsigned long target, unsigned long start, unsigned long len);
-void lg_direct_slot_decide(unsigned int slot, void *site);
-unsigned long lg_direct_decide(void *site, unsigned long caller);
+void lg_direct_slot_init(unsigned int slot, void *site);
+void lg_direct_slot_target(unsigned int slot, unsigned long target);
+unsigned long lg_direct_decide(void *site);
+unsigned long lg_original_entry(unsigned long addr);
 void lg_synchronize_all_contexts(void);
 
 /* name resolution (see glue.c): bound once at load, then upstream's walks */

@@ -262,6 +262,11 @@ unsafe fn parse(raw: *const sys::livegraft_patch) -> Result<Parsed> {
             abi,
             sys::LIVEGRAFT_ABI_VERSION
         );
+        if abi == 1 {
+            // Its replacements may reach the original by calling the
+            // function by name, which ABI 2 runs as an ordinary call.
+            pr_err!("refusing patch: ABI 1 patches call the original by name; rebuild it with LIVEGRAFT_ORIGINAL()\n");
+        }
         return Err(errno(sys::EPROTO as i32));
     }
     if size as usize != core::mem::size_of::<sys::livegraft_patch>() {
@@ -285,6 +290,9 @@ unsafe fn parse(raw: *const sys::livegraft_patch) -> Result<Parsed> {
     }
     let mut funcs = KVec::new();
     let mut layout = KVec::new();
+    // (LIVEGRAFT_ORIGINAL stub's word, the original's address) per function
+    // whose replacement calls the original.
+    let mut originals: KVec<(*mut kernel::ffi::c_ulong, usize, &CStr)> = KVec::new();
     let mut obj = p.objs;
     loop {
         // SAFETY: the objects array ends with an entry whose funcs is NULL.
@@ -339,6 +347,9 @@ unsafe fn parse(raw: *const sys::livegraft_patch) -> Result<Parsed> {
             // The sysfs name is "<function>,<sympos>" with 0 shown as 1, as upstream.
             let dir = CString::try_from_fmt(kernel::fmt!("{},{}", fname, sympos.max(1)))?;
             layout.push((CString::try_from(objname)?, dir), GFP_KERNEL)?;
+            if !func.orig_entry.is_null() {
+                originals.push((func.orig_entry, old.start, fname), GFP_KERNEL)?;
+            }
             // SAFETY: still inside the terminated array.
             f = unsafe { f.add(1) };
         }
@@ -348,6 +359,29 @@ unsafe fn parse(raw: *const sys::livegraft_patch) -> Result<Parsed> {
     if funcs.is_empty() {
         pr_err!("'{}': the patch has no functions\n", name);
         return Err(EINVAL);
+    }
+    // Where each replacement's LIVEGRAFT_ORIGINAL stub enters the original:
+    // past its ftrace call site, so no redirection sees those calls.
+    let mut entries_at = KVec::new();
+    for &(at, addr, fname) in originals.iter() {
+        // SAFETY: plain call; it reads the function's text without faulting.
+        let entry = unsafe { sys::lg_original_entry(addr as _) };
+        if entry == 0 {
+            pr_err!("'{}': function '{}' has no ftrace call site to enter the original past\n", name, fname);
+            return Err(EINVAL);
+        }
+        entries_at.push((at, entry), GFP_KERNEL)?;
+    }
+    // Only now that everything is valid. The stores come before the
+    // versions are pushed (`Registry::enable`), whose Release store of a
+    // site's top pairs with the Acquire load of it in the decision: a CPU
+    // that runs a replacement got there through that load, or through the
+    // fast path set up long after, and sees its entry.
+    for &(at, entry) in entries_at.iter() {
+        // SAFETY: the ABI makes a non-null `orig_entry` point to the
+        // `unsigned long` of a LIVEGRAFT_ORIGINAL of the calling patch
+        // module, writable data of a module in its init function.
+        unsafe { at.write_volatile(entry) };
     }
     Ok(Parsed { name: CString::try_from(name)?, module: p.mod_, funcs, layout })
 }

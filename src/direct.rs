@@ -11,12 +11,19 @@
 //! ```text
 //!   fast      target = top.new_addr       retired: a call costs the trampoline's
 //!                                         few instructions, no handler at all
-//!   decide    site = the Site, target 0   during a transition (and before
+//!   decide    target 0 (site = the Site)  during a transition (and before
 //!                                         retirement): the per-task decision,
 //!                                         `lg_rust_redirect_target`, as the
 //!                                         ftrace handler would make it
-//!   original  both 0                      no version
 //! ```
+//!
+//! A mode change is one store of one word, `target` (issue 13, item 8: a
+//! reader can never combine two publications); `site` is written once,
+//! before the trampoline is attached (`register_ftrace_direct()`'s text
+//! patching publishes it), and never while it is attached. Nothing in the
+//! slot depends on who calls: a replacement reaches the original through
+//! its own `LIVEGRAFT_ORIGINAL` stub, which enters the original past the
+//! ftrace call site and so never reaches a trampoline.
 //!
 //! Protocol (the registry mutex serialises the writers):
 //!  * a site is registered in decide mode, when its first version is pushed;
@@ -103,8 +110,14 @@ unsafe impl Sync for Direct {}
 
 impl Direct {
     /// Takes a free slot and prepares a direct ops for the function at
-    /// `addr`; `None` when the pool is exhausted or ftrace refuses the filter.
-    pub(crate) fn new(addr: usize) -> Option<Self> {
+    /// `addr`, in decide mode for `site`; `None` when the pool is exhausted
+    /// or ftrace refuses the filter.
+    ///
+    /// # Safety
+    ///
+    /// `site` must stay valid while the direct call is registered (the site
+    /// owns it and drops it first).
+    pub(crate) unsafe fn new(addr: usize, site: *mut c_void) -> Option<Self> {
         let slot = (0..slot_count()).find(|&i| {
             TAKEN.get(i).map_or(false, |t| t.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_ok())
         })?;
@@ -125,28 +138,23 @@ impl Direct {
             release();
             return None;
         }
-        // SAFETY: plain call: the slot is ours and unregistered.
-        unsafe { sys::lg_direct_slot_decide(slot, core::ptr::null_mut()) };
+        // SAFETY: the slot is ours and its trampoline unattached, which is
+        // when `site` may be written; its validity is the caller's promise.
+        unsafe { sys::lg_direct_slot_init(slot, site) };
         Some(Direct { slot, tramp, ops, registered: false, fast: false })
     }
 
-    /// The fast path: every call runs `target`, whose text is `[start,
-    /// end)`, except calls from that text, which run the original.
-    pub(crate) fn fast(&mut self, target: usize, start: usize, end: usize) {
-        // SAFETY: plain call on our slot.
-        unsafe { sys::lg_direct_slot_fast(self.slot, target as _, start as _, end.saturating_sub(start) as _) };
+    /// The fast path: every call runs `target`.
+    pub(crate) fn fast(&mut self, target: usize) {
+        // SAFETY: plain call on our slot: one word, see the module comment.
+        unsafe { sys::lg_direct_slot_target(self.slot, target as _) };
         self.fast = true;
     }
 
-    /// The per-task decision for `site` (null: the original).
-    ///
-    /// # Safety
-    ///
-    /// `site` must stay valid while the direct call is registered (the site
-    /// owns it and drops it first).
-    pub(crate) unsafe fn decide(&mut self, site: *mut c_void) {
-        // SAFETY: plain call on our slot; validity is the caller's promise.
-        unsafe { sys::lg_direct_slot_decide(self.slot, site) };
+    /// The per-task decision for the site given to [`Direct::new`].
+    pub(crate) fn decide(&mut self) {
+        // SAFETY: plain call on our slot: one word, see the module comment.
+        unsafe { sys::lg_direct_slot_target(self.slot, 0) };
         self.fast = false;
     }
 

@@ -4,8 +4,8 @@
  * each one livegraft needs gets a small out-of-line wrapper here; the
  * patch-module entry point is exported from here (EXPORT_SYMBOL_GPL is a C
  * macro), the module parameters are declared here (the 6.12 Rust module!
- * macro has none), and the direct-call trampolines are here (assembly that
- * needs the kernel's asm conventions). Nothing else belongs in this file:
+ * macro has none), and the slots the direct-call trampolines
+ * (src/trampolines.S) read are here. Nothing else belongs in this file:
  * the logic, the decision included, lives in Rust.
  *
  * This object is built without $(CC_FLAGS_FTRACE): the ftrace handler and
@@ -35,8 +35,11 @@
 #include <linux/tracepoint.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
+#include <linux/uaccess.h>
 #include <asm/ibt.h>
 #include <asm/irq_regs.h>
+#include <asm/nops.h>
+#include <asm/text-patching.h>
 #include <asm/unwind.h>
 #include "livegraft.h"
 #include "livegraft_glue.h"
@@ -66,7 +69,7 @@ void lg_redirect_handler(unsigned long ip, unsigned long parent_ip,
 	bit = ftrace_test_recursion_trylock(ip, parent_ip);
 	if (bit < 0)
 		return;
-	target = lg_rust_redirect_target(op->private, parent_ip, current_key());
+	target = lg_rust_redirect_target(op->private, current_key());
 	if (target)
 		ftrace_regs_set_instruction_pointer(fregs, target);
 	ftrace_test_recursion_unlock(bit);
@@ -559,30 +562,17 @@ void lg_run_on_setup_worker(void (*fn)(void *arg), void *arg)
 }
 
 /*
- * Every patched function is called through one of these trampolines (see
- * src/direct.rs): its call site calls lg_dt_<slot> instead of ftrace's
- * caller (register_ftrace_direct()). The trampoline's return address
- * points just past the fentry call, into the original function; the
- * trampoline runs the version it picks by overwriting that return address
- * and returning there, so the version runs with the caller's frame and
- * arguments untouched. What it picks is data, lg_direct_slots[slot]:
- *
- *   target != 0         the fast path: target, unless the caller lies in
- *                       [start, start + len) (a replacement calling the
- *                       function it replaces gets the original);
- *   target == 0, site   the per-task decision: lg_direct_decide(site,
- *                       caller) with the argument registers saved;
- *   both 0              the original.
- *
- * The stack depth is the same on every path, so objtool validates the
- * trampolines as ordinary functions and ORC unwinds through them.
+ * Every patched function is called through one of the trampolines of
+ * src/trampolines.S (see src/direct.rs), which reads its slot here:
+ * target (the fast path; 0: the decision) is the one word that changes
+ * while the trampoline is attached; site is written only while it is not.
  */
 struct lg_direct_slot {
 	unsigned long target;
-	unsigned long start;
-	unsigned long len;
 	void *site;
 };
+static_assert(sizeof(struct lg_direct_slot) == 16);	/* LG_SLOT_SIZE */
+static_assert(offsetof(struct lg_direct_slot, site) == 8);	/* LG_SLOT_SITE */
 
 static bool fast_path = true;
 module_param(fast_path, bool, 0644);
@@ -593,97 +583,22 @@ bool lg_fast_path_enabled(void)
 	return READ_ONCE(fast_path);
 }
 
-#define LG_DIRECT_SLOTS 128
+#define LG_DIRECT_SLOTS 128	/* as in src/trampolines.S */
 struct lg_direct_slot lg_direct_slots[LG_DIRECT_SLOTS];
 
 /* The per-task decision, from the trampolines; returns 0 for the original. */
-unsigned long lg_direct_decide(void *site, unsigned long caller)
+unsigned long lg_direct_decide(void *site)
 {
 	unsigned long target;
 
 	/* Versions and tables are freed only after every CPU left this section. */
 	preempt_disable_notrace();
-	target = lg_rust_redirect_target(site, caller, current_key());
+	target = lg_rust_redirect_target(site, current_key());
 	preempt_enable_notrace();
 	return target;
 }
 
-#define LG_SLOT(hi, lo, field) "lg_direct_slots+32*(16*" #hi "+" #lo ")+" #field "(%rip)"
-#define LG_TRAMP(hi, lo)							\
-	"	.globl	lg_dt_" #hi "_" #lo "\n"				\
-	"	.type	lg_dt_" #hi "_" #lo ", @function\n"			\
-	"	.balign	16\n"							\
-	"lg_dt_" #hi "_" #lo ":\n"						\
-	"	movq	8(%rsp), %r11\n"					\
-	"	subq	" LG_SLOT(hi, lo, 8) ", %r11\n"				\
-	"	cmpq	" LG_SLOT(hi, lo, 16) ", %r11\n"			\
-	"	jb	1f\n"							\
-	"	movq	" LG_SLOT(hi, lo, 0) ", %r11\n"				\
-	"	testq	%r11, %r11\n"						\
-	"	jz	2f\n"							\
-	"	movq	%r11, (%rsp)\n"						\
-	"1:	ret\n"								\
-	"2:	movq	" LG_SLOT(hi, lo, 24) ", %r11\n"			\
-	"	testq	%r11, %r11\n"						\
-	"	jz	1b\n"							\
-	"	jmp	lg_direct_decide_tramp\n"				\
-	"	.size	lg_dt_" #hi "_" #lo ", .-lg_dt_" #hi "_" #lo "\n"
-#define LG_TRAMP_ADDR(hi, lo) "	.quad	lg_dt_" #hi "_" #lo "\n"
-#define LG_16(m, hi)								\
-	m(hi, 0) m(hi, 1) m(hi, 2) m(hi, 3) m(hi, 4) m(hi, 5) m(hi, 6) m(hi, 7) \
-	m(hi, 8) m(hi, 9) m(hi, 10) m(hi, 11) m(hi, 12) m(hi, 13) m(hi, 14) m(hi, 15)
-#define LG_128(m)								\
-	LG_16(m, 0) LG_16(m, 1) LG_16(m, 2) LG_16(m, 3)				\
-	LG_16(m, 4) LG_16(m, 5) LG_16(m, 6) LG_16(m, 7)
-
-asm(
-"	.pushsection	.text, \"ax\", @progbits\n"
-"	.balign	16\n"
-"lg_direct_text_start:\n"
-/*
- * Entered by a tail jump from a slot's trampoline, site in %r11, the stack
- * as at the trampoline's entry. Saves the argument registers (and %rax, the
- * vector count of variadic calls); %r10 and %r11 are scratch at a function's
- * entry. The kernel keeps the stack 8-byte aligned only (arch/x86/Makefile:
- * -mstack-alignment=8 / -mpreferred-stack-boundary=3), so the odd number of
- * pushes is fine.
- */
-"	.type	lg_direct_decide_tramp, @function\n"
-"lg_direct_decide_tramp:\n"
-"	pushq	%rdi\n"
-"	pushq	%rsi\n"
-"	pushq	%rdx\n"
-"	pushq	%rcx\n"
-"	pushq	%r8\n"
-"	pushq	%r9\n"
-"	pushq	%rax\n"
-"	movq	%r11, %rdi\n"
-"	movq	64(%rsp), %rsi\n"
-"	call	lg_direct_decide\n"
-"	movq	%rax, %r11\n"
-"	popq	%rax\n"
-"	popq	%r9\n"
-"	popq	%r8\n"
-"	popq	%rcx\n"
-"	popq	%rdx\n"
-"	popq	%rsi\n"
-"	popq	%rdi\n"
-"	testq	%r11, %r11\n"
-"	jz	1f\n"
-"	movq	%r11, (%rsp)\n"
-"1:	ret\n"
-"	.size	lg_direct_decide_tramp, .-lg_direct_decide_tramp\n"
-	LG_128(LG_TRAMP)
-"lg_direct_text_end:\n"
-"	.popsection\n"
-"	.pushsection	.rodata, \"a\"\n"
-"	.balign	8\n"
-"lg_direct_tramps:\n"
-	LG_128(LG_TRAMP_ADDR)
-"	.quad	lg_direct_text_start\n"
-"	.quad	lg_direct_text_end\n"
-"	.popsection\n"
-);
+/* src/trampolines.S: each slot's trampoline, then the text range. */
 extern const unsigned long lg_direct_tramps[LG_DIRECT_SLOTS + 2];
 
 /* Fewer trampolines than built; 0 sends every function to the fallback. */
@@ -709,25 +624,13 @@ void lg_direct_text(unsigned long *start, unsigned long *end)
 }
 
 /*
- * The fast path: the caller range first, then the target (the trampoline
- * loads them in that order; x86 keeps loads, and stores, in order).
+ * A slot before its trampoline is attached: the decision for @site (NULL:
+ * the original). register_ftrace_direct() then publishes it: the text
+ * patching that makes the call site call the trampoline (text_poke_bp(),
+ * with a serialising IPI to every CPU) orders these stores before any CPU
+ * can enter the trampoline for this function.
  */
-void lg_direct_slot_fast(unsigned int slot, unsigned long target,
-			 unsigned long start, unsigned long len)
-{
-	struct lg_direct_slot *s;
-
-	if (slot >= LG_DIRECT_SLOTS)
-		return;
-	s = &lg_direct_slots[slot];
-	WRITE_ONCE(s->start, start);
-	WRITE_ONCE(s->len, len);
-	smp_wmb();
-	WRITE_ONCE(s->target, target);
-}
-
-/* The per-task decision for @site (NULL: the original). */
-void lg_direct_slot_decide(unsigned int slot, void *site)
+void lg_direct_slot_init(unsigned int slot, void *site)
 {
 	struct lg_direct_slot *s;
 
@@ -735,9 +638,51 @@ void lg_direct_slot_decide(unsigned int slot, void *site)
 		return;
 	s = &lg_direct_slots[slot];
 	WRITE_ONCE(s->site, site);
-	smp_wmb();
 	WRITE_ONCE(s->target, 0);
-	WRITE_ONCE(s->len, 0);
+}
+
+/*
+ * The mode of an attached slot: the fast path to @target, or 0 for the
+ * decision. One aligned word, read once by the trampoline: no reader can
+ * combine two publications (issue 13, item 8). What the word points to is
+ * older than the store: a version's code (its module is pinned while the
+ * version is on a stack) or, for 0, the site written before attaching.
+ */
+void lg_direct_slot_target(unsigned int slot, unsigned long target)
+{
+	if (slot >= LG_DIRECT_SLOTS)
+		return;
+	WRITE_ONCE(lg_direct_slots[slot].target, target);
+}
+
+/* Whether @addr holds an ftrace call site: a call, the NOP ftrace leaves, or int3 mid-patching. */
+static bool lg_is_ftrace_site(unsigned long addr)
+{
+	static const u8 nop5[MCOUNT_INSN_SIZE] = { BYTES_NOP5 };
+	u8 insn[MCOUNT_INSN_SIZE];
+
+	if (copy_from_kernel_nofault(insn, (void *)addr, sizeof(insn)))
+		return false;
+	return insn[0] == CALL_INSN_OPCODE || insn[0] == INT3_INSN_OPCODE ||
+	       !memcmp(insn, nop5, sizeof(insn));
+}
+
+/*
+ * The address of the original code of the function at @addr just past its
+ * ftrace call site, which is where ftrace's and livegraft's trampolines
+ * return to: entering there runs the original, no redirection sees it. The
+ * call site is the function's first instruction, or its second after ENDBR
+ * (or the NOP that sealing leaves of an ENDBR) under IBT, as ftrace's
+ * FTRACE_MCOUNT_MAX_OFFSET allows. 0 if there is none; the direct call's
+ * registration checks the function with ftrace itself.
+ */
+unsigned long lg_original_entry(unsigned long addr)
+{
+	if (lg_is_ftrace_site(addr))
+		return addr + MCOUNT_INSN_SIZE;
+	if (HAS_KERNEL_IBT && lg_is_ftrace_site(addr + ENDBR_INSN_SIZE))
+		return addr + ENDBR_INSN_SIZE + MCOUNT_INSN_SIZE;
+	return 0;
 }
 
 void lg_tracepoint_synchronize_unregister(void)

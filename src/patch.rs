@@ -18,9 +18,16 @@
 //!   if top.in_transition                    (Acquire; pairs with the Release in set_transition)
 //!       universe = ACTIVE.table[current]    (ACTIVE published before in_transition was set)
 //!       if universe == Unpatched: top = top.older    (or the original function)
-//!   if parent_ip is inside top's own replacement: run the original (no loop)
 //!   run top.new_addr
 //! ```
+//!
+//! Who calls does not matter: a call of the patched function from one of
+//! its replacements is a call like any other (recursion, as under upstream
+//! livepatch). A replacement reaches the original through its
+//! `LIVEGRAFT_ORIGINAL` stub, which enters it past the ftrace call site
+//! (`orig_entry`, filled at enable by `core.rs`), so no decision sees that
+//! call, however it is made: a tail call compiles to a jump, whose return
+//! address is the replacement's caller (issue 13, item 2).
 //!
 //! Ordering of a patching transition (mirrors upstream klp_init_transition
 //! and klp_complete_transition):
@@ -51,7 +58,7 @@ use kernel::str::CString;
 pub(crate) struct Version {
     /// Address of the replacement function.
     pub(crate) new_addr: usize,
-    /// Text range of the replacement (caller check, stack checks when unpatching).
+    /// Text range of the replacement (stack checks when unpatching).
     pub(crate) new_extent: Extent,
     /// The next older version; null means the original function. Written
     /// before the version is published by `push`, never afterwards.
@@ -108,13 +115,10 @@ impl Site {
             GFP_KERNEL,
         )?;
         let private = site.private();
-        site.route = Some(match Direct::new(extent.start) {
-            Some(mut d) => {
-                // SAFETY: the site owns the direct call and drops it (which
-                // unregisters it) before it is freed.
-                unsafe { d.decide(private) };
-                Route::Direct(d)
-            }
+        // SAFETY: the site owns the direct call and drops it (which
+        // unregisters it) before it is freed.
+        site.route = Some(match unsafe { Direct::new(extent.start, private) } {
+            Some(d) => Route::Direct(d),
             None => Route::Handler(FtraceOps::new(sys::lg_redirect_handler, private, ftrace::FLAGS_REDIRECT, extent.start)?),
         });
         Ok(site)
@@ -197,10 +201,8 @@ impl Site {
     /// Routes every call through the per-task decision, for a transition:
     /// before the transition lets tasks switch (see `direct.rs`).
     pub(crate) fn enter_transition(&mut self) {
-        let private = self.private();
         if let Some(Route::Direct(d)) = self.route.as_mut() {
-            // SAFETY: the site owns the direct call (see `new`).
-            unsafe { d.decide(private) };
+            d.decide();
         }
     }
 
@@ -219,7 +221,7 @@ impl Site {
             return;
         }
         if let Some(Route::Direct(d)) = self.route.as_mut() {
-            d.fast(v.new_addr, v.new_extent.start, v.new_extent.end);
+            d.fast(v.new_addr);
         }
     }
 
@@ -241,12 +243,13 @@ impl Site {
 
 /// The decision of the ftrace handler of every site (`lg_redirect_handler`
 /// in the glue holds the recursion guard, with preemption disabled, around
-/// this call and sets the instruction pointer): the address of the version
-/// the current task must run, or 0 for the original function. Runs on every
-/// call of a patched function: no locks, no allocation, no printk, no
-/// panicking operation.
+/// this call and sets the instruction pointer) and of the trampolines in
+/// decide mode (`lg_direct_decide`): the address of the version the current
+/// task must run, or 0 for the original function. Runs on every call of a
+/// patched function: no locks, no allocation, no printk, no panicking
+/// operation.
 #[no_mangle]
-extern "C" fn lg_rust_redirect_target(site: *mut c_void, parent_ip: usize, current_key: usize) -> usize {
+extern "C" fn lg_rust_redirect_target(site: *mut c_void, current_key: usize) -> usize {
     // SAFETY: `private` of the ops is the owning `Site`, which outlives the
     // registration of its ops (the ops is unregistered before it is freed).
     let site = unsafe { &*site.cast::<Site>() };
@@ -267,11 +270,5 @@ extern "C" fn lg_rust_redirect_target(site: *mut c_void, parent_ip: usize, curre
         return 0;
     }
     // SAFETY: as above.
-    let v = unsafe { &*version };
-    // A replacement calling the function it replaces gets the original.
-    if v.new_extent.contains(parent_ip) {
-        0
-    } else {
-        v.new_addr
-    }
+    unsafe { (*version).new_addr }
 }

@@ -25,6 +25,10 @@
 # A scenario is a shell script run by /init inside the guest. It fails on a
 # non-zero exit, a timeout, or an Oops/BUG/WARNING/panic/lockdep/KASAN report
 # anywhere in the console log. Console logs go to out/vm/<scenario>.log.
+# Each "# host-check: CMD" line of a scenario is run on the host first, from
+# the repository root, after the build (checks of the built objects, e.g.
+# that a replacement really ends in a tail call); a failing one fails the
+# scenario without booting (output in out/vm/<scenario>.host.log).
 # Prints one "PASS name" / "FAIL name (why)" line per scenario, then
 # "vm: N passed, N failed".
 #
@@ -140,6 +144,20 @@ for s in "${scenarios[@]}"; do
 	t=$(( ${t:-$timeout_default} * timeout_scale ))
 	cmdline=$(sed -n 's/^# cmdline: *//p' "$tests/$s.sh" | head -n1)
 	start=$(date +%s)
+	why=
+	: >"$out/$s.host.log"
+	while IFS= read -r check; do
+		if ! (cd "$LIVEGRAFT_ROOT" && eval "$check") >>"$out/$s.host.log" 2>&1; then
+			why="host check failed: $check (see $out/$s.host.log)"
+			break
+		fi
+	done < <(sed -n 's/^# host-check: *//p' "$tests/$s.sh")
+	if [ -n "$why" ]; then
+		echo "FAIL $s [$LIVEGRAFT_FLAVOUR]: $why"
+		tail -n 5 "$out/$s.host.log" | sed 's/^/    /'
+		failed=$((failed + 1))
+		continue
+	fi
 	set +e
 	timeout --foreground -k 5 "$t" qemu-system-x86_64 -accel "$accel$accel_opts" -cpu max -smp "$smp" -m "$mem" \
 		-display none -monitor none -serial "file:$log" -no-reboot \
@@ -148,7 +166,6 @@ for s in "${scenarios[@]}"; do
 	qrc=$?
 	set -e
 	secs=$(( $(date +%s) - start ))
-	why=
 	if [ $qrc = 124 ] || [ $qrc = 137 ]; then
 		why="timeout after ${t}s"
 	elif ! grep -q "LIVEGRAFT-RESULT $s rc=" "$log"; then
@@ -162,7 +179,7 @@ for s in "${scenarios[@]}"; do
 	if [ -z "$why" ]; then
 		echo "PASS $s [$LIVEGRAFT_FLAVOUR] (${secs}s)"
 		passed=$((passed + 1))
-		[ "$keep_logs" = 1 ] || rm -f "$log" "$out/$s$suffix.qemu.err"
+		[ "$keep_logs" = 1 ] || rm -f "$log" "$out/$s$suffix.qemu.err" "$out/$s.host.log"
 	else
 		echo "FAIL $s [$LIVEGRAFT_FLAVOUR]: $why; console log: $log"
 		grep -E "^(FAIL|not ok)|LIVEGRAFT-" "$log" | head -n 20 | sed 's/^/    /'

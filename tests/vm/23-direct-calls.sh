@@ -1,10 +1,13 @@
 # Direct calls: every patched function is called through a livegraft
 # trampoline, which takes the fast path once a transition completes (summary:
-# fast_path) and still runs the right version; a replacement that calls the
-# function it replaces reaches the original; stacking and unpatching go back
+# fast_path) and still runs the right version; a replacement's call of the
+# original (its LIVEGRAFT_ORIGINAL stub) reaches the original, with one patch
+# or two stacked; stacking and unpatching go back
 # through the per-task decision without mixing versions; upstream livepatch
 # still cannot take a function livegraft patches (and can right after
 # livegraft lets it go), and ftrace cannot be turned off under the patches.
+# The trampolines are built for the kernel's mitigations (host check).
+# host-check: tools/check-trampolines.sh
 # timeout: 300
 . ./lib.sh
 NFUNCS=6
@@ -27,7 +30,7 @@ expect_eq "$(cat /proc/sys/kernel/ftrace_enabled)" 1 "ftrace still on"
 units_advance syscall 2
 units_advance kthread 2
 units_advance work 2
-expect_eq "$(wrap)" 241 "new_wrap ran and its call of lg_target_wrap reached the original"
+expect_eq "$(wrap)" 241 "new_wrap ran and its call of orig_wrap reached the original"
 
 # Stack a second patch on the fast paths, then remove it again.
 insmod $MODDIR/lg_testpatch2.ko

@@ -12,7 +12,8 @@
  *
  * /proc/lg_target, read: one line per kind
  *     <kind> units=N v1=N v2=N v3=N mixed=N
- * write: "unit" (one unit), "block" (one blocking unit: sleeps inside the
+ * write: "unit" (one unit), "wrap [N]" (lg_target_wrap(N), default 40;
+ * "wrap" in the read shows the result), "block" (one blocking unit: sleeps inside the
  * patched lg_target_block() until "release"), "release", "reset",
  * "kthread on|off", "fkthread on|off" (a freezable kthread), "work on|off", "hold" (a kthread sleeps uninterruptibly
  * inside the patched lg_target_hold() until "unhold"), "kspin on|off" (a
@@ -340,6 +341,13 @@ static ssize_t write_fn(struct file *file, const char __user *ubuf, size_t len, 
 		lg_target_unit(LG_KIND_SYSCALL);
 	} else if (!strcmp(buf, "wrap")) {
 		atomic_set(&wrap_result, lg_target_wrap(40));
+	} else if (!strncmp(buf, "wrap ", 5)) {
+		int x;
+
+		ret = kstrtoint(buf + 5, 10, &x);
+		if (ret)
+			return ret;
+		atomic_set(&wrap_result, lg_target_wrap(x));
 	} else if (!strcmp(buf, "block")) {
 		ret = lg_target_block();
 		if (ret)

@@ -53,10 +53,17 @@ static noinline void new_hold(void)
 	lg_target_record(LG_KIND_KTHREAD, LG_VERSION, lg_target_a(), lg_target_b());
 }
 
-/* Calls the function it replaces: livegraft runs the original for it. */
+/*
+ * Calls the original lg_target_wrap() (not a tail call: it adds to the
+ * result, so the test sees that both ran). With a second patch stacked, the
+ * original is still the original, not the version below.
+ */
+extern typeof(lg_target_wrap) orig_wrap;
+LIVEGRAFT_ORIGINAL(orig_wrap);
+
 static noinline int new_wrap(int x)
 {
-	return lg_target_wrap(x) + 100 * LG_VERSION;
+	return orig_wrap(x) + 100 * LG_VERSION;
 }
 
 static struct livegraft_func funcs[] = {
@@ -65,7 +72,8 @@ static struct livegraft_func funcs[] = {
 	{ .old_name = "lg_target_unit", .new_func = new_unit },
 	{ .old_name = "lg_target_block", .new_func = new_block },
 	{ .old_name = "lg_target_hold", .new_func = new_hold },
-	{ .old_name = "lg_target_wrap", .new_func = new_wrap },
+	{ .old_name = "lg_target_wrap", .new_func = new_wrap,
+	  .orig_entry = LIVEGRAFT_ORIGINAL_ENTRY(orig_wrap) },
 	{ },	/* room for the "bogus" entry */
 	{ }
 };

@@ -36,6 +36,13 @@ const LONG_HELP: &str = r#"MANIFEST (<PATCH_DIR>/patch.toml):
   replacement = "livegraft_cmdline_proc_show"
                                      # a top-level `pub extern "C" fn` of the source, with the
                                      #   target's C prototype
+  original = "orig_cmdline_proc_show"
+                                     # optional: the function through which the replacement
+                                     #   calls the original; declare it in an `extern "C"`
+                                     #   block of the source, `pub(crate)`, with the same
+                                     #   prototype (checked); livegraft-gen defines it. A call
+                                     #   of the target by its own name runs the patched
+                                     #   function again, as under upstream livepatch.
 
   Unknown keys are errors. Every problem in the patch is reported at once.
 
@@ -71,15 +78,17 @@ WORKFLOW:
   list with `--`, or repeat the option for each file.
 
 CHECKS:
-  Always: names, duplicates, and that each replacement is a top-level `pub extern "C" fn` of
-  the source. With a System.map (--system-map, or <kdir>/System.map): each vmlinux target
-  exists, is a function and is unambiguous. With <kdir>/vmlinux: it has an ftrace call site
-  (its address is in __mcount_loc). With --module-ko: module targets are functions of that
+  Always: names, duplicates, that each replacement is a top-level `pub extern "C" fn` of
+  the source and each original a visible declaration of a top-level `extern` block. With a
+  System.map (--system-map, or <kdir>/System.map): each vmlinux target exists, is a function
+  and is unambiguous. With <kdir>/vmlinux: it has an ftrace call site (its address is in
+  __mcount_loc). With --module-ko: module targets are functions of that
   .ko. What cannot be checked is reported as a warning, and checked by livegraft at load time.
 
 OUTPUT (<out>/):
   Kbuild, <name>.rs (crate root: descriptors and module!), livegraft_abi.rs (the ABI mirror),
-  replacements.rs (a copy of the source). Written to <out>.tmp-<pid> and renamed into place:
+  replacements.rs (a copy of the source). With originals: the crate root is <name>_main.rs,
+  and livegraft_originals.c (their LIVEGRAFT_ORIGINAL stubs) and livegraft.h join it. Written to <out>.tmp-<pid> and renamed into place:
   a failed run leaves nothing behind. An existing <out> is replaced only if livegraft-gen made it.
 
 EXIT STATUS:

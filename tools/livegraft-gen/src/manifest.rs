@@ -11,6 +11,7 @@
 //! object = "vmlinux"                               # optional: "vmlinux" or a module name
 //! sympos = 0                                       # optional: 0 (unique) or N (the Nth of that name)
 //! replacement = "livegraft_cmdline_proc_show"      # an `extern "C" fn` of the source
+//! original = "orig_cmdline_proc_show"              # optional: how the source calls the original
 //! ```
 //!
 //! This module only checks the *shape* of the file (TOML syntax, known keys,
@@ -48,6 +49,7 @@ pub const FUNCTION_KEYS: &[(&str, Kind)] = &[
     ("object", Kind::Str),
     ("sympos", Kind::Int),
     ("replacement", Kind::Str),
+    ("original", Kind::Str),
 ];
 
 /// A value and the line of the manifest it came from.
@@ -90,6 +92,8 @@ pub struct FunctionTable {
     pub sympos: Option<Loc<i64>>,
     /// `replacement`.
     pub replacement: Option<Loc<String>>,
+    /// `original`.
+    pub original: Option<Loc<String>>,
     /// Keys with a value of the wrong type, or misspelt (already reported).
     pub bad_keys: Vec<String>,
 }
@@ -138,6 +142,7 @@ struct FunctionSerde {
     object: Option<Spanned<String>>,
     sympos: Option<Spanned<i64>>,
     replacement: Option<Spanned<String>>,
+    original: Option<Spanned<String>>,
 }
 
 /// An example manifest, for help lines.
@@ -268,6 +273,7 @@ pub fn parse(file: &str, text: &str) -> (Manifest, Vec<Diagnostic>) {
                             object: f.object.map(|s| located(text, s)),
                             sympos: f.sympos.map(|s| located(text, s)),
                             replacement: f.replacement.map(|s| located(text, s)),
+                            original: f.original.map(|s| located(text, s)),
                             bad_keys,
                         }),
                         Err(e) => diags.push(serde_error(file, &entry, header, text, &e)),

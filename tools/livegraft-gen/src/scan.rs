@@ -38,6 +38,12 @@ impl FnDef {
             && self.abi.as_deref() == Some("C")
             && matches!(self.vis, Visibility::Visible(_))
     }
+
+    /// Whether the generated crate root can use it as an `original`: a
+    /// visible declaration in a top-level `extern` block.
+    pub fn is_usable_original(&self) -> bool {
+        self.depth == 1 && matches!(self.vis, Visibility::Visible(_))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,10 +64,20 @@ struct Token {
 
 /// Every `fn` definition of `src` (declarations in `extern` blocks excluded).
 pub fn functions(src: &str) -> Vec<FnDef> {
+    fn_items(src, false)
+}
+
+/// Every `fn` declaration in an `extern` block of `src` (its `abi` is that
+/// of the `fn` item itself: `None`).
+pub fn foreign_functions(src: &str) -> Vec<FnDef> {
+    fn_items(src, true)
+}
+
+fn fn_items(src: &str, foreign: bool) -> Vec<FnDef> {
     let toks = tokenize(src);
     let mut out = Vec::new();
     for (i, t) in toks.iter().enumerate() {
-        if t.tok != Tok::Ident("fn".into()) || t.in_foreign {
+        if t.tok != Tok::Ident("fn".into()) || t.in_foreign != foreign {
             continue;
         }
         let Some(Token {
@@ -401,5 +417,10 @@ mod tests {
         );
         assert!(!f[0].is_usable());
         assert!(f[3].is_usable());
+        let d = foreign_functions(src);
+        let n: Vec<_> = d.iter().map(|f| (f.name.as_str(), f.depth)).collect();
+        assert_eq!(n, vec![("seq_write", 1), ("imported", 1)]);
+        assert!(!d[0].is_usable_original());
+        assert!(d[1].is_usable_original());
     }
 }

@@ -80,6 +80,9 @@ pub struct FuncPlan {
     pub sympos: u64,
     /// The replacement: a top-level `extern "C" fn` of the source.
     pub replacement: String,
+    /// The function through which the source calls the original, declared
+    /// in an `extern` block of the source; the generated module defines it.
+    pub original: Option<String>,
 }
 
 /// Rust keywords (strict and reserved): not usable as plain identifiers.
@@ -174,6 +177,8 @@ pub fn validate(m: &Manifest, inputs: &Inputs<'_>) -> (Option<Plan>, Vec<Diagnos
         );
     }
     let defs = source_text.as_deref().map(scan::functions);
+    let decls = source_text.as_deref().map(scan::foreign_functions);
+    let mut seen_originals: HashMap<String, usize> = HashMap::new();
     let mut seen_targets: HashMap<(String, String), usize> = HashMap::new();
     let mut seen_replacements: HashMap<String, usize> = HashMap::new();
     let mut objects: Vec<ObjectPlan> = Vec::new();
@@ -229,6 +234,36 @@ pub fn validate(m: &Manifest, inputs: &Inputs<'_>) -> (Option<Plan>, Vec<Diagnos
         if let (Some(r), Some(defs), Some(loc)) = (&replacement, &defs, &f.replacement) {
             v.replacement_in_source(r, defs, &entry, loc.line, source_display(m, inputs));
         }
+        let original = if bad("original") {
+            None
+        } else {
+            f.original.as_ref().and_then(|o| v.original(o, &entry))
+        };
+        if let (Some(o), Some(loc)) = (&original, &f.original) {
+            if let Some(first) = seen_originals.insert(o.clone(), f.index) {
+                v.err(
+                    &entry,
+                    loc.line,
+                    format!("original `{o}` is already used by [[function]] #{first}"),
+                    "each replaced function has its own original: give each a name of its own",
+                );
+            }
+            if let Some(other) = m
+                .functions
+                .iter()
+                .find(|g| g.replacement.as_ref().is_some_and(|r| &r.value == o))
+            {
+                v.err(
+                    &entry,
+                    loc.line,
+                    format!("original `{o}` is also the replacement of [[function]] #{}", other.index),
+                    "the original is a function livegraft-gen defines: name it differently, e.g. `orig_<target>`",
+                );
+            }
+            if let Some(decls) = &decls {
+                v.original_in_source(o, decls, &entry, loc.line, source_display(m, inputs));
+            }
+        }
         let (Some(t), Some(o)) = (&target, &object) else {
             continue;
         };
@@ -267,6 +302,7 @@ pub fn validate(m: &Manifest, inputs: &Inputs<'_>) -> (Option<Plan>, Vec<Diagnos
                 target: t.clone(),
                 sympos: s,
                 replacement: r.clone(),
+                original: original.clone(),
             };
             match objects.iter_mut().find(|ob| &ob.name == o) {
                 Some(ob) => ob.funcs.push(func),
@@ -590,6 +626,57 @@ impl Validator<'_> {
             return None;
         }
         Some(r.value.clone())
+    }
+
+    fn original(&mut self, o: &Loc<String>, entry: &str) -> Option<String> {
+        if !is_rust_identifier(&o.value) || o.value.len() > MAX_SYMBOL_LEN {
+            self.err(
+                entry,
+                o.line,
+                format!("original `{}` is not a valid Rust identifier", o.value),
+                "name the function the source calls the original through, e.g. `orig_<target>` (letters, digits, `_`)",
+            );
+            return None;
+        }
+        Some(o.value.clone())
+    }
+
+    fn original_in_source(
+        &mut self,
+        o: &str,
+        decls: &[scan::FnDef],
+        entry: &str,
+        line: usize,
+        src: String,
+    ) {
+        let found: Vec<&scan::FnDef> = decls.iter().filter(|d| d.name == o).collect();
+        if found.iter().any(|d| d.is_usable_original()) {
+            return;
+        }
+        let decl = format!(
+            "extern \"C\" {{ pub(crate) fn {o}(...); }}` with the prototype of the replacement"
+        );
+        let (msg, help) = match found.first() {
+            None => (
+                format!("original `{o}` is not declared in an `extern` block of {src}"),
+                format!("declare it there: `{decl}; livegraft-gen defines it"),
+            ),
+            Some(d) if d.depth != 1 => (
+                format!(
+                    "original `{o}` ({src}:{}) is not declared in a top-level `extern` block",
+                    d.line
+                ),
+                format!("the generated module checks it as `replacements::{o}`: declare `{decl}"),
+            ),
+            Some(d) => (
+                format!(
+                    "original `{o}` ({src}:{}) is not visible to the crate root",
+                    d.line
+                ),
+                format!("declare it `pub(crate)`: `{decl}"),
+            ),
+        };
+        self.err(entry, line, msg, help);
     }
 
     fn replacement_in_source(

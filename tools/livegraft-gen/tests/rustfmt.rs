@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use livegraft_gen::generate::render;
+use livegraft_gen::generate::{crate_root_file, render};
 use livegraft_gen::validate::{FuncPlan, ObjectPlan, Plan};
 
 fn rustfmt_available() -> bool {
@@ -24,11 +24,25 @@ fn name(prefix: &str, len: usize) -> String {
 }
 
 fn plan(patch: usize, object: usize, target: usize, replacement: usize, funcs: usize) -> Plan {
+    plan_with(patch, object, target, replacement, funcs, false)
+}
+
+fn plan_with(
+    patch: usize,
+    object: usize,
+    target: usize,
+    replacement: usize,
+    funcs: usize,
+    with_originals: bool,
+) -> Plan {
     let funcs = (0..funcs)
         .map(|i| FuncPlan {
             target: name(&format!("t{i}"), target),
             sympos: (i % 2) as u64,
             replacement: name(&format!("r{i}"), replacement),
+            // Every third function calls its original, whose name is as
+            // long as the replacement's.
+            original: (i % 3 == 0 && with_originals).then(|| name(&format!("o{i}"), replacement)),
         })
         .collect();
     Plan {
@@ -46,6 +60,7 @@ fn plan(patch: usize, object: usize, target: usize, replacement: usize, funcs: u
                     target: "f".into(),
                     sympos: 0,
                     replacement: "g".into(),
+                    original: None,
                 }],
             },
         ],
@@ -73,6 +88,13 @@ fn crate_root_is_rustfmt_clean_for_all_name_lengths() {
         plans.push(plan(17, 50, len, len, 1));
     }
     plans.push(plan(17, 7, 10, 10, 12));
+    for len in (1..=40)
+        .step_by(3)
+        .chain(41..=100)
+        .chain((101..=140).step_by(7))
+    {
+        plans.push(plan_with(17, 7, 10, len, 4, true));
+    }
     let dir = tempfile::tempdir().unwrap();
     let mut roots = Vec::new();
     for (i, p) in plans.iter().enumerate() {
@@ -80,14 +102,14 @@ fn crate_root_is_rustfmt_clean_for_all_name_lengths() {
         std::fs::create_dir(&d).unwrap();
         for (file, text) in render(p, "x/patch.toml") {
             // Empty child modules: only the crate root is checked here.
-            let text = if file.ends_with(".rs") && file != format!("{}.rs", p.name) {
+            let text = if file.ends_with(".rs") && file != crate_root_file(p) {
                 "// -\n".into()
             } else {
                 text
             };
             std::fs::write(d.join(&file), text).unwrap();
         }
-        roots.push(d.join(format!("{}.rs", p.name)));
+        roots.push(d.join(crate_root_file(p)));
     }
     let out = Command::new("rustfmt")
         .args(["--check", "--edition", "2021"])

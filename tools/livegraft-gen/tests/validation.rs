@@ -614,3 +614,77 @@ replacement = "ok_fn"
     }
     e.iter().for_each(|d| assert_well_formed(d));
 }
+
+/// A replacement and the declaration of its original, as a user writes them.
+const WITH_ORIGINAL: &str = r#"
+use core::ffi::c_int;
+extern "C" {
+    pub(crate) fn orig_f(x: c_int) -> c_int;
+    fn private_orig(x: c_int) -> c_int;
+}
+#[no_mangle]
+pub extern "C" fn new_f(x: c_int) -> c_int { unsafe { orig_f(x) } }
+#[no_mangle]
+pub extern "C" fn new_g(x: c_int) -> c_int { x }
+"#;
+
+#[test]
+fn original_is_planned() {
+    let m = manifest_with("target = \"f\"\nreplacement = \"new_f\"\noriginal = \"orig_f\"");
+    let (plan, diags) = check(&m, WITH_ORIGINAL, &Env::default());
+    assert!(errors(&diags).is_empty(), "{diags:#?}");
+    let f = &plan.unwrap().objects[0].funcs[0];
+    assert_eq!(f.original.as_deref(), Some("orig_f"));
+    // Without the key: no original.
+    let m = manifest_with("target = \"f\"\nreplacement = \"new_f\"");
+    let (plan, _) = check(&m, WITH_ORIGINAL, &Env::default());
+    assert_eq!(plan.unwrap().objects[0].funcs[0].original, None);
+}
+
+#[test]
+fn original_errors() {
+    let cases = [
+        (
+            "original = \"not declared\"",
+            "is not a valid Rust identifier",
+        ),
+        (
+            "original = \"orig_missing\"",
+            "is not declared in an `extern` block",
+        ),
+        (
+            "original = \"private_orig\"",
+            "is not visible to the crate root",
+        ),
+        (
+            "original = \"new_g\"",
+            "is not declared in an `extern` block",
+        ),
+        ("original = 3", "original"),
+    ];
+    for (line, needle) in cases {
+        let m = manifest_with(&format!("target = \"f\"\nreplacement = \"new_f\"\n{line}"));
+        let (plan, diags) = check(&m, WITH_ORIGINAL, &Env::default());
+        assert!(plan.is_none(), "{line}");
+        one_error(&diags, needle);
+    }
+    // Two functions, one original; an original that is another's replacement.
+    let m = "[patch]\nname = \"p\"\ndescription = \"d\"\n\n\
+             [[function]]\ntarget = \"f\"\nreplacement = \"new_f\"\noriginal = \"orig_f\"\n\n\
+             [[function]]\ntarget = \"g\"\nreplacement = \"new_g\"\noriginal = \"orig_f\"\n";
+    let (_, diags) = check(m, WITH_ORIGINAL, &Env::default());
+    one_error(
+        &diags,
+        "original `orig_f` is already used by [[function]] #1",
+    );
+    let m = "[patch]\nname = \"p\"\ndescription = \"d\"\n\n\
+             [[function]]\ntarget = \"f\"\nreplacement = \"new_f\"\noriginal = \"new_g\"\n\n\
+             [[function]]\ntarget = \"g\"\nreplacement = \"new_g\"\n";
+    let (_, diags) = check(m, WITH_ORIGINAL, &Env::default());
+    assert!(
+        errors(&diags).iter().any(|d| d
+            .message
+            .contains("is also the replacement of [[function]] #2")),
+        "{diags:#?}"
+    );
+}

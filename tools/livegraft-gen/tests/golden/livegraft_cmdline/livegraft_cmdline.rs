@@ -25,6 +25,7 @@ static FUNCS_VMLINUX: abi::Table<abi::Func, 2> = abi::Table([
         old_name: c"cmdline_proc_show".as_ptr(),
         old_sympos: 0,
         new_func: replacements::livegraft_cmdline_proc_show as *const core::ffi::c_void,
+        orig_entry: core::ptr::null_mut(),
     },
     abi::Func::END,
 ]);
@@ -47,7 +48,7 @@ impl kernel::Module for LivegraftPatch {
             abi::Patch::new(c"livegraft_cmdline", module.as_ptr(), OBJECTS.0.as_ptr()),
             GFP_KERNEL,
         )?;
-        // SAFETY: `patch` is a complete ABI-1 descriptor whose strings,
+        // SAFETY: `patch` is a complete ABI-2 descriptor whose strings,
         // arrays and functions are 'static in this module; livegraft copies
         // what it keeps and pins this module while the patch is enabled.
         kernel::error::to_result(unsafe { abi::livegraft_enable_patch(&mut *patch) })?;
