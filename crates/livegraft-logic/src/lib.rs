@@ -10,8 +10,17 @@
 #[cfg(test)]
 extern crate std;
 
+#[path = "../../../src/logic/sync.rs"]
+mod sync;
+
 #[path = "../../../src/logic/task_table.rs"]
 pub mod task_table;
 
 #[path = "../../../src/logic/transition.rs"]
 pub mod transition;
+
+#[path = "../../../src/logic/stack_verdict.rs"]
+pub mod stack_verdict;
+
+#[path = "../../../src/logic/decide.rs"]
+pub mod decide;
