@@ -72,3 +72,35 @@ pub const fn affected_for(target: Universe) -> Affected {
         Universe::Unpatched => Affected::NewCode,
     }
 }
+
+/// One piece of code of a patched function: a version (`V`: the kernel's `Version`) or the
+/// original function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CodeOf<V> {
+    /// A patch's replacement.
+    Version(V),
+    /// The original function.
+    Original,
+}
+
+/// The code of one function of the patch in transition that a task switching away from
+/// `affected` must not have on its stack: `below` is the version under the patch's own
+/// (`None`: the original), `this` the patch's version.
+///
+/// Besides the version the task runs, the **original** is always included: a replacement may
+/// enter the original past its fentry call (the explicit call of the original that replaces
+/// the return-address rule), and after a *tail* call no frame of the replacement is left, only
+/// the original's, which then runs as the rest of the replacement's work. A task running it in
+/// the patched universe (it can get there no other way) that switched would finish that body
+/// calling the other universe's versions: the model's seeded bug `AffectedWithoutOriginal`
+/// shows the mix. In the unpatched universe the original is the old code anyway.
+pub fn affected_code<V: Copy>(affected: Affected, below: Option<V>, this: V) -> [CodeOf<V>; 2] {
+    let own = match affected {
+        Affected::OldCode => match below {
+            Some(v) => CodeOf::Version(v),
+            None => CodeOf::Original,
+        },
+        Affected::NewCode => CodeOf::Version(this),
+    };
+    [own, CodeOf::Original]
+}

@@ -51,7 +51,8 @@ mod relaxed {
                     _s: Ordering,
                     _f: Ordering,
                 ) -> Result<$t, $t> {
-                    self.0.compare_exchange(a, b, Ordering::Relaxed, Ordering::Relaxed)
+                    self.0
+                        .compare_exchange(a, b, Ordering::Relaxed, Ordering::Relaxed)
                 }
             }
         };

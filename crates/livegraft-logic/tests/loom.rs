@@ -54,7 +54,11 @@ fn insert_publishes_state_with_key() {
             assert_eq!(t.insert(K1, Universe::Patched), Ok(Inserted::New));
         });
         if t.index_of(K1).is_some() {
-            assert_eq!(t.lookup(K1), Some(Universe::Patched), "key seen without its state");
+            assert_eq!(
+                t.lookup(K1),
+                Some(Universe::Patched),
+                "key seen without its state"
+            );
         }
         w.join().unwrap();
     });
@@ -73,10 +77,17 @@ fn switch_publishes_prior_writes() {
         let d = data.clone();
         let w = thread::spawn(move || {
             d.store(42, Ordering::Relaxed);
-            assert_eq!(t.switch_task(K1, Universe::Patched), SwitchResult::SwitchedLast);
+            assert_eq!(
+                t.switch_task(K1, Universe::Patched),
+                SwitchResult::SwitchedLast
+            );
         });
         if t.lookup(K1) == Some(Universe::Patched) {
-            assert_eq!(data.load(Ordering::Relaxed), 42, "switch seen before the writes before it");
+            assert_eq!(
+                data.load(Ordering::Relaxed),
+                42,
+                "switch seen before the writes before it"
+            );
         }
         w.join().unwrap();
     });
@@ -98,8 +109,16 @@ fn pending_zero_means_every_state_visible() {
             t.switch_task(K2, Universe::Patched);
         });
         if t.pending() == 0 {
-            assert_eq!(t.lookup(K1), Some(Universe::Patched), "pending 0 before K1's switch");
-            assert_eq!(t.lookup(K2), Some(Universe::Patched), "pending 0 before K2's switch");
+            assert_eq!(
+                t.lookup(K1),
+                Some(Universe::Patched),
+                "pending 0 before K1's switch"
+            );
+            assert_eq!(
+                t.lookup(K2),
+                Some(Universe::Patched),
+                "pending 0 before K2's switch"
+            );
         }
         a.join().unwrap();
         b.join().unwrap();
@@ -141,7 +160,11 @@ fn reversal_race() {
         // Quiescent now: the counter must agree with a scan, and a successful switch must have
         // moved the task to the table's target at the time (the only one it ever has: Patched
         // before the reversal; after it, K1 was already in the new target Unpatched).
-        assert_eq!(t.pending(), t.recount_pending(), "pending diverged: switch {r:?}");
+        assert_eq!(
+            t.pending(),
+            t.recount_pending(),
+            "pending diverged: switch {r:?}"
+        );
         if let (_, SwitchResult::Switched | SwitchResult::SwitchedLast) = r {
             assert_eq!(t.lookup(K1), Some(Universe::Patched));
         }
