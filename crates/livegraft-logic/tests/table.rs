@@ -1,8 +1,8 @@
 //! Unit tests of `task_table`: storage, probing, tombstones, counters, reversal.
 
 use livegraft_logic::task_table::{
-    slots_for_tasks, slots_for_tasks_min, InsertError, Inserted, NewError, RebuildError, Removed,
-    ReverseError, Slot, SwitchResult, TaskTable, Universe, MIN_SLOTS, SLOT_BYTES,
+    slots_for_tasks, slots_for_tasks_min, InsertError, Inserted, NewError, RebuildError, Removed, ReverseError, Slot,
+    SwitchResult, TaskTable, Universe, MIN_SLOTS, SLOT_BYTES,
 };
 
 use Universe::{Patched, Unpatched};
