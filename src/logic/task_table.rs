@@ -166,6 +166,8 @@ impl Slot {
     }
 
     /// An EMPTY slot (loom's atomics cannot be built in a `const fn`).
+    // Only compiled for the loom test, which cargo-mutants does not run.
+    #[cfg_attr(mutants, mutants::skip)]
     #[cfg(loom)]
     pub fn new() -> Slot {
         Slot {
@@ -260,6 +262,17 @@ pub enum SwitchResult {
     /// The table is not accepting switches (reversal or teardown in progress, or not started), or
     /// the requested universe is not the table's target.
     Refused,
+}
+
+/// What a failed state CAS of [`TaskTable::switch_task`] means: the task already is in
+/// `target`, or its slot went DEAD (a `remove` raced with a stale switcher) and it is no longer
+/// tracked.
+fn failed_switch(cur: u8, target: Universe) -> SwitchResult {
+    if cur == target.encode() {
+        SwitchResult::AlreadyThere
+    } else {
+        SwitchResult::NotTracked
+    }
 }
 
 /// Why [`TaskTable::rebuild_into`] refused to run.
@@ -679,8 +692,7 @@ impl<'a> TaskTable<'a> {
                     SwitchResult::Switched
                 }
             }
-            Err(cur) if cur == target.encode() => SwitchResult::AlreadyThere,
-            Err(_) => SwitchResult::NotTracked,
+            Err(cur) => failed_switch(cur, target),
         }
     }
 
@@ -832,6 +844,20 @@ impl<'a> TaskTable<'a> {
             if let Some(u) = Universe::decode(slot.state.load(Ordering::Acquire)) {
                 f(k, u);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The race `switch_task` cannot show sequentially: its CAS finds the slot DEAD.
+    #[test]
+    fn failed_switch_tells_already_there_from_removed() {
+        for target in [Universe::Patched, Universe::Unpatched] {
+            assert_eq!(failed_switch(target.encode(), target), SwitchResult::AlreadyThere);
+            assert_eq!(failed_switch(STATE_DEAD, target), SwitchResult::NotTracked);
         }
     }
 }
