@@ -35,13 +35,20 @@ fn universe_of_uses_the_table_or_the_fallback() {
 fn select_version_rules() {
     // Stack [10 (older), 20 (top)] as indices 0, 1.
     let older = |i: usize| i.checked_sub(1);
-    let sel = |top: Option<usize>, in_t: bool, u: Universe| {
-        select_version(top, |_| in_t, || u, older)
-    };
+    let sel =
+        |top: Option<usize>, in_t: bool, u: Universe| select_version(top, |_| in_t, || u, older);
     assert_eq!(sel(None, true, Unpatched), None, "no version: the original");
-    assert_eq!(sel(Some(1), false, Unpatched), Some(1), "not in transition: the top");
+    assert_eq!(
+        sel(Some(1), false, Unpatched),
+        Some(1),
+        "not in transition: the top"
+    );
     assert_eq!(sel(Some(1), true, Patched), Some(1));
-    assert_eq!(sel(Some(1), true, Unpatched), Some(0), "unpatched: the older one");
+    assert_eq!(
+        sel(Some(1), true, Unpatched),
+        Some(0),
+        "unpatched: the older one"
+    );
     assert_eq!(sel(Some(0), true, Unpatched), None, "... or the original");
     // The lookup is made only for a version in transition.
     let looked = std::cell::Cell::new(false);
@@ -57,7 +64,12 @@ fn select_version_rules() {
     assert_eq!(r, Some(1));
     assert!(!looked.get());
     assert_eq!(
-        select_version(None::<usize>, |_| panic!("no flag without a version"), || Patched, older),
+        select_version(
+            None::<usize>,
+            |_| panic!("no flag without a version"),
+            || Patched,
+            older
+        ),
         None
     );
 }
@@ -65,7 +77,11 @@ fn select_version_rules() {
 #[test]
 fn redirect_by_caller_rule() {
     assert_eq!(redirect_by_caller(Some(3), |_| false), Some(3));
-    assert_eq!(redirect_by_caller(Some(3), |v| v == 3), None, "called from itself: original");
+    assert_eq!(
+        redirect_by_caller(Some(3), |v| v == 3),
+        None,
+        "called from itself: original"
+    );
     assert_eq!(redirect_by_caller(None::<u32>, |_| true), None);
 }
 
@@ -144,10 +160,16 @@ fn switch_check_table() {
 
 #[test]
 fn wants_switch_table() {
-    assert!(wants_switch(None, Patched, true), "untracked: try (the table says)");
+    assert!(
+        wants_switch(None, Patched, true),
+        "untracked: try (the table says)"
+    );
     assert!(wants_switch(Some(Unpatched), Patched, true));
     assert!(!wants_switch(Some(Patched), Patched, true), "already there");
-    assert!(!wants_switch(Some(Unpatched), Patched, false), "not accepting");
+    assert!(
+        !wants_switch(Some(Unpatched), Patched, false),
+        "not accepting"
+    );
     assert!(!wants_switch(None, Patched, false));
 }
 
@@ -159,27 +181,42 @@ fn switch_at_applies_every_rule() {
     t.insert(PARENT, Unpatched).unwrap();
     let never = || -> Verdict<usize> { panic!("no stack check expected") };
     // Not accepting yet.
-    assert_eq!(switch_at(&t, K, SafePoint::SyscallExit, Context::Task, never), None);
+    assert_eq!(
+        switch_at(&t, K, SafePoint::SyscallExit, Context::Task, never),
+        None
+    );
     t.start_switching();
     // Interrupt context: refused, no check.
-    assert_eq!(switch_at(&t, K, SafePoint::WorkItemEnd, Context::SoftIrq, never), None);
+    assert_eq!(
+        switch_at(&t, K, SafePoint::WorkItemEnd, Context::SoftIrq, never),
+        None
+    );
     // A stack check that finds affected code, or an unreliable stack: no switch.
     assert_eq!(
-        switch_at(&t, K, SafePoint::KthreadLoopHead, Context::Task, || Verdict::Affected(1)),
+        switch_at(&t, K, SafePoint::KthreadLoopHead, Context::Task, || {
+            Verdict::Affected(1)
+        }),
         None
     );
     assert_eq!(
-        switch_at(&t, K, SafePoint::Blocked, Context::Task, || Verdict::Unreliable),
+        switch_at(&t, K, SafePoint::Blocked, Context::Task, || {
+            Verdict::Unreliable
+        }),
         None
     );
     assert_eq!(t.lookup(K), Some(Unpatched));
     // A clean check switches.
     assert_eq!(
-        switch_at(&t, K, SafePoint::CondResched, Context::Task, || Verdict::Clean),
+        switch_at(&t, K, SafePoint::CondResched, Context::Task, || {
+            Verdict::Clean
+        }),
         Some(SwitchResult::Switched)
     );
     // Already there: not attempted.
-    assert_eq!(switch_at(&t, K, SafePoint::SyscallExit, Context::Task, never), None);
+    assert_eq!(
+        switch_at(&t, K, SafePoint::SyscallExit, Context::Task, never),
+        None
+    );
     // No check needed at syscall exit: the last pending task.
     assert_eq!(
         switch_at(&t, PARENT, SafePoint::SyscallExit, Context::Task, never),
@@ -196,17 +233,34 @@ fn switch_at_applies_every_rule() {
 fn judge_rules() {
     let affected = |a: usize| (100..200).contains(&a);
     assert_eq!(judge(&[1, 2, 3], false, affected), Verdict::Clean);
-    assert_eq!(judge(&[1, 150, 160], false, affected), Verdict::Affected(150));
-    assert_eq!(judge(&[1, 2, 3], true, affected), Verdict::Unreliable, "a full buffer");
+    assert_eq!(
+        judge(&[1, 150, 160], false, affected),
+        Verdict::Affected(150)
+    );
+    assert_eq!(
+        judge(&[1, 2, 3], true, affected),
+        Verdict::Unreliable,
+        "a full buffer"
+    );
     assert_eq!(judge(&[150], true, affected), Verdict::Affected(150));
     assert_eq!(judge::<usize>(&[], false, affected), Verdict::Clean);
-    assert_eq!(judge_stable::<usize>(&[], false, || true, affected), Verdict::Clean, "dead");
-    assert_eq!(judge_stable::<usize>(&[], false, || false, affected), Verdict::Unreliable);
+    assert_eq!(
+        judge_stable::<usize>(&[], false, || true, affected),
+        Verdict::Clean,
+        "dead"
+    );
+    assert_eq!(
+        judge_stable::<usize>(&[], false, || false, affected),
+        Verdict::Unreliable
+    );
     assert_eq!(
         judge_stable(&[5, 150], false, || panic!("not asked"), affected),
         Verdict::Affected(150)
     );
-    assert_eq!(judge_stable(&[5], true, || true, affected), Verdict::Unreliable);
+    assert_eq!(
+        judge_stable(&[5], true, || true, affected),
+        Verdict::Unreliable
+    );
     assert_eq!(judge_stable(&[5], false, || true, affected), Verdict::Clean);
 }
 

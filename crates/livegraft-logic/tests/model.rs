@@ -1582,14 +1582,10 @@ impl Sim {
             table.start_switching();
             started = true;
         }
-        // Versions are marked before they are pushed; with the seeded bugs, in the wrong order.
-        let mut marked = false;
-        if bug == Bug::MarkBeforePublish {
-            if patching {
-                marked = true; // marked now, pushed below
-            } else {
-                self.mark(id.0, true, None)?;
-            }
+        // Versions are marked before they are pushed. A version not pushed yet is invisible, so
+        // marking it early changes nothing; a mark before the publication shows when unpatching.
+        if bug == Bug::MarkBeforePublish && !patching {
+            self.mark(id.0, true, None)?;
         }
         // 1. Publish the table (ACTIVE), 2. fork/free tracking, 3. the walk.
         self.published = true;
@@ -1625,7 +1621,6 @@ impl Sim {
             self.mark(id.0, true, t)?;
         } else if patching {
             // Marked before the push (invisible until then): pushed marked.
-            let _ = marked;
             self.push(id.0, true, t)?;
         } else if bug != Bug::MarkBeforePublish {
             self.mark(id.0, true, t)?;
