@@ -587,3 +587,18 @@ fn rebuild_size_limit_is_exact_and_checked_first() {
         "a refused rebuild wrote to the new slots"
     );
 }
+
+/// The rebuild threshold: a load (live + tombstones) of exactly half the capacity does not ask
+/// for a rebuild, one more does.
+#[test]
+fn needs_rebuild_above_half_load() {
+    let s = storage(16);
+    let t = TaskTable::new(&s, Unpatched).unwrap();
+    for i in 0..8 {
+        assert!(!t.needs_rebuild(), "load {i}");
+        t.insert(key(i), Unpatched).unwrap();
+    }
+    assert!(!t.needs_rebuild(), "load 8 of 16");
+    t.insert(key(8), Unpatched).unwrap();
+    assert!(t.needs_rebuild(), "load 9 of 16");
+}
