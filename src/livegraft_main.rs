@@ -39,12 +39,18 @@ mod worker;
 /// whose API is wider than what the kernel side uses.
 #[allow(dead_code, unreachable_pub)]
 mod logic {
+    #[path = "sync.rs"]
+    mod sync;
     #[path = "task_table.rs"]
     pub(crate) mod task_table;
     #[path = "transition.rs"]
     pub(crate) mod transition;
     #[path = "symbols.rs"]
     pub(crate) mod symbols;
+    #[path = "stack_verdict.rs"]
+    pub(crate) mod stack_verdict;
+    #[path = "decide.rs"]
+    pub(crate) mod decide;
 }
 
 /// The version printed at load time; the patch-module ABI has its own number.

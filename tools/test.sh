@@ -32,6 +32,13 @@ fi
 passed=$((passed + hp)); failed=$((failed + hf))
 echo "host: $hp passed, $hf failed"
 
+# The model's seeded bugs ran in cargo test above; the loom ones need their own builds.
+echo "== loom (task table) and its seeded ordering bugs"
+tools/seeded-bugs.sh --loom 2>&1 | tee out/seeded-bugs.log
+sp=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' out/seeded-bugs.log)
+sf=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' out/seeded-bugs.log)
+passed=$((passed + ${sp:-0})); failed=$((failed + ${sf:-1}))
+
 # Every scenario on each kernel flavour: "base" (not preemptible, with
 # upstream CONFIG_LIVEPATCH for the side-by-side scenarios) and "debug"
 # (preemptible, KASAN, lockdep, no CONFIG_LIVEPATCH). LIVEGRAFT_FLAVOURS

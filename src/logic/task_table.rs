@@ -58,7 +58,9 @@
 //! chain. Slots never become EMPTY otherwise, so a lookup for a live key never meets an EMPTY slot
 //! before the key.
 
-use core::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+// The atomics come from the `sync` shim: `core`'s in the kernel and on the host, loom's in the
+// host's loom test (`cfg(loom)`), which checks every Release/Acquire pair below.
+use super::sync::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 
 /// Key value of an EMPTY slot (an all-zero slot is empty). Never a task pointer.
 const EMPTY: usize = 0;
@@ -158,11 +160,23 @@ pub struct Slot {
 
 impl Slot {
     /// An EMPTY slot (all zero). Use `[const { Slot::new() }; N]` for arrays.
+    #[cfg(not(loom))]
     pub const fn new() -> Slot {
         Slot {
             key: AtomicUsize::new(EMPTY),
             state: AtomicU8::new(STATE_DEAD),
             user_return: AtomicBool::new(false),
+        }
+    }
+
+    /// An EMPTY slot (loom's atomics cannot be built in a `const fn`).
+    // Only compiled for the loom test, which cargo-mutants does not run.
+    #[cfg_attr(mutants, mutants::skip)]
+    #[cfg(loom)]
+    pub fn new() -> Slot {
+        Slot {
+            key: AtomicUsize::new(EMPTY),
+            state: AtomicU8::new(STATE_DEAD),
         }
     }
 }
@@ -252,6 +266,17 @@ pub enum SwitchResult {
     /// The table is not accepting switches (reversal or teardown in progress, or not started), or
     /// the requested universe is not the table's target.
     Refused,
+}
+
+/// What a failed state CAS of [`TaskTable::switch_task`] means: the task already is in
+/// `target`, or its slot went DEAD (a `remove` raced with a stale switcher) and it is no longer
+/// tracked.
+fn failed_switch(cur: u8, target: Universe) -> SwitchResult {
+    if cur == target.encode() {
+        SwitchResult::AlreadyThere
+    } else {
+        SwitchResult::NotTracked
+    }
 }
 
 /// Why [`TaskTable::rebuild_into`] refused to run.
@@ -634,12 +659,17 @@ impl<'a> TaskTable<'a> {
     /// The grace period must cover every caller: call this only where RCU is watching (not from
     /// the idle loop after `rcu_idle_enter`/`ct_idle_enter`), or drain with something stronger.
     pub fn switch_task(&self, key: usize, target: Universe) -> SwitchResult {
+        // Seeded bug for the loom test only (`--cfg lg_seed_target_first`, never in the kernel):
+        // the wrong order, target before `accepting`, which `tests/loom.rs` must catch.
+        #[cfg(lg_seed_target_first)]
+        let table_target = self.load_target(Ordering::Relaxed);
         // Acquire: pairs with the Release store in `start_switching` (publishes the target and
         // `pending` written by `reverse`). Must come before the target load; see above.
         if !self.accepting.load(Ordering::Acquire) {
             return SwitchResult::Refused;
         }
         // Relaxed: ordered after the Acquire load of `accepting` above, which is what matters.
+        #[cfg(not(lg_seed_target_first))]
         let table_target = self.load_target(Ordering::Relaxed);
         if table_target != target {
             return SwitchResult::Refused;
@@ -668,8 +698,7 @@ impl<'a> TaskTable<'a> {
                     SwitchResult::Switched
                 }
             }
-            Err(cur) if cur == target.encode() => SwitchResult::AlreadyThere,
-            Err(_) => SwitchResult::NotTracked,
+            Err(cur) => failed_switch(cur, target),
         }
     }
 
@@ -855,6 +884,20 @@ impl<'a> TaskTable<'a> {
             if let Some(u) = Universe::decode(slot.state.load(Ordering::Acquire)) {
                 f(k, u);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The race `switch_task` cannot show sequentially: its CAS finds the slot DEAD.
+    #[test]
+    fn failed_switch_tells_already_there_from_removed() {
+        for target in [Universe::Patched, Universe::Unpatched] {
+            assert_eq!(failed_switch(target.encode(), target), SwitchResult::AlreadyThere);
+            assert_eq!(failed_switch(STATE_DEAD, target), SwitchResult::NotTracked);
         }
     }
 }

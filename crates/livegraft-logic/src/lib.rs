@@ -10,6 +10,9 @@
 #[cfg(test)]
 extern crate std;
 
+#[path = "../../../src/logic/sync.rs"]
+mod sync;
+
 #[path = "../../../src/logic/task_table.rs"]
 pub mod task_table;
 
@@ -18,3 +21,8 @@ pub mod transition;
 
 #[path = "../../../src/logic/symbols.rs"]
 pub mod symbols;
+#[path = "../../../src/logic/stack_verdict.rs"]
+pub mod stack_verdict;
+
+#[path = "../../../src/logic/decide.rs"]
+pub mod decide;

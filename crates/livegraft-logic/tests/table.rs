@@ -584,3 +584,68 @@ fn user_return_mark_does_not_survive_reuse_or_rebuild() {
     assert!(!n.has_user_return(keys[1]), "marks are advisory and not copied");
     assert!(t.has_user_return(keys[1]), "the frozen table keeps its own");
 }
+
+#[test]
+fn accepting_follows_start_and_stop() {
+    let s = storage(16);
+    let t = TaskTable::new(&s, Unpatched).unwrap();
+    assert!(!t.accepting(), "a new table does not accept switches");
+    t.start_switching();
+    assert!(t.accepting());
+    t.stop_switching();
+    assert!(!t.accepting());
+}
+
+/// The home slot is the Fibonacci hash of the task pointer: the top log2(capacity) bits of
+/// `(key >> 4) * 2^64/phi` (the distribution the load limits were measured with).
+#[test]
+fn home_is_the_fibonacci_hash() {
+    for cap in [2usize, 16, 4096] {
+        let s = storage(cap);
+        let t = TaskTable::new(&s, Unpatched).unwrap();
+        let bits = cap.trailing_zeros();
+        for i in 0..1000 {
+            let k = key(i);
+            let want = ((k >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) & (cap - 1);
+            assert_eq!(t.home_of(k), want, "cap {cap} key {k:#x}");
+        }
+    }
+}
+
+/// A rebuild into a table whose maximum load is exactly the live count succeeds; one slot
+/// short, it is refused before anything is written to the new slots.
+#[test]
+fn rebuild_size_limit_is_exact_and_checked_first() {
+    let s = storage(64);
+    let t = TaskTable::new(&s, Unpatched).unwrap();
+    // 12 = max_load of 16 slots.
+    for i in 0..12 {
+        assert_eq!(t.insert(key(i), Unpatched), Ok(Inserted::New));
+    }
+    t.stop_switching();
+    let exact = storage(16);
+    let n = t.rebuild_into(&exact).unwrap();
+    assert_eq!(n.live(), 12);
+    assert!(t.insert(key(12), Unpatched).is_ok());
+    let small = storage(16);
+    assert_eq!(t.rebuild_into(&small).err(), Some(RebuildError::TooSmall));
+    assert!(
+        TaskTable::new(&small, Unpatched).is_ok(),
+        "a refused rebuild wrote to the new slots"
+    );
+}
+
+/// The rebuild threshold: a load (live + tombstones) of exactly half the capacity does not ask
+/// for a rebuild, one more does.
+#[test]
+fn needs_rebuild_above_half_load() {
+    let s = storage(16);
+    let t = TaskTable::new(&s, Unpatched).unwrap();
+    for i in 0..8 {
+        assert!(!t.needs_rebuild(), "load {i}");
+        t.insert(key(i), Unpatched).unwrap();
+    }
+    assert!(!t.needs_rebuild(), "load 8 of 16");
+    t.insert(key(8), Unpatched).unwrap();
+    assert!(t.needs_rebuild(), "load 9 of 16");
+}

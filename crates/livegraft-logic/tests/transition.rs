@@ -238,3 +238,105 @@ fn choose_table() {
     assert_eq!(choose(false, Universe::Unpatched), Choice::UseThisVersion);
     assert_eq!(choose(false, Universe::Patched), Choice::UseThisVersion);
 }
+
+/// Every guard on the patch's identity: an event about patch B while patch A is in each state
+/// of its transition must not act on A's transition (two patches whose identity matters).
+#[test]
+fn events_about_another_patch_do_not_touch_the_transition() {
+    let fresh = Patch::new();
+    let en = patch(PatchState::Enabled);
+    let dis = patch(PatchState::Disabled);
+    for direction in [Direction::Patching, Direction::Unpatching] {
+        let init = TransitionState::Initializing {
+            patch: A,
+            direction,
+        };
+        let run = running(A, direction);
+        let compl = TransitionState::Completing {
+            patch: A,
+            direction,
+        };
+        for t in [init, run, compl] {
+            // B is not in transition: no reversal, no force, no internal event applies to it.
+            for p in [en, dis] {
+                assert_eq!(
+                    next(t, B, p, Event::Reverse),
+                    Err(TransitionError::NotInTransition),
+                    "{t:?} {p:?}"
+                );
+            }
+            assert_eq!(
+                next(t, B, en, Event::Force),
+                Err(TransitionError::NotInTransition),
+                "{t:?}"
+            );
+            for e in [Event::Started, Event::AllSwitched, Event::CompletionDone] {
+                assert_eq!(
+                    next(t, B, en, e),
+                    Err(TransitionError::InvalidEvent),
+                    "{t:?} {e:?}"
+                );
+            }
+            // Enabling or disabling B while A is in transition: busy; a disabled B stays
+            // disabled.
+            assert_eq!(next(t, B, fresh, Event::Enable), Err(TransitionError::Busy));
+            assert_eq!(next(t, B, en, Event::Disable), Err(TransitionError::Busy));
+            assert_eq!(
+                next(t, B, dis, Event::Enable),
+                Err(TransitionError::CannotReenable)
+            );
+        }
+        // The same events about A itself do act.
+        assert!(next(run, A, en, Event::Force).is_ok());
+        assert!(next(init, A, en, Event::Started).is_ok());
+        assert!(next(run, A, en, Event::AllSwitched).is_ok());
+        assert!(next(compl, A, en, Event::CompletionDone).is_ok());
+    }
+}
+
+/// `Enable` on a patch whose own unpatching runs, and `Disable` on a patch whose own patching
+/// runs, are reversals (the raw events, not only through `enabled_write`).
+#[test]
+fn enable_and_disable_events_on_the_patch_in_transition_reverse_it() {
+    let s = next(
+        running(A, Direction::Unpatching),
+        A,
+        patch(PatchState::Disabled),
+        Event::Enable,
+    )
+    .unwrap();
+    assert_eq!(s.transition, running(A, Direction::Patching));
+    assert_eq!(s.patch.state, PatchState::Enabled);
+    let s = next(
+        running(A, Direction::Patching),
+        A,
+        patch(PatchState::Enabled),
+        Event::Disable,
+    )
+    .unwrap();
+    assert_eq!(s.transition, running(A, Direction::Unpatching));
+    assert_eq!(s.patch.state, PatchState::Disabled);
+    // During its own initialization or completion: busy, not "cannot re-enable".
+    for t in [
+        TransitionState::Initializing {
+            patch: A,
+            direction: Direction::Unpatching,
+        },
+        TransitionState::Completing {
+            patch: A,
+            direction: Direction::Unpatching,
+        },
+    ] {
+        assert_eq!(
+            next(t, A, patch(PatchState::Disabled), Event::Enable),
+            Err(TransitionError::Busy)
+        );
+    }
+    // A forced flag survives a reversal.
+    let forced = Patch {
+        state: PatchState::Enabled,
+        forced: true,
+    };
+    let s = next(running(A, Direction::Patching), A, forced, Event::Reverse).unwrap();
+    assert!(s.patch.forced);
+}
