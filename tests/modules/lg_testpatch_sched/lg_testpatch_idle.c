@@ -12,12 +12,10 @@
  * With patch_do_idle=0 only Y is patched: a patch the idle loop's own frames do
  * not block, to check that idle tasks switch, busy CPUs' too.
  *
- * do_idle() is static: the original is resolved with a disabled kprobe and
- * called through a pointer (livegraft runs the original for a call from
- * inside the replacement). Scenario 36 reads the counters.
+ * do_idle() is static: the new one reaches the original through a
+ * LIVEGRAFT_ORIGINAL stub. Scenario 36 reads the counters.
  */
 #include <linux/atomic.h>
-#include <linux/kprobes.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/percpu.h>
@@ -43,7 +41,9 @@ MODULE_PARM_DESC(patch_do_idle, "Also patch do_idle() (default Y)");
 /* The new X runs on this CPU (only its idle task calls X). */
 static DEFINE_PER_CPU(int, in_new_x);
 
-static void (*orig_do_idle)(void);
+/* do_idle() is static: its original is reached through a stub. */
+void orig_do_idle(void);
+LIVEGRAFT_ORIGINAL(orig_do_idle);
 
 static noinline void new_do_idle(void)
 {
@@ -61,7 +61,8 @@ static noinline void new_arch_cpu_idle_exit(void)
 
 static struct livegraft_func funcs[] = {
 	{ .old_name = "arch_cpu_idle_exit", .new_func = new_arch_cpu_idle_exit },
-	{ .old_name = "do_idle", .new_func = new_do_idle },
+	{ .old_name = "do_idle", .new_func = new_do_idle,
+	  .orig_entry = LIVEGRAFT_ORIGINAL_ENTRY(orig_do_idle) },
 	{ }
 };
 
@@ -72,25 +73,9 @@ static struct livegraft_object objs[] = {
 
 static struct livegraft_patch patch = LIVEGRAFT_PATCH_INIT("lg_testpatch_idle", objs);
 
-static void *lookup(const char *name)
-{
-	struct kprobe kp = { .symbol_name = name, .flags = KPROBE_FLAG_DISABLED };
-	void *addr;
-
-	if (register_kprobe(&kp))
-		return NULL;
-	addr = kp.addr;
-	unregister_kprobe(&kp);
-	return addr;
-}
-
 static int __init lg_testpatch_idle_init(void)
 {
-	if (patch_do_idle) {
-		orig_do_idle = lookup("do_idle");
-		if (!orig_do_idle)
-			return -ENOENT;
-	} else {
+	if (!patch_do_idle) {
 		funcs[1].old_name = NULL;
 		funcs[1].new_func = NULL;
 	}

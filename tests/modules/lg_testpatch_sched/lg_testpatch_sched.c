@@ -29,9 +29,14 @@ module_param_cb(returned, &atomic_ops, &returned, 0444);
 MODULE_PARM_DESC(returned, "Calls of the new schedule_hrtimeout_range_clock() that returned");
 
 /*
- * Calls the function it replaces (livegraft runs the original for it); the
+ * Calls the function it replaces through a LIVEGRAFT_ORIGINAL stub (a call
+ * by name would be a call of the patched function: endless recursion); the
  * count after the call keeps it a real call, not a tail jump.
  */
+int orig_schedule_hrtimeout_range_clock(ktime_t *expires, u64 delta, const enum hrtimer_mode mode,
+					clockid_t clock_id);
+LIVEGRAFT_ORIGINAL(orig_schedule_hrtimeout_range_clock);
+
 static noinline int new_schedule_hrtimeout_range_clock(ktime_t *expires, u64 delta,
 						       const enum hrtimer_mode mode,
 						       clockid_t clock_id)
@@ -39,13 +44,14 @@ static noinline int new_schedule_hrtimeout_range_clock(ktime_t *expires, u64 del
 	int ret;
 
 	atomic_inc(&entered);
-	ret = schedule_hrtimeout_range_clock(expires, delta, mode, clock_id);
+	ret = orig_schedule_hrtimeout_range_clock(expires, delta, mode, clock_id);
 	atomic_inc(&returned);
 	return ret;
 }
 
 static struct livegraft_func funcs[] = {
-	{ .old_name = "schedule_hrtimeout_range_clock", .new_func = new_schedule_hrtimeout_range_clock },
+	{ .old_name = "schedule_hrtimeout_range_clock", .new_func = new_schedule_hrtimeout_range_clock,
+	  .orig_entry = LIVEGRAFT_ORIGINAL_ENTRY(orig_schedule_hrtimeout_range_clock) },
 	{ }
 };
 
