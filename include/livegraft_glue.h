@@ -32,7 +32,10 @@ int lg_task_pid(const struct task_struct *task);
 bool lg_task_is_kthread(const struct task_struct *task);
 bool lg_task_is_dead(const struct task_struct *task);
 void lg_task_comm(const struct task_struct *task, char *buf);
-bool lg_in_task(void);
+#define LG_CTX_TASK	0
+#define LG_CTX_SOFTIRQ	1
+#define LG_CTX_HARDIRQ	2
+int lg_context(void);
 bool lg_task_returns_to_user(const struct task_struct *task);
 
 /* the user_return safe point: a task_work (see the glue) */

@@ -19,6 +19,7 @@
 //! patch keeps its reference forever.
 
 use crate::logic::task_table::Universe;
+use crate::logic::stack_verdict::{affected_code, Affected, CodeOf};
 use crate::logic::symbols::Resolution;
 use crate::logic::transition::{self as logic, Direction, Event, PatchId, TransitionState};
 use crate::patch::{Site, Version};
@@ -46,8 +47,6 @@ struct PatchFunc {
     name: CString,
     site: *mut Site,
     version: KBox<Version>,
-    /// Range a task must not be in to switch to Patched (set at push time).
-    old_extent: Extent,
 }
 
 /// A loaded patch.
@@ -467,7 +466,7 @@ impl Registry {
                 }
             };
             if let Err(e) = funcs.push(
-                PatchFunc { name: CString::try_from(&**fname)?, site, version, old_extent: *old },
+                PatchFunc { name: CString::try_from(&**fname)?, site, version },
                 GFP_KERNEL,
             ) {
                 self.reap_sites();
@@ -700,20 +699,36 @@ impl Registry {
         let p = self.patches.as_mut_slice().get_mut(i).and_then(|p| p.as_mut()).ok_or(ENOENT)?;
         let verb = if direction == Direction::Patching { "patching" } else { "unpatching" };
         pr_info!("'{}': initializing {} transition\n", &*p.name, verb);
+        // The code a switching task must not have on its stack, per side
+        // (`stack_verdict::affected_code`, as the model test): the version
+        // it leaves and the original, which a replacement may have entered
+        // through its LIVEGRAFT_ORIGINAL stub by a tail call.
         let mut old_code = KVec::new();
         let mut new_code = KVec::new();
-        for f in p.funcs.iter_mut() {
+        for f in p.funcs.iter() {
             // SAFETY: the site outlives the patch's versions.
             let site = unsafe { &*f.site };
-            f.old_extent = if direction == Direction::Patching {
-                let top = site.top();
-                // SAFETY: the top version is alive while on the stack.
-                if top.is_null() { site.extent } else { unsafe { (*top).new_extent } }
+            // The version under the patch's own: the top before the push
+            // when patching, the one below it when unpatching.
+            let below = if direction == Direction::Patching {
+                // SAFETY: the top version is alive while on the stack, and
+                // the registry mutex (held) keeps it there.
+                unsafe { site.top().as_ref() }
             } else {
-                site.extent_below(&f.version)
+                site.below(&f.version)
             };
-            old_code.push(f.old_extent, GFP_KERNEL)?;
-            new_code.push(f.version.new_extent, GFP_KERNEL)?;
+            let extent = |c: CodeOf<&Version>| match c {
+                CodeOf::Version(v) => v.new_extent,
+                CodeOf::Original => site.extent,
+            };
+            for (side, out) in [(Affected::OldCode, &mut old_code), (Affected::NewCode, &mut new_code)] {
+                for code in affected_code(side, below, &*f.version) {
+                    let e = extent(code);
+                    if !out.contains(&e) {
+                        out.push(e, GFP_KERNEL)?;
+                    }
+                }
+            }
         }
         // A task inside a direct-call trampoline is about to enter one of
         // the versions: its stack must not pass a check (direct.rs).

@@ -144,10 +144,18 @@ void lg_task_comm(const struct task_struct *task, char *buf)
 	buf[TASK_COMM_LEN - 1] = 0;
 }
 
-/* Task context: not in a hard or soft interrupt, nor an NMI. */
-bool lg_in_task(void)
+/*
+ * The context a probe runs in, for the switch rules (logic::decide::Context):
+ * task context (in_task(): no hard or soft interrupt, no NMI), serving a
+ * softirq, or a hard interrupt or NMI.
+ */
+int lg_context(void)
 {
-	return in_task();
+	if (in_task())
+		return LG_CTX_TASK;
+	if (in_hardirq() || in_nmi())
+		return LG_CTX_HARDIRQ;
+	return LG_CTX_SOFTIRQ;
 }
 
 /*

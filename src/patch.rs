@@ -21,6 +21,9 @@
 //!   run top.new_addr
 //! ```
 //!
+//! That rule is `logic::decide::select_version` (inlined), the function the
+//! model test decides with.
+//!
 //! Who calls does not matter: a call of the patched function from one of
 //! its replacements is a call like any other (recursion, as under upstream
 //! livepatch). A replacement reaches the original through its
@@ -44,8 +47,7 @@
 
 use crate::direct::{self, Direct};
 use crate::ftrace::{self, FtraceOps};
-use crate::logic::task_table::Universe;
-use crate::logic::transition::{choose, Choice};
+use crate::logic::decide;
 use crate::symbols::Extent;
 use crate::sys;
 use crate::transition;
@@ -141,17 +143,12 @@ impl Site {
         self.top().is_null()
     }
 
-    /// The text range of what the current top means for a task that has not
-    /// switched yet: the version below `version`, or the original function.
-    pub(crate) fn extent_below(&self, version: &Version) -> Extent {
-        let older = version.older.load(Ordering::Relaxed);
-        if older.is_null() {
-            self.extent
-        } else {
-            // SAFETY: versions below the top stay alive while they are on the
-            // stack, and a version is only freed after it was popped.
-            unsafe { (*older).new_extent }
-        }
+    /// The version below `version` on this site's stack (`None`: the
+    /// original function).
+    pub(crate) fn below<'a>(&'a self, version: &'a Version) -> Option<&'a Version> {
+        // SAFETY: versions below the top stay alive while they are on the
+        // stack, and a version is only freed after it was popped.
+        unsafe { version.older.load(Ordering::Relaxed).as_ref() }
     }
 
     fn register(&mut self) -> Result {
@@ -253,22 +250,17 @@ extern "C" fn lg_rust_redirect_target(site: *mut c_void, current_key: usize) -> 
     // SAFETY: `private` of the ops is the owning `Site`, which outlives the
     // registration of its ops (the ops is unregistered before it is freed).
     let site = unsafe { &*site.cast::<Site>() };
-    let mut version = site.top();
-    if !version.is_null() {
-        // SAFETY: a version reachable from a site's stack is alive until it is
-        // popped and every CPU has been synchronised, which cannot complete
-        // while we run with preemption disabled.
-        let v = unsafe { &*version };
+    // SAFETY (for the three derefs): a version reachable from a site's stack
+    // is alive until it is popped and every CPU has been synchronised, which
+    // cannot complete while we run with preemption disabled.
+    let top = unsafe { site.top().as_ref() };
+    let version = decide::select_version(
+        top,
         // Acquire: pairs with the Release in `Version::set_transition`.
-        if v.in_transition.load(Ordering::Acquire)
-            && choose(true, transition::universe_of(current_key, Universe::Unpatched)) == Choice::UseOlder
-        {
-            version = v.older.load(Ordering::Relaxed);
-        }
-    }
-    if version.is_null() {
-        return 0;
-    }
-    // SAFETY: as above.
-    unsafe { (*version).new_addr }
+        |v: &Version| v.in_transition.load(Ordering::Acquire),
+        || transition::universe_of(current_key),
+        // SAFETY: as above; `older` is written before the version is pushed.
+        |v: &Version| unsafe { v.older.load(Ordering::Relaxed).as_ref() },
+    );
+    version.map_or(0, |v| v.new_addr)
 }

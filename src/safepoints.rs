@@ -17,8 +17,9 @@
 //!
 //! Hooks marked optional in `HOOKED` may be absent from a kernel
 //! configuration; a missing required one fails the module load.
-//! Every switch happens in task context (`transition::switch_current` refuses
-//! anything else): a work item of a BH workqueue runs in softirq context on
+//! Each safe point is a `logic::decide::SafePoint`, whose switch rule
+//! (`decide::switch_check`) the model test runs too. Every switch happens in
+//! task context (the rule refuses anything else): a work item of a BH workqueue runs in softirq context on
 //! top of whatever task it interrupted, so `workqueue_execute_end` there is no
 //! safe point of that task, and an interrupt handler sees the interrupted
 //! stack only through an interrupt frame, which upstream's reliable unwinder
@@ -44,7 +45,8 @@ use crate::ftrace::{self, FtraceOps};
 use crate::logic::symbols::{check_hooks, Need, Resolution};
 use crate::sys;
 use crate::tracepoint::Tracepoint;
-use crate::transition::{self, Kind};
+use crate::logic::decide::SafePoint;
+use crate::transition;
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use kernel::c_str;
@@ -69,19 +71,22 @@ pub(crate) fn user_return_armed() -> bool {
 }
 
 unsafe extern "C" fn on_sys_exit(_data: *mut c_void, _regs: *mut sys::pt_regs, _ret: isize) {
-    transition::switch_current(Kind::Syscall, false);
+    transition::switch_current(SafePoint::SyscallExit);
 }
 
 unsafe extern "C" fn on_work_end(_data: *mut c_void, _work: *mut sys::work_struct, _func: *mut c_void) {
-    transition::switch_current(Kind::Workqueue, true);
+    transition::switch_current(SafePoint::WorkItemEnd);
 }
 
 /// What a hooked kernel function is to livegraft.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Hook {
-    /// A kernel thread's loop head or cond_resched: a safe point for the
-    /// current task, after a stack check.
-    KernelSafePoint,
+    /// A kernel thread's loop head: a safe point for the current task,
+    /// after a stack check.
+    LoopHead,
+    /// `__cond_resched()`: CPU-bound kernel code, mid-unit; a safe point
+    /// for the current task after a stack check (upstream's guarantee).
+    CondResched,
     /// `__refrigerator()`: the current task freezes (suspend, hibernation,
     /// `pm_test`); a kthread that calls `try_to_freeze()` in its loop gets
     /// there with nothing of its loop body on the stack. A safe point after
@@ -111,10 +116,10 @@ enum Hook {
 /// The idle loop's safe point is required too: without it an idle CPU's
 /// idle task would never switch.
 const HOOKED: [(&CStr, Hook, Need); 7] = [
-    (c_str!("kthread_should_stop"), Hook::KernelSafePoint, Need::Required),
-    (c_str!("kthread_freezable_should_stop"), Hook::KernelSafePoint, Need::Required),
+    (c_str!("kthread_should_stop"), Hook::LoopHead, Need::Required),
+    (c_str!("kthread_freezable_should_stop"), Hook::LoopHead, Need::Required),
     (c_str!("__refrigerator"), Hook::Freezer, Need::Optional),
-    (c_str!("__cond_resched"), Hook::KernelSafePoint, Need::Optional),
+    (c_str!("__cond_resched"), Hook::CondResched, Need::Optional),
     (c_str!("wake_up_new_task"), Hook::Fork, Need::Required),
     (c_str!("__put_task_struct"), Hook::Free, Need::Required),
     (c_str!("arch_cpu_idle_enter"), Hook::IdleLoop, Need::Required),
@@ -183,8 +188,9 @@ unsafe extern "C" fn on_hooked_function(
         return;
     }
     match hook_of(ip) {
-        Some(Hook::KernelSafePoint) => transition::switch_current(Kind::Kthread, true),
-        Some(Hook::Freezer) => transition::switch_current(Kind::Freezer, true),
+        Some(Hook::LoopHead) => transition::switch_current(SafePoint::KthreadLoopHead),
+        Some(Hook::CondResched) => transition::switch_current(SafePoint::CondResched),
+        Some(Hook::Freezer) => transition::switch_current(SafePoint::Freezer),
         // SAFETY: with DYNAMIC_FTRACE_WITH_ARGS `fregs` holds the arguments;
         // the first one of wake_up_new_task() is the new task.
         Some(Hook::Fork) => transition::task_forked(transition::current_key(), unsafe { sys::lg_ftrace_arg0(fregs) } as usize),

@@ -18,37 +18,20 @@
 //!   runs again;
 //! - running tasks are never unwound from another CPU.
 
+use crate::logic::stack_verdict::{self, Judge};
 use crate::symbols::Extent;
 use crate::sys;
 use core::ffi::c_void;
 
-/// What a stack check found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Verdict {
-    /// None of the functions is on the stack.
-    Clean,
-    /// This return address lies in one of the functions.
-    Affected(usize),
-    /// The stack could not be read completely.
-    Unreliable,
-}
+/// What a stack check found (`logic::stack_verdict`, the rule the model test judges with).
+pub(crate) type Verdict = stack_verdict::Verdict<usize>;
 
-/// The state of one walk: the functions looked for, the first one found.
-struct Search<'a> {
-    affected: &'a [Extent],
-    found: Option<usize>,
-}
-
-/// `lg_stack_consume_fn`: stops the walk at the first affected frame.
-unsafe extern "C" fn consume(cookie: *mut c_void, addr: usize) -> bool {
-    // SAFETY: `cookie` is the `Search` of `walk`, alive for the walk.
-    let s = unsafe { &mut *cookie.cast::<Search<'_>>() };
-    if s.affected.iter().any(|e| e.contains(addr)) {
-        s.found = Some(addr);
-        false
-    } else {
-        true
-    }
+/// `lg_stack_consume_fn`: one return address for the walk's verdict in the
+/// making; stops the walk at the first affected frame.
+unsafe extern "C" fn consume<F: Fn(usize) -> bool>(cookie: *mut c_void, addr: usize) -> bool {
+    // SAFETY: `cookie` is the `Judge<usize, F>` of `walk`, alive for the walk.
+    let judge = unsafe { &mut *cookie.cast::<Judge<usize, F>>() };
+    judge.frame(addr)
 }
 
 /// Walks `task`'s whole kernel stack.
@@ -58,15 +41,25 @@ unsafe extern "C" fn consume(cookie: *mut c_void, addr: usize) -> bool {
 /// `task` must be the current task, or a task that cannot run for the
 /// duration of the call and is not `TASK_DEAD`.
 unsafe fn walk(task: *mut sys::task_struct, affected: &[Extent]) -> Verdict {
-    let mut s = Search { affected, found: None };
-    // SAFETY: `consume` matches `lg_stack_consume_fn` and `s` outlives the
-    // walk; the caller's promise makes the stack stable and alive.
-    let ret = unsafe { sys::lg_stack_walk(task, Some(consume), (&mut s as *mut Search<'_>).cast()) };
-    match s.found {
-        Some(addr) => Verdict::Affected(addr),
-        None if i64::from(ret) == i64::from(sys::LG_WALK_COMPLETE) => Verdict::Clean,
-        None => Verdict::Unreliable,
-    }
+    let is_affected = |addr: usize| affected.iter().any(|e| e.contains(addr));
+    // SAFETY: the caller's promise.
+    unsafe { walk_judged(task, is_affected) }
+}
+
+/// [`walk`] with the affected test as a type of its own, for `consume`.
+///
+/// # Safety
+///
+/// As [`walk`].
+unsafe fn walk_judged<F: Fn(usize) -> bool>(task: *mut sys::task_struct, is_affected: F) -> Verdict {
+    let mut judge = Judge::new(is_affected);
+    // SAFETY: `consume::<F>` matches `lg_stack_consume_fn` and `judge`
+    // outlives the walk; the caller's promise makes the stack stable and
+    // alive.
+    let ret = unsafe { sys::lg_stack_walk(task, Some(consume::<F>), (&mut judge as *mut Judge<usize, F>).cast()) };
+    // LG_WALK_STOPPED: `consume` found an affected frame, which the verdict
+    // reports whatever the rest of the stack holds.
+    judge.verdict(i64::from(ret) == i64::from(sys::LG_WALK_COMPLETE))
 }
 
 /// Checks the current task's stack (from a safe-point hook).
@@ -90,12 +83,12 @@ struct Blocked<'a, F: FnMut(Verdict)> {
 /// `task` must be valid and unable to run for the duration of the call.
 unsafe fn check_stable(task: *mut sys::task_struct, affected: &[Extent]) -> Verdict {
     // SAFETY: `task` is valid (the caller's promise).
-    if unsafe { sys::lg_task_is_dead(task) } {
-        // It never runs again, and its stack may already be freed.
-        return Verdict::Clean;
-    }
-    // SAFETY: the task cannot run (the caller's promise) and is not dead.
-    unsafe { walk(task, affected) }
+    let dead = unsafe { sys::lg_task_is_dead(task) };
+    // A dead task is not walked: it never runs again, and its stack may
+    // already be freed.
+    // SAFETY: the task cannot run (the caller's promise) and, when walked,
+    // is not dead.
+    stack_verdict::judge_stable(dead, || unsafe { walk(task, affected) })
 }
 
 unsafe extern "C" fn unwind_blocked<F: FnMut(Verdict)>(task: *mut sys::task_struct, data: *mut c_void) -> i32 {

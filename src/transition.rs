@@ -30,7 +30,9 @@
 //! switcher with the old target is in flight, flip the target and recount
 //! under the table lock, start switching again.
 
-use crate::logic::task_table::{InsertError, Removed, Slot, SwitchResult, TaskTable, Universe};
+use crate::logic::decide::{self, Context, Forked, SafePoint};
+use crate::logic::stack_verdict::{affected_for, Affected};
+use crate::logic::task_table::{Removed, Slot, SwitchResult, TaskTable, Universe};
 use crate::logic::task_table::{slots_for_tasks_min, MIN_SLOTS};
 use crate::logic::transition::Direction;
 use crate::safepoints::SafePoints;
@@ -82,9 +84,11 @@ pub(crate) struct Active {
     /// allocated (`Transition::retired_tables`) until the transition ends.
     current: AtomicPtr<TableBox>,
     /// Functions a task must not have on its stack to switch to Patched
-    /// (the versions it runs now, i.e. the old ones).
+    /// (`Affected::OldCode`: the versions it runs now, i.e. the old ones,
+    /// and the originals; see `logic::stack_verdict::affected_code`).
     old_code: KVec<Extent>,
-    /// ... and to switch to Unpatched (the new functions of the patch).
+    /// ... and to switch to Unpatched (`Affected::NewCode`: the new
+    /// functions of the patch, and the originals).
     new_code: KVec<Extent>,
     /// Switches by kind.
     pub(crate) switched: [AtomicUsize; KINDS],
@@ -135,9 +139,9 @@ impl Active {
 
     /// The functions that block a switch to the current target.
     pub(crate) fn affected(&self) -> &[Extent] {
-        match self.table().target() {
-            Universe::Patched => &self.old_code,
-            Universe::Unpatched => &self.new_code,
+        match affected_for(self.table().target()) {
+            Affected::OldCode => &self.old_code,
+            Affected::NewCode => &self.new_code,
         }
     }
 
@@ -157,14 +161,17 @@ impl Active {
         }
     }
 
-    /// Switches `key` to the target. The caller that switches the last
-    /// pending task kicks the transition work through an irq_work (any lock
-    /// may be held here: p->pi_lock in a stack check, scheduler or pool
+    /// Task `key` reached safe point `point` in `context`: the switch rule
+    /// (`decide::switch_at`; `verdict` is the stack check, run only if the
+    /// rule asks for it), then the accounting. The caller that switches the
+    /// last pending task kicks the transition work through an irq_work (any
+    /// lock may be held here: p->pi_lock in a stack check, scheduler or pool
     /// locks around a probe), unless `kick` is false because the caller is
     /// the work itself, which checks `pending` after its pass.
-    fn switch(&self, key: usize, kind: Kind, kick: bool) {
-        let table = self.table();
-        match table.switch_task(key, table.target()) {
+    fn switch_at(&self, key: usize, point: SafePoint, context: Context, verdict: impl FnOnce() -> Verdict, kick: bool) {
+        let Some(res) = decide::switch_at(self.table(), key, point, context, verdict) else { return };
+        let kind = kind_of(point);
+        match res {
             SwitchResult::Switched => self.count(kind),
             SwitchResult::SwitchedLast => {
                 self.count(kind);
@@ -203,37 +210,46 @@ pub(crate) fn current_key() -> usize {
     unsafe { sys::lg_current_key() as usize }
 }
 
-/// The universe of the task with table key `key` (`fallback` when no
-/// transition is published).
-#[inline]
-pub(crate) fn universe_of(key: usize, fallback: Universe) -> Universe {
-    match active() {
-        Some(a) => a.table().universe_of(key),
-        None => fallback,
+/// The universe of the task with table key `key` for the decision
+/// (`decide::universe_of` of the published table, if any).
+#[inline(always)]
+pub(crate) fn universe_of(key: usize) -> Universe {
+    decide::universe_of(active().map(Active::table), key)
+}
+
+/// How a switch at `point` is counted.
+fn kind_of(point: SafePoint) -> Kind {
+    match point {
+        SafePoint::SyscallExit => Kind::Syscall,
+        SafePoint::ReturnToUser => Kind::UserReturn,
+        SafePoint::WorkItemEnd => Kind::Workqueue,
+        SafePoint::KthreadLoopHead | SafePoint::CondResched => Kind::Kthread,
+        SafePoint::Freezer => Kind::Freezer,
+        SafePoint::IdleLoop | SafePoint::IdleParked => Kind::Idle,
+        SafePoint::Blocked => Kind::StackCheck,
+        SafePoint::Sweep => Kind::Sweep,
     }
 }
 
-/// Probe entry: the current task is at a safe point.
-///
-/// Only in task context: a probe that fires in an interrupt or softirq (a BH
-/// workqueue's `workqueue_execute_end`) runs on top of a task that is at no
-/// safe point of its own, and sees that task's stack only through an
-/// interrupt frame.
-pub(crate) fn switch_current(kind: Kind, check_stack: bool) {
+/// The context the current code runs in (`lg_context()` in the glue).
+fn current_context() -> Context {
     // SAFETY: plain call, valid in any context.
-    if !unsafe { sys::lg_in_task() } {
-        return;
+    match unsafe { sys::lg_context() } as u32 {
+        sys::LG_CTX_TASK => Context::Task,
+        sys::LG_CTX_SOFTIRQ => Context::SoftIrq,
+        _ => Context::HardIrq,
     }
+}
+
+/// Probe entry: the current task is at safe point `point`.
+///
+/// The rule refuses any context but task context: a probe that fires in an
+/// interrupt or softirq (a BH workqueue's `workqueue_execute_end`) runs on
+/// top of a task that is at no safe point of its own, and sees that task's
+/// stack only through an interrupt frame.
+pub(crate) fn switch_current(point: SafePoint) {
     let Some(a) = active() else { return };
-    let key = current_key();
-    let table = a.table();
-    if table.lookup(key) == Some(table.target()) || !table.accepting() {
-        return;
-    }
-    if check_stack && stack::check_current(a.affected()) != Verdict::Clean {
-        return;
-    }
-    a.switch(key, kind, true);
+    a.switch_at(current_key(), point, current_context(), || stack::check_current(a.affected()), true);
 }
 
 /// Probe entry: the current task begins an iteration of the idle loop
@@ -242,7 +258,7 @@ pub(crate) fn switch_current(kind: Kind, check_stack: bool) {
 /// switches there after a check of its whole stack.
 pub(crate) fn switch_idle_current() {
     if is_idle_key(current_key()) {
-        switch_current(Kind::Idle, true);
+        switch_current(SafePoint::IdleLoop);
     }
 }
 
@@ -260,17 +276,18 @@ fn locked<R>(f: impl FnOnce() -> R) -> R {
 /// Probe entry: `child` was forked by `parent` and has not run yet.
 pub(crate) fn task_forked(parent: usize, child: usize) {
     let Some(a) = active() else { return };
-    let universe = a.table().universe_of(parent);
-    let res = locked(|| a.table().insert(child, universe));
-    match res {
-        Err(InsertError::TableFull) => {
-            // The child runs in the initial universe (a fresh task holds no
-            // old state, so that is safe) and the verification walk
-            // inserts it; the transition cannot complete before.
+    // The insert reloads the current table inside the lock (a rebuild may
+    // have published another since `a.table()` was loaded here).
+    match decide::task_forked(a.table(), parent, child, |k, u| locked(|| a.table().insert(k, u))) {
+        Forked::Untracked => {
+            // The child runs in the initial universe and the verification
+            // walk inserts it; the transition cannot complete before. Safe
+            // only while the parent is in the initial universe too
+            // (Documentation/design.rst, "Fork and exit").
             a.untracked_forks.fetch_add(1, Ordering::Relaxed);
         }
-        Ok(_) if universe == a.table().target() => a.count(Kind::Fork),
-        _ => {}
+        Forked::Tracked { in_target: true, .. } => a.count(Kind::Fork),
+        Forked::Tracked { in_target: false, .. } | Forked::AlreadyTracked => {}
     }
     if a.table().needs_rebuild() {
         // SAFETY: plain call; safe in any context. The work rebuilds.
@@ -303,7 +320,7 @@ pub(crate) fn user_return() {
         return;
     }
     let Some(a) = active() else { return };
-    switch_current(Kind::UserReturn, true);
+    switch_current(SafePoint::ReturnToUser);
     // After the attempt: a task still pending (not accepting, or an affected
     // function on the stack) gets another request at the next pass.
     a.table().clear_user_return(current_key());
@@ -350,14 +367,14 @@ unsafe extern "C" fn ipi_switch(_info: *mut c_void) {
 fn switch_parked_idle(a: &Active, cpu: u32) {
     let key = idle_key(cpu);
     let table = a.table();
-    if table.lookup(key) == Some(table.target()) || !table.accepting() {
+    // The rule's own pre-check (`decide::wants_switch`), before the pin and
+    // the walk.
+    if !decide::wants_switch(table.lookup(key), table.target(), table.accepting()) {
         return;
     }
-    stack::check_parked_idle(a.affected(), |v| {
-        if v == Verdict::Clean {
-            a.switch(key, Kind::Idle, true);
-        }
-    });
+    // The idle task is asleep in schedule_idle(): task context, whatever
+    // this IPI runs in.
+    stack::check_parked_idle(a.affected(), |v| a.switch_at(key, SafePoint::IdleParked, Context::Task, || v, true));
 }
 
 /// Whether `key` is an idle task's key (see [`idle_key`]).
@@ -762,9 +779,8 @@ unsafe extern "C" fn visit_pass(task: *mut sys::task_struct, data: *mut c_void) 
     let pinned = unsafe {
         stack::check_blocked(task, a.affected(), |v| {
             verdict = Some(v);
-            if v == Verdict::Clean {
-                a.switch(key, Kind::StackCheck, false);
-            }
+            // A blocked task sleeps in task context.
+            a.switch_at(key, SafePoint::Blocked, Context::Task, || v, false);
         })
     };
     let why = match verdict {
@@ -830,8 +846,9 @@ unsafe extern "C" fn visit_sweep(task: *mut sys::task_struct, data: *mut c_void)
     // SAFETY: every CPU is stopped: a task not on a CPU now cannot run
     // before the sweep ends, so its stack is stable (the stopper threads of
     // the other CPUs are on a CPU and skipped).
-    if unsafe { stack::check_stopped(task, a.affected()) } == Some(Verdict::Clean) {
-        a.switch(key, Kind::Sweep, false);
+    if let Some(v) = unsafe { stack::check_stopped(task, a.affected()) } {
+        // A task off its CPU sleeps (or was preempted) in task context.
+        a.switch_at(key, SafePoint::Sweep, Context::Task, || v, false);
     }
     true
 }

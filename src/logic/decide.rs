@@ -6,14 +6,14 @@
 //! Pure logic (`core` only), compiled into the kernel module as a `#[path]` submodule (sibling of
 //! `task_table`) and into the host crate `livegraft-logic`, where the model test
 //! (`crates/livegraft-logic/tests/model.rs`) drives its simulated kernel through these very
-//! functions, so that what the model proves is what the module runs.
-//!
-//! Semantics are those of the kernel code they were lifted from (`src/patch.rs`
-//! `lg_rust_redirect_target`, `src/transition.rs` `switch_current`, `switch_idle`,
-//! `task_forked`, `universe_of`), with one deliberate difference, documented at
-//! [`switch_check`]: switching from interrupt context is refused (issue 13, item 6); the model
-//! shows the mix today's switch in the tick's hard interrupt and at the end of a BH work item can
-//! cause (its seeded bugs `TickSwitchInHardirq` and `BhWorkItemSwitch`).
+//! functions. The module calls them at every decision: `lg_rust_redirect_target` (`src/patch.rs`)
+//! is [`select_version`] over the site's version stack and [`universe_of`] the published table;
+//! every safe point (`src/transition.rs`, `src/safepoints.rs`) is [`switch_at`] with its
+//! [`SafePoint`] and the real execution [`Context`]; the fork hook is [`task_forked`]. So what the
+//! model proves is what the module runs; the model's seeded bugs replay earlier kernel rules
+//! (a switch in the tick's hard interrupt, at a BH work item's end, at `cpu_idle`, the
+//! return-address rule for calls of the original) by calling these rules at the wrong place or
+//! with the wrong context, or by a rule of their own.
 
 use super::stack_verdict::Verdict;
 use super::task_table::{InsertError, Inserted, SwitchResult, TaskTable, Universe};
@@ -58,26 +58,6 @@ pub fn select_version<V: Copy>(
     }
 }
 
-/// Today's final step of the redirect: a call whose return address lies in the selected
-/// version's own replacement runs the original function (`None`), so that a replacement that
-/// calls the function it replaces does not call itself.
-///
-/// This return-address rule is wrong for a *tail* call (`return orig(x);` compiled to `jmp`):
-/// the return address is then the replacement's caller, and the call loops back into the
-/// replacement (issue 13, item 2; the model's seeded bug `TailCallViaReturnAddress` shows the
-/// loop). It is being replaced by an explicit entry to the original past its fentry call; the
-/// model calls the original that way (no decision at all) unless the seeded bug is on.
-#[inline(always)]
-pub fn redirect_by_caller<V: Copy>(
-    selected: Option<V>,
-    called_from: impl FnOnce(V) -> bool,
-) -> Option<V> {
-    match selected {
-        Some(v) if !called_from(v) => Some(v),
-        _ => None,
-    }
-}
-
 /// What a forked child got from [`task_forked`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Forked {
@@ -119,44 +99,51 @@ pub fn task_forked(
     }
 }
 
-/// Where a task may switch universe.
+/// Where a task may switch universe (the safe-point table of `Documentation/design.rst`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SafePoint {
     /// A user task leaves a syscall (`raw_syscalls:sys_exit`): its kernel stack is empty.
     SyscallExit,
-    /// A user task returns to user mode by another path than a syscall exit (the task-work
-    /// route of issue 13, item 4): its kernel stack is empty.
+    /// A user task returns to user mode by another path than a syscall exit: the `task_work` a
+    /// pass queued on it (`user_return` in the kernel), run by `task_work_run()` on the return
+    /// path, or by `get_signal()` or `do_exit()`. The stack holds only that path; it is checked
+    /// for the other callers' sake.
     ReturnToUser,
-    /// An interrupt found the task running in user mode (the tick, the IPIs): today's kernel
-    /// switches there, in the hard interrupt.
-    UserModeInterrupt,
-    /// A kworker finished a work item (`workqueue:workqueue_execute_end`).
+    /// A kworker finished a work item (`workqueue:workqueue_execute_end`). The tracepoint also
+    /// fires for a BH work item in softirq, on top of an unrelated task: refused by context.
     WorkItemEnd,
     /// A kthread's loop head (`kthread_should_stop`, `kthread_freezable_should_stop`).
     KthreadLoopHead,
-    /// The freezer (`__refrigerator`).
+    /// The freezer (`__refrigerator`): a task that freezes, with nothing of its loop body on the
+    /// stack if it froze in `try_to_freeze()` at its loop head.
     Freezer,
-    /// CPU-bound kernel code (`__cond_resched`).
+    /// CPU-bound kernel code (`__cond_resched`): mid-unit, so only upstream's guarantee.
     CondResched,
-    /// `power:cpu_idle`: fires inside `cpuidle_enter_state()`, in the middle of an idle-loop
-    /// iteration (issue 13, item 7).
-    IdleEntry,
-    /// The end of an idle-loop iteration (the fix of issue 13, item 7).
-    IdleLoopEnd,
+    /// The idle task between two iterations of its loop (`arch_cpu_idle_enter()`, which
+    /// `do_idle()` calls once per iteration, outside cpuidle). Checked: a patch of `do_idle()`
+    /// itself must not be switched under it.
+    IdleLoop,
+    /// A busy CPU's idle task, parked off the CPU in `schedule_idle()`, from an IPI on that CPU
+    /// (which pins it as a blocked task is pinned).
+    IdleParked,
     /// A blocked task, pinned, from the transition work.
     Blocked,
     /// Any task off a CPU while every CPU is stopped (`sweep`).
     Sweep,
 }
 
-/// Where the code that reaches a safe point runs.
+/// Where the task to be switched executes.
+///
+/// For the current task at a probe, the probe's context (`in_task()`, `in_hardirq()`). A pinned,
+/// parked or stopped task is asleep in `schedule()`, called in task context: `Task`, whatever
+/// context the code checking it runs in (the IPI of [`SafePoint::IdleParked`], for one).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Context {
-    /// Task context: the current task's whole kernel stack is its own.
+    /// Task context: the task's whole kernel stack is its own.
     Task,
     /// Softirq (a BH work item, softirq processing on interrupt exit), nested on a task.
     SoftIrq,
-    /// Hard interrupt, nested on a task.
+    /// Hard interrupt or NMI, nested on a task.
     HardIrq,
 }
 
@@ -166,7 +153,7 @@ pub enum Check {
     /// No switch here.
     Refuse,
     /// Switch: the point itself proves that no affected function is running (empty kernel
-    /// stack, or the idle loop between iterations).
+    /// stack).
     None,
     /// Switch if a stack check of the current task is clean.
     CurrentStack,
@@ -175,32 +162,27 @@ pub enum Check {
     PinnedStack,
 }
 
-/// The switch rule of each safe point (the safe-point table of `Documentation/design.rst`).
+/// The switch rule of each safe point.
 ///
 /// A switch happens only in task context, where the whole kernel stack is the task's and is
 /// known: a switch from an interrupt would change the universe of the interrupted task in the
-/// middle of whatever it was doing, and that of the interrupt's remaining code. Today's kernel
-/// differs there: `UserModeInterrupt` switches in the tick's hard interrupt and `WorkItemEnd`
-/// switches from a BH work item in softirq (issue 13, item 6); the model's seeded bugs
-/// `TickSwitchInHardirq` and `BhWorkItemSwitch` replay those rules and show the mix.
-/// `IdleEntry` is today's idle rule (no check, mid-iteration; seeded bug
-/// `IdleSwitchMidIteration`); `IdleLoopEnd` is its fix.
+/// middle of whatever it was doing, and that of the interrupt's remaining code (issue 13,
+/// item 6; the model's seeded bugs `TickSwitchInHardirq` and `BhWorkItemSwitch` replay the
+/// rules that did, and show the mix). Every point but the syscall exit checks the stack.
 pub const fn switch_check(point: SafePoint, context: Context) -> Check {
     match context {
         Context::SoftIrq | Context::HardIrq => return Check::Refuse,
         Context::Task => {}
     }
     match point {
-        SafePoint::SyscallExit
-        | SafePoint::ReturnToUser
-        | SafePoint::UserModeInterrupt
-        | SafePoint::IdleEntry
-        | SafePoint::IdleLoopEnd => Check::None,
-        SafePoint::WorkItemEnd
+        SafePoint::SyscallExit => Check::None,
+        SafePoint::ReturnToUser
+        | SafePoint::WorkItemEnd
         | SafePoint::KthreadLoopHead
         | SafePoint::Freezer
-        | SafePoint::CondResched => Check::CurrentStack,
-        SafePoint::Blocked | SafePoint::Sweep => Check::PinnedStack,
+        | SafePoint::CondResched
+        | SafePoint::IdleLoop => Check::CurrentStack,
+        SafePoint::IdleParked | SafePoint::Blocked | SafePoint::Sweep => Check::PinnedStack,
     }
 }
 

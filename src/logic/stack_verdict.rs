@@ -2,10 +2,10 @@
 
 //! The stack check's verdict and the code it looks for, as pure functions.
 //!
-//! Lifted from `src/stack.rs` (`judge`, `check_stable`) and `src/transition.rs`
-//! (`Active::affected`) with the same semantics, so that the model test judges its simulated
-//! stacks with the kernel's rule. The kernel produces the trace (return addresses, ORC unwinder);
-//! what it must contain to be complete is discussed in `src/stack.rs` and issue 13, item 3.
+//! The kernel module (`src/stack.rs`, `src/core.rs`, `src/transition.rs`) and the model test judge
+//! stacks with these very functions. The kernel produces the trace (return addresses, one at a
+//! time, from the ORC unwinder in `lg_stack_walk()`); what a walk must see to be complete is
+//! discussed in `src/stack.rs` and `Documentation/design.rst`.
 
 use super::task_table::Universe;
 
@@ -20,38 +20,65 @@ pub enum Verdict<T> {
     Unreliable,
 }
 
-/// The verdict on a trace: the first entry that `affected` claims, else `Unreliable` if the trace
-/// filled the whole buffer (`full`: frames beyond it were not seen), else `Clean`.
-pub fn judge<T: Copy>(entries: &[T], full: bool, affected: impl Fn(T) -> bool) -> Verdict<T> {
-    for &ret in entries {
-        if affected(ret) {
-            return Verdict::Affected(ret);
+/// A verdict in the making, fed one return address at a time (innermost first) by a stack walk
+/// that cannot hand out the whole trace (the kernel's walk calls back per frame).
+pub struct Judge<T, F> {
+    affected: F,
+    found: Option<T>,
+}
+
+impl<T: Copy, F: Fn(T) -> bool> Judge<T, F> {
+    /// A judge looking for return addresses that `affected` claims.
+    pub fn new(affected: F) -> Self {
+        Judge {
+            affected,
+            found: None,
         }
     }
-    if full {
-        Verdict::Unreliable
-    } else {
-        Verdict::Clean
+
+    /// One return address of the walk: whether the walk should go on (it stops at the first
+    /// affected one: nothing further out can change the verdict).
+    pub fn frame(&mut self, ret: T) -> bool {
+        if (self.affected)(ret) {
+            self.found = Some(ret);
+            false
+        } else {
+            true
+        }
+    }
+
+    /// The verdict once the walk ended. `complete`: it reached the bottom of the stack reliably
+    /// (the user-mode registers of a user task, the end of a kernel thread's stack); a walk that
+    /// stopped at an affected frame needs no more.
+    pub fn verdict(self, complete: bool) -> Verdict<T> {
+        match self.found {
+            Some(ret) => Verdict::Affected(ret),
+            None if complete => Verdict::Clean,
+            None => Verdict::Unreliable,
+        }
     }
 }
 
-/// The verdict on the trace of a task that cannot run meanwhile (pinned, or every CPU stopped):
-/// an empty trace is `Clean` for a dead task (its stack is gone, it never runs again) and
-/// `Unreliable` for a live one; otherwise [`judge`].
-pub fn judge_stable<T: Copy>(
-    entries: &[T],
-    full: bool,
-    dead: impl FnOnce() -> bool,
-    affected: impl Fn(T) -> bool,
-) -> Verdict<T> {
-    if entries.is_empty() {
-        if dead() {
-            Verdict::Clean
-        } else {
-            Verdict::Unreliable
+/// The verdict on a whole trace (`complete`: the walk that produced it reached the bottom of the
+/// stack reliably): [`Judge`] over `entries`.
+pub fn judge<T: Copy>(entries: &[T], complete: bool, affected: impl Fn(T) -> bool) -> Verdict<T> {
+    let mut j = Judge::new(affected);
+    for &ret in entries {
+        if !j.frame(ret) {
+            break;
         }
+    }
+    j.verdict(complete)
+}
+
+/// The verdict on a task that cannot run meanwhile (pinned, parked, or every CPU stopped): a dead
+/// task (`TASK_DEAD`) is clean without a walk (it never runs again, and its stack may already be
+/// freed); any other is `walk`ed.
+pub fn judge_stable<T>(dead: bool, walk: impl FnOnce() -> Verdict<T>) -> Verdict<T> {
+    if dead {
+        Verdict::Clean
     } else {
-        judge(entries, full, affected)
+        walk()
     }
 }
 
@@ -85,15 +112,18 @@ pub enum CodeOf<V> {
 
 /// The code of one function of the patch in transition that a task switching away from
 /// `affected` must not have on its stack: `below` is the version under the patch's own
-/// (`None`: the original), `this` the patch's version.
+/// (`None`: the original), `this` the patch's version. Two pieces, the second always the
+/// original; the first is the original too when patching a function no other patch replaces
+/// (the kernel lists it once).
 ///
-/// Besides the version the task runs, the **original** is always included: a replacement may
-/// enter the original past its fentry call (the explicit call of the original that replaces
-/// the return-address rule), and after a *tail* call no frame of the replacement is left, only
-/// the original's, which then runs as the rest of the replacement's work. A task running it in
-/// the patched universe (it can get there no other way) that switched would finish that body
-/// calling the other universe's versions: the model's seeded bug `AffectedWithoutOriginal`
-/// shows the mix. In the unpatched universe the original is the old code anyway.
+/// Besides the version the task runs, the **original** is always included: a replacement enters
+/// the original past its fentry call through its `LIVEGRAFT_ORIGINAL` stub, and after a *tail*
+/// call no frame of the replacement is left, only the original's, which then runs as the rest of
+/// the replacement's work. A task running it in the patched universe that switched would finish
+/// that body calling the other universe's versions: the model's seeded bug
+/// `AffectedWithoutOriginal` shows the mix, VM scenario 55 the kernel's. In the unpatched
+/// universe the original is the old code anyway (or, below a stacked patch, that patch's own
+/// tail call target).
 pub fn affected_code<V: Copy>(affected: Affected, below: Option<V>, this: V) -> [CodeOf<V>; 2] {
     let own = match affected {
         Affected::OldCode => match below {

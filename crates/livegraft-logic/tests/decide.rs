@@ -2,11 +2,11 @@
 //! model test exercises them in context).
 
 use livegraft_logic::decide::{
-    redirect_by_caller, select_version, switch_at, switch_check, task_forked, universe_of,
-    wants_switch, Check, Context, Forked, SafePoint, NO_TABLE_UNIVERSE,
+    select_version, switch_at, switch_check, task_forked, universe_of, wants_switch, Check,
+    Context, Forked, SafePoint, NO_TABLE_UNIVERSE,
 };
 use livegraft_logic::stack_verdict::{
-    affected_code, affected_for, judge, judge_stable, Affected, CodeOf, Verdict,
+    affected_code, affected_for, judge, judge_stable, Affected, CodeOf, Judge, Verdict,
 };
 use livegraft_logic::task_table::{InsertError, Inserted, Slot, SwitchResult, TaskTable, Universe};
 
@@ -75,17 +75,6 @@ fn select_version_rules() {
 }
 
 #[test]
-fn redirect_by_caller_rule() {
-    assert_eq!(redirect_by_caller(Some(3), |_| false), Some(3));
-    assert_eq!(
-        redirect_by_caller(Some(3), |v| v == 3),
-        None,
-        "called from itself: original"
-    );
-    assert_eq!(redirect_by_caller(None::<u32>, |_| true), None);
-}
-
-#[test]
 fn fork_rule() {
     let s = storage(16);
     let t = TaskTable::new(&s, Unpatched).unwrap();
@@ -136,13 +125,12 @@ fn switch_check_table() {
     let all = [
         SyscallExit,
         ReturnToUser,
-        UserModeInterrupt,
         WorkItemEnd,
         KthreadLoopHead,
         Freezer,
         CondResched,
-        IdleEntry,
-        IdleLoopEnd,
+        IdleLoop,
+        IdleParked,
         Blocked,
         Sweep,
     ];
@@ -150,9 +138,11 @@ fn switch_check_table() {
         assert_eq!(switch_check(p, Context::HardIrq), Check::Refuse, "{p:?}");
         assert_eq!(switch_check(p, Context::SoftIrq), Check::Refuse, "{p:?}");
         let want = match p {
-            SyscallExit | ReturnToUser | UserModeInterrupt | IdleEntry | IdleLoopEnd => Check::None,
-            WorkItemEnd | KthreadLoopHead | Freezer | CondResched => Check::CurrentStack,
-            Blocked | Sweep => Check::PinnedStack,
+            SyscallExit => Check::None,
+            ReturnToUser | WorkItemEnd | KthreadLoopHead | Freezer | CondResched | IdleLoop => {
+                Check::CurrentStack
+            }
+            IdleParked | Blocked | Sweep => Check::PinnedStack,
         };
         assert_eq!(switch_check(p, Context::Task), want, "{p:?}");
     }
@@ -224,44 +214,89 @@ fn switch_at_applies_every_rule() {
     );
     // Untracked: attempted, not tracked.
     assert_eq!(
-        switch_at(&t, CHILD, SafePoint::ReturnToUser, Context::Task, never),
+        switch_at(&t, CHILD, SafePoint::SyscallExit, Context::Task, never),
         Some(SwitchResult::NotTracked)
     );
+    // The return to user mode checks the stack (task_work also runs in get_signal, do_exit).
+    let u = CHILD + 0x4000;
+    t.insert(u, Unpatched).unwrap();
+    assert_eq!(
+        switch_at(&t, u, SafePoint::ReturnToUser, Context::Task, || {
+            Verdict::Affected(7)
+        }),
+        None
+    );
+    // A parked idle task is pinned: checked, then switched.
+    let mut asked = false;
+    assert_eq!(
+        switch_at(&t, u, SafePoint::IdleParked, Context::Task, || {
+            asked = true;
+            Verdict::Clean
+        }),
+        Some(SwitchResult::SwitchedLast)
+    );
+    assert!(asked);
 }
 
 #[test]
 fn judge_rules() {
     let affected = |a: usize| (100..200).contains(&a);
-    assert_eq!(judge(&[1, 2, 3], false, affected), Verdict::Clean);
+    assert_eq!(judge(&[1, 2, 3], true, affected), Verdict::Clean);
     assert_eq!(
-        judge(&[1, 150, 160], false, affected),
+        judge(&[1, 150, 160], true, affected),
         Verdict::Affected(150)
     );
     assert_eq!(
-        judge(&[1, 2, 3], true, affected),
+        judge(&[1, 2, 3], false, affected),
         Verdict::Unreliable,
-        "a full buffer"
-    );
-    assert_eq!(judge(&[150], true, affected), Verdict::Affected(150));
-    assert_eq!(judge::<usize>(&[], false, affected), Verdict::Clean);
-    assert_eq!(
-        judge_stable::<usize>(&[], false, || true, affected),
-        Verdict::Clean,
-        "dead"
+        "an incomplete walk"
     );
     assert_eq!(
-        judge_stable::<usize>(&[], false, || false, affected),
-        Verdict::Unreliable
+        judge(&[150], false, affected),
+        Verdict::Affected(150),
+        "an affected frame is enough"
+    );
+    assert_eq!(judge::<usize>(&[], true, affected), Verdict::Clean);
+    assert_eq!(judge::<usize>(&[], false, affected), Verdict::Unreliable);
+    assert_eq!(
+        judge_stable::<usize>(true, || panic!("a dead task is not walked")),
+        Verdict::Clean
     );
     assert_eq!(
-        judge_stable(&[5, 150], false, || panic!("not asked"), affected),
+        judge_stable(false, || Verdict::Affected(150usize)),
         Verdict::Affected(150)
     );
     assert_eq!(
-        judge_stable(&[5], true, || true, affected),
+        judge_stable::<usize>(false, || Verdict::Unreliable),
         Verdict::Unreliable
     );
-    assert_eq!(judge_stable(&[5], false, || true, affected), Verdict::Clean);
+}
+
+/// The kernel's walk feeds the judge frame by frame and stops where it says.
+#[test]
+fn judge_streaming() {
+    let seen = std::cell::RefCell::new(Vec::new());
+    let mut j = Judge::new(|a: usize| {
+        seen.borrow_mut().push(a);
+        (100..200).contains(&a)
+    });
+    assert!(j.frame(1), "go on after a clean frame");
+    assert!(!j.frame(150), "stop at the first affected frame");
+    assert_eq!(j.verdict(false), Verdict::Affected(150));
+    assert_eq!(*seen.borrow(), [1, 150]);
+    // judge() stops asking at the first affected frame too.
+    seen.borrow_mut().clear();
+    let v = judge(&[1, 150, 160, 2], true, |a: usize| {
+        seen.borrow_mut().push(a);
+        (100..200).contains(&a)
+    });
+    assert_eq!(v, Verdict::Affected(150));
+    assert_eq!(*seen.borrow(), [1, 150]);
+    let mut j = Judge::new(|a: usize| a == 7);
+    assert!(j.frame(1) && j.frame(2));
+    assert_eq!(j.verdict(true), Verdict::Clean);
+    let j = Judge::new(|a: usize| a == 7);
+    assert_eq!(j.verdict(false), Verdict::Unreliable, "a walk that gave up");
 }
 
 #[test]

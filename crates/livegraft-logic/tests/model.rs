@@ -1,8 +1,11 @@
 //! Model test: a deterministic random simulation of livegraft's kernel protocol, built on the
 //! real `TaskTable`, the real state machine (`transition::{next, enabled_write}`) and the real
-//! kernel-side decisions (`decide::{select_version, redirect_by_caller, task_forked, switch_at,
-//! universe_of}`, `stack_verdict::{judge, judge_stable, affected_for}`): the rules the module
-//! runs are the rules the model exercises, with no second copy here.
+//! kernel-side decisions (`decide::{select_version, task_forked, switch_at, universe_of}`,
+//! `stack_verdict::{judge, judge_stable, affected_for, affected_code}`): the module calls these
+//! very functions at every decision (`src/patch.rs`, `src/transition.rs`, `src/stack.rs`,
+//! `src/core.rs`), so the rules the module runs are the rules the model exercises, with no
+//! second copy here. The seeded bugs replay earlier kernel rules; the one rule the kernel no
+//! longer has (the return-address rule for calls of the original) lives here, as that bug.
 //!
 //! # What is simulated
 //!
@@ -26,9 +29,10 @@
 //!   per-function clears and pops; reversal's stop, reverse, start; the table rebuild's stop,
 //!   copy and restart.
 //! * **Switches** at every safe point through `decide::switch_at` (task context only; stack
-//!   checks of the current task at loop heads, work-item ends and `cond_resched`; pinned stack
-//!   checks of blocked tasks by the transition work), judged with `stack_verdict::judge*` on
-//!   the task's simulated stack against the kernel's affected code.
+//!   checks of the current task at loop heads, work-item ends, `cond_resched`, the return to
+//!   user mode and between idle-loop iterations; pinned stack checks of blocked tasks by the
+//!   transition work and of idle tasks parked off a busy CPU), judged with
+//!   `stack_verdict::judge*` on the task's simulated stack against the kernel's affected code.
 //!
 //! # What is checked (after every step)
 //!
@@ -54,7 +58,7 @@
 //! default keeps `cargo test` fast; `model_holds_long` is the big, ignored run).
 
 use livegraft_logic::decide::{
-    self, redirect_by_caller, select_version, switch_at, task_forked, Context, Forked, SafePoint,
+    self, select_version, switch_at, task_forked, Context, Forked, SafePoint,
 };
 use livegraft_logic::stack_verdict::{
     affected_code, affected_for, judge, judge_stable, Affected, CodeOf, Verdict,
@@ -96,8 +100,8 @@ pub enum Bug {
     UnpatchClearBeforePop,
     /// The kthread loop-head safe point skips its stack check.
     LoopHeadNoStackCheck,
-    /// A replacement calls the function it replaces through the trampoline, relying on today's
-    /// return-address rule, and does so by a tail call.
+    /// A replacement calls the function it replaces through the trampoline, relying on the
+    /// return-address rule of ABI 1 ([`redirect_by_caller`]), and does so by a tail call.
     TailCallViaReturnAddress,
     /// A patch may be disabled although a newer patch also replaces one of its functions.
     DisableOutOfOrder,
@@ -110,8 +114,25 @@ pub enum Bug {
     /// Stack checks of other tasks miss `.sched.text` frames (`stack_trace_save_tsk()`).
     SchedFramesHidden,
     /// The affected code is the versions only, not the originals a replacement may have
-    /// entered past their fentry by a tail call (today's `old_code`/`new_code`).
+    /// entered past their fentry by a tail call (the kernel's `old_code`/`new_code` before
+    /// VM scenario 55).
     AffectedWithoutOriginal,
+}
+
+/// The redirect's last step until ABI 2 (seeded bug `TailCallViaReturnAddress` only; the kernel
+/// has no such rule any more): a call whose return address lies in the selected version's own
+/// replacement ran the original (`None`), so that a replacement calling the function it replaces
+/// did not call itself. Wrong for a tail call (`return orig(x);` compiled to `jmp`): the return
+/// address is then the replacement's caller, and the call loops back into the replacement
+/// (issue 13, item 2).
+fn redirect_by_caller<V: Copy>(
+    selected: Option<V>,
+    called_from: impl FnOnce(V) -> bool,
+) -> Option<V> {
+    match selected {
+        Some(v) if !called_from(v) => Some(v),
+        _ => None,
+    }
 }
 
 const NFUNCS: usize = 4;
@@ -305,6 +326,8 @@ pub struct Stats {
     pub tail_calls: usize,
     pub original_calls: usize,
     pub sleeps: usize,
+    /// Stack checks of idle tasks parked off a busy CPU.
+    pub parked_checks: usize,
     pub exits: usize,
     pub order_refusals: usize,
     pub stale_signals: usize,
@@ -337,6 +360,7 @@ impl Stats {
             tail_calls,
             original_calls,
             sleeps,
+            parked_checks,
             exits,
             order_refusals,
             stale_signals,
@@ -717,7 +741,7 @@ impl Sim {
     }
 
     /// The redirect decision for a call of `f` by task `key`: the version that runs (0: the
-    /// original). `caller`: the code of the call's return address, for today's caller rule
+    /// original). `caller`: the code of the call's return address, for the caller rule of ABI 1
     /// (seeded bug only).
     fn decide(
         &self,
@@ -896,27 +920,32 @@ impl Sim {
         let is = |a: usize| affected.contains(&a);
         if pinned {
             let dead = self.tasks[ti].zombie;
-            judge_stable(&entries, false, || dead, is)
+            judge_stable(dead, || judge(&entries, true, is))
         } else {
-            judge(&entries, false, is)
+            judge(&entries, true, is)
         }
     }
 
-    /// Task `ti` reached safe point `point`; the kernel's rule decides (`context_override`:
-    /// today's rules, which do not look at the context).
+    /// Task `ti` reached safe point `point`; the kernel's rule decides (`ignore_context`: a
+    /// seeded bug replays an earlier rule that did not look at the context).
     fn safe_point(
         &mut self,
         ti: usize,
         point: SafePoint,
         table: Option<&TaskTable<'_>>,
-        today: bool,
+        ignore_context: bool,
     ) -> Res<()> {
-        // Probes see the published table only (`ACTIVE`); the transition work has its own.
-        let pinned = point == SafePoint::Blocked;
-        let Some(t) = (if pinned { table } else { self.visible(table) }) else {
+        // Probes (and the IPI that checks a parked idle task) see the published table only
+        // (`ACTIVE`); the transition work has its own.
+        let pinned = matches!(point, SafePoint::Blocked | SafePoint::IdleParked);
+        let Some(t) = (if point == SafePoint::Blocked {
+            table
+        } else {
+            self.visible(table)
+        }) else {
             return Ok(());
         };
-        let context = if today {
+        let context = if ignore_context {
             Context::Task
         } else {
             self.tasks[ti].context()
@@ -1172,7 +1201,8 @@ impl Sim {
                     // cpu_idle fires in cpuidle_enter_state(), mid-iteration.
                     self.tasks[ti].idle_mid = true;
                     if self.bug() == Bug::IdleSwitchMidIteration {
-                        self.safe_point(ti, SafePoint::IdleEntry, table, false)?;
+                        // The idle rule of issue 13: the idle loop's check, at cpu_idle.
+                        self.safe_point(ti, SafePoint::IdleLoop, table, false)?;
                     }
                     return Ok(());
                 }
@@ -1180,8 +1210,13 @@ impl Sim {
                 t.idle_mid = false;
                 t.unit = None;
                 t.frames.truncate(1);
-                self.safe_point(ti, SafePoint::IdleLoopEnd, table, false)?;
+                self.safe_point(ti, SafePoint::IdleLoop, table, false)?;
                 self.tasks[ti].unit = Some(Record::new("idle iteration"));
+                if self.rng.chance(300) {
+                    // Another task runs on this CPU: the idle task is parked in
+                    // schedule_idle() until it runs again.
+                    self.tasks[ti].run = Run::Blocked;
+                }
                 Ok(())
             }
         }
@@ -1283,17 +1318,22 @@ impl Sim {
         }
         if r < 880 {
             match top {
-                // The tick (hrtimer_interrupt) in a hard interrupt of a user-mode task:
-                // today's rule switches it there.
-                Some(Code::Irq(IrqKind::Hard)) if depth == 1 && kind == Kind::User => {
-                    let today = self.bug() == Bug::TickSwitchInHardirq;
-                    return self.safe_point(ti, SafePoint::UserModeInterrupt, table, today);
+                // The tick (hrtimer_interrupt) in a hard interrupt of a user-mode task: no safe
+                // point (the return to user mode after it is one). The rule of issue 13, item 6
+                // switched the task right there, as if it were back in user mode.
+                Some(Code::Irq(IrqKind::Hard))
+                    if depth == 1
+                        && kind == Kind::User
+                        && self.bug() == Bug::TickSwitchInHardirq =>
+                {
+                    return self.safe_point(ti, SafePoint::ReturnToUser, table, true);
                 }
-                // A BH work item ends in this softirq: today's rule switches the interrupted
-                // task after a check of the current stack.
+                // A BH work item ends in this softirq: the tracepoint fires on top of the
+                // interrupted task, and the rule refuses the context (issue 13, item 6: it did
+                // not look, and switched the interrupted task after a check of its stack).
                 Some(Code::Irq(IrqKind::Soft)) => {
-                    let today = self.bug() == Bug::BhWorkItemSwitch;
-                    return self.safe_point(ti, SafePoint::WorkItemEnd, table, today);
+                    let ignore = self.bug() == Bug::BhWorkItemSwitch;
+                    return self.safe_point(ti, SafePoint::WorkItemEnd, table, ignore);
                 }
                 _ => {}
             }
@@ -1336,7 +1376,14 @@ impl Sim {
             // The transition work's pass: a pinned stack check of a blocked (or dead) task.
             if let Some(t) = table.filter(|_| self.published) {
                 if let Some(ti) = self.pick_task(|t| t.run == Run::Blocked || t.zombie) {
-                    self.safe_point(ti, SafePoint::Blocked, Some(t), false)?;
+                    // An idle task is parked off its busy CPU: the pass's IPI checks it there.
+                    let point = if self.tasks[ti].kind == Kind::Idle {
+                        self.stats.parked_checks += 1;
+                        SafePoint::IdleParked
+                    } else {
+                        SafePoint::Blocked
+                    };
+                    self.safe_point(ti, point, Some(t), false)?;
                 }
             }
         } else if r < 910 {
@@ -2039,6 +2086,7 @@ fn model_holds() {
     assert!(stats.tail_calls > scale(10_000), "{stats:?}");
     assert!(stats.original_calls > scale(3000), "{stats:?}");
     assert!(stats.sleeps > scale(10_000), "{stats:?}");
+    assert!(stats.parked_checks > scale(100), "{stats:?}");
     assert!(stats.order_refusals > scale(50), "{stats:?}");
     assert!(
         stats.max_tombstones > 0,
