@@ -14,7 +14,8 @@
  *     <kind> units=N v1=N v2=N v3=N mixed=N
  * write: "unit" (one unit), "wrap [N]" (lg_target_wrap(N), default 40;
  * "wrap" in the read shows the result), "block" (one blocking unit: sleeps inside the
- * patched lg_target_block() until "release"), "release", "reset",
+ * patched lg_target_block() until "release"), "tblock" (the same in
+ * lg_target_tblock(), recording a "tblock" unit), "release", "reset",
  * "kthread on|off", "fkthread on|off" (a freezable kthread), "work on|off", "hold" (a kthread sleeps uninterruptibly
  * inside the patched lg_target_hold() until "unhold"), "kspin on|off" (a
  * kthread with no safe point that runs a BH work item in each unit), "kbusy"
@@ -37,11 +38,11 @@
 #include "lg_target.h"
 
 static const char *const kind_names[LG_KIND_NR] = {
-	"syscall", "blocking", "kthread", "work", "kspin",
+	"syscall", "blocking", "kthread", "work", "kspin", "tblock",
 };
 
 struct kind_stats {
-	atomic_t units, mixed, v[5];
+	atomic_t units, mixed, v[6];
 };
 static struct kind_stats stats[LG_KIND_NR];
 
@@ -57,7 +58,7 @@ void lg_target_record(int kind, int v_unit, int v_a, int v_b)
 		atomic_inc(&s->mixed);
 		pr_err("lg_target: MIXED unit (%s) in %s:%d: unit=%d a=%d b=%d\n",
 		       kind_names[kind], current->comm, current->pid, v_unit, v_a, v_b);
-	} else if (v_a >= 1 && v_a <= 4) {
+	} else if (v_a >= 1 && v_a <= 5) {
 		atomic_inc(&s->v[v_a]);
 	}
 }
@@ -127,6 +128,33 @@ noinline int lg_target_block(void)
 	return 0;
 }
 EXPORT_SYMBOL_GPL(lg_target_block);
+
+/*
+ * "tblock": a unit of kind "tblock" that sleeps inside lg_target_tblock()
+ * until released, and records the versions of a (before the sleep) and b
+ * (after it). lg_tailblock's replacement tail-calls this original through
+ * its LIVEGRAFT_ORIGINAL stub: a task then sleeps here with no frame of the
+ * replacement left, running the rest of the replacement's work in the
+ * patched universe (scenario 55). a and b are called through hidden
+ * pointers: a direct call from this file would let the compiler use the
+ * constant the originals return, and this original also runs for patched
+ * tasks.
+ */
+noinline int lg_target_tblock(void)
+{
+	int (*fa)(void) = lg_target_a, (*fb)(void) = lg_target_b;
+	int a, ret;
+
+	OPTIMIZER_HIDE_VAR(fa);
+	OPTIMIZER_HIDE_VAR(fb);
+	a = fa();
+	ret = lg_target_wait_release();
+	if (ret)
+		return ret;
+	lg_target_record(LG_KIND_TBLOCK, a, a, fb());
+	return 0;
+}
+EXPORT_SYMBOL_GPL(lg_target_tblock);
 
 /*
  * A kthread that sleeps uninterruptibly inside a patched function until
@@ -310,10 +338,10 @@ static int show(struct seq_file *m, void *v)
 	int k;
 
 	for (k = 0; k < LG_KIND_NR; k++)
-		seq_printf(m, "%s units=%d v1=%d v2=%d v3=%d v4=%d mixed=%d\n", kind_names[k],
+		seq_printf(m, "%s units=%d v1=%d v2=%d v3=%d v4=%d v5=%d mixed=%d\n", kind_names[k],
 			   atomic_read(&stats[k].units), atomic_read(&stats[k].v[1]),
 			   atomic_read(&stats[k].v[2]), atomic_read(&stats[k].v[3]), atomic_read(&stats[k].v[4]),
-			   atomic_read(&stats[k].mixed));
+			   atomic_read(&stats[k].v[5]), atomic_read(&stats[k].mixed));
 	seq_printf(m, "blocked %d\n", atomic_read(&blocked));
 	seq_printf(m, "wrap %d\n", atomic_read(&wrap_result));
 	seq_printf(m, "kspin_bh %d\n", atomic_read(&kspin_bh_on_kthread));
@@ -350,6 +378,10 @@ static ssize_t write_fn(struct file *file, const char __user *ubuf, size_t len, 
 		atomic_set(&wrap_result, lg_target_wrap(x));
 	} else if (!strcmp(buf, "block")) {
 		ret = lg_target_block();
+		if (ret)
+			return ret;
+	} else if (!strcmp(buf, "tblock")) {
+		ret = lg_target_tblock();
 		if (ret)
 			return ret;
 	} else if (!strcmp(buf, "release")) {

@@ -9,6 +9,7 @@ enum lg_target_kind {
 	LG_KIND_KTHREAD,	/* the lg_target kthread's loop */
 	LG_KIND_WORK,		/* the lg_target work item */
 	LG_KIND_KSPIN,		/* the "kspin" kthread's loop (a BH work item in each) */
+	LG_KIND_TBLOCK,		/* a write that blocks in lg_target_tblock() */
 	LG_KIND_NR,
 };
 
@@ -19,6 +20,7 @@ void lg_target_unit(int kind);
 int lg_target_block(void);
 void lg_target_hold(void);
 int lg_target_wrap(int x);
+int lg_target_tblock(void);
 
 /* Record one unit of work: the versions of unit, a and b that ran in it. */
 void lg_target_record(int kind, int v_unit, int v_a, int v_b);
