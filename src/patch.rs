@@ -82,7 +82,7 @@ impl Version {
 
     /// Marks or unmarks the version as part of the transition.
     pub(crate) fn set_transition(&self, on: bool) {
-        // Release: pairs with the Acquire load in `redirect`; when setting, the
+        // Release: pairs with the Acquire load in `lg_rust_redirect_target`; when setting, the
         // task table published in ACTIVE before this store is visible to a
         // handler that sees `true`.
         self.in_transition.store(on, Ordering::Release);
@@ -172,7 +172,7 @@ impl Site {
     /// [`crate::transition::synchronize_all`] has returned.
     pub(crate) unsafe fn push(&mut self, version: &Version) -> Result {
         version.older.store(self.top.load(Ordering::Relaxed), Ordering::Relaxed);
-        // Release: pairs with the Acquire in `redirect`; `older` and
+        // Release: pairs with the Acquire in `Site::top` (`lg_rust_redirect_target`); `older` and
         // `in_transition` written above are visible with the new top.
         self.top.store((version as *const Version).cast_mut(), Ordering::Release);
         if let Err(e) = self.register() {
@@ -191,7 +191,7 @@ impl Site {
             pr_err!("BUG-CHECK: popping a version that is not on top of '{}'\n", &*self.name);
             return;
         }
-        // Release: pairs with the Acquire in `redirect`.
+        // Release: pairs with the Acquire in `Site::top` (`lg_rust_redirect_target`).
         self.top.store(version.older.load(Ordering::Relaxed), Ordering::Release);
     }
 
