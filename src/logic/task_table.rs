@@ -177,6 +177,7 @@ impl Slot {
         Slot {
             key: AtomicUsize::new(EMPTY),
             state: AtomicU8::new(STATE_DEAD),
+            user_return: AtomicBool::new(false),
         }
     }
 }
