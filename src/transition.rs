@@ -236,6 +236,24 @@ pub(crate) fn switch_current(kind: Kind, check_stack: bool) {
     a.switch(key, kind, true);
 }
 
+/// The loop head of livegraft's own workers: called by the glue before each
+/// job the transition worker or the setup worker runs, with preemption
+/// disabled, from `kthread_worker_fn()`. The worker's stack then holds
+/// `kthread()`, `kthread_worker_fn()` and the glue's job function only, all
+/// known, and the job about to run is the worker's unit of work, so this is
+/// a safe point in task context, as a kworker's work item boundary is
+/// (kthread workers run no `workqueue_execute_end`). The stack is still
+/// checked (a patch of `kthread_worker_fn()` itself keeps them from
+/// switching, as it does any kthread whose main function is patched).
+///
+/// Without it the transition waited for the very task doing its work: the
+/// pass runs on the transition worker, which it therefore always finds
+/// running, and on a preemptible kernel nothing else made it pass a loop
+/// head the hooks see (scenario 27).
+pub(crate) fn switch_worker_self() {
+    switch_current(Kind::Kthread, true);
+}
+
 /// Probe entry: the current task begins an iteration of the idle loop
 /// (`arch_cpu_idle_enter()`, called by `do_idle()` in task context, outside
 /// cpuidle), which is where the previous iteration ended: the idle task
