@@ -63,10 +63,17 @@ static noinline void new_unit(int kind)
 	lg_target_record(kind, LG_VERSION, a, lg_target_b());
 }
 
-/* Calls the function it replaces: livegraft runs the original for it. */
+/*
+ * Calls the function it replaces: livegraft runs the original for it, as it
+ * recognises the call by its return address inside the replacement. The
+ * barrier after the call keeps the compiler from making it a tail jump,
+ * which would leave the holder's own caller as the return address: the
+ * decision would pick this replacement again, forever.
+ */
 static noinline void new_hold(void)
 {
 	lg_target_hold();
+	barrier();
 }
 
 static struct livegraft_func target_funcs[] = {
