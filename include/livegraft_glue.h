@@ -28,6 +28,9 @@ unsigned long lg_rust_redirect_target(void *site, unsigned long parent_ip, unsig
 unsigned long lg_current_key(void);
 unsigned int lg_cpu(void);
 bool lg_cpu_online(unsigned int cpu);
+bool lg_cpu_possible(unsigned int cpu);
+void lg_cpus_read_lock(void);
+void lg_cpus_read_unlock(void);
 int lg_task_pid(const struct task_struct *task);
 bool lg_task_is_kthread(const struct task_struct *task);
 bool lg_task_is_dead(const struct task_struct *task);
