@@ -2,10 +2,11 @@
 # holder kthread keeps the transition open, cpu1 goes offline and online
 # three times with work running on it (a syscall unit loop and a user-space
 # spinner bound to cpu1, the target's kthread and work item, a free unit
-# loop): bound tasks migrate away, the idle task of cpu1 is switched whether
-# the CPU is online or not, every task but the holder switches, the
-# transition completes when the holder is released, and no unit mixes
-# versions. Patching, then unpatching.
+# loop): bound tasks migrate away (and are bound to cpu1 again each time it
+# is back), the idle task of cpu1 is switched whether the CPU is online or
+# not, every task but the holder switches, the transition completes when the
+# holder is released, and no unit mixes versions. Patching starts with cpu1
+# online, unpatching with cpu1 offline (its idle task switches as such).
 # timeout: 300
 . ./lib.sh
 C1=/sys/devices/system/cpu/cpu1/online
@@ -17,6 +18,8 @@ cycle_cpu1() {
 		echo 0 > $C1
 		usleep 300000
 		echo 1 > $C1
+		taskset -p -c 1 $bound > /dev/null
+		taskset -p -c 1 $spin > /dev/null
 		usleep 300000
 	done
 	ok "cpu1 offline and online 3 times"
@@ -44,7 +47,10 @@ units_advance work 2
 expect_no_mixed
 
 echo hold > $T
+echo 0 > $C1
 echo 0 > $LG/lg_testpatch_hotplug/enabled
+usleep 300000
+echo 1 > $C1
 cycle_cpu1
 wait_for 30 pending_is 1
 cat $S
@@ -52,6 +58,9 @@ expect_eq "$(cat $LG/lg_testpatch_hotplug/transition)" 1 "unpatching held open b
 echo unhold > $T
 wait_for 30 [ ! -e $LG/lg_testpatch_hotplug ]
 expect_dmesg "livegraft: 'lg_testpatch_hotplug': unpatching complete"
+dmesg | grep "'lg_testpatch_hotplug': switched in" | tail -n 1 | grep -q " offline=1" \
+	|| fail "cpu1's idle task was not switched offline: $(dmesg | grep "switched in" | tail -n 1)"
+ok "cpu1's idle task switched while cpu1 was offline"
 units_advance syscall 1
 units_advance kthread 1
 units_advance work 1
