@@ -589,8 +589,10 @@ impl Transition {
         // after the unlock with its key still pending starts afresh in the
         // other universe and switches in its idle loop like any online one.
         // Lock order: registry mutex, then the hotplug lock, as `sweep`'s
-        // stop_machine() and the hooks' (un)registration (static keys)
-        // already take it; nothing takes the registry mutex under it.
+        // stop_machine() and the hooks' unregistration in `core.rs`'s
+        // `retire` (tracepoint static keys) already take it under the
+        // mutex; nothing takes the registry mutex under the hotplug lock
+        // (livegraft has no hotplug callback).
         // SAFETY: plain call in process context (the transition worker),
         // paired with the unlock below.
         unsafe { sys::lg_cpus_read_lock() };
