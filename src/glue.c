@@ -12,6 +12,7 @@
  * the safe-point probes call into it, so it must never be traced itself.
  */
 #include <linux/ftrace.h>
+#include <linux/cpu.h>
 #include <linux/cpumask.h>
 #include <linux/hardirq.h>
 #include <linux/irq_work.h>
@@ -109,6 +110,25 @@ unsigned int lg_cpu(void)
 bool lg_cpu_online(unsigned int cpu)
 {
 	return cpu < nr_cpu_ids && cpu_online(cpu);
+}
+
+bool lg_cpu_possible(unsigned int cpu)
+{
+	return cpu < nr_cpu_ids && cpu_possible(cpu);
+}
+
+/*
+ * The CPU hotplug lock (exports of <linux/cpu.h>, which the private bindings
+ * do not include): held, no CPU is half-way on- or offline.
+ */
+void lg_cpus_read_lock(void)
+{
+	cpus_read_lock();
+}
+
+void lg_cpus_read_unlock(void)
+{
+	cpus_read_unlock();
 }
 
 int lg_task_pid(const struct task_struct *task)
