@@ -28,6 +28,9 @@ unsigned long lg_rust_redirect_target(void *site, unsigned long current_key);
 unsigned long lg_current_key(void);
 unsigned int lg_cpu(void);
 bool lg_cpu_online(unsigned int cpu);
+bool lg_cpu_possible(unsigned int cpu);
+void lg_cpus_read_lock(void);
+void lg_cpus_read_unlock(void);
 int lg_task_pid(const struct task_struct *task);
 bool lg_task_is_kthread(const struct task_struct *task);
 bool lg_task_is_dead(const struct task_struct *task);
@@ -46,7 +49,8 @@ void lg_rust_user_return(void);
 typedef bool (*lg_task_visit_fn)(struct task_struct *task, void *data);
 void lg_for_each_thread(lg_task_visit_fn visit, void *data);
 typedef int (*lg_task_call_fn)(struct task_struct *task, void *data);
-int lg_call_if_blocked(struct task_struct *task, lg_task_call_fn fn, void *data);
+int lg_call_if_not_running(struct task_struct *task, lg_task_call_fn fn, void *data);
+void lg_task_call_func_bind(unsigned long addr);
 struct task_struct *lg_current_task(void);
 void lg_set_idle_task_fn(unsigned long addr);
 int lg_call_if_idle_parked(lg_task_call_fn fn, void *data);
@@ -75,6 +79,8 @@ void lg_table_unlock(unsigned long flags);
 
 /* the transition work (runs lg_transition_work_fn() in process context) */
 void lg_transition_work_fn(void);
+/* a worker's loop head (preemption disabled): it switches itself there */
+void lg_rust_worker_safe_point(void);
 void lg_schedule_transition_work(unsigned long delay_jiffies);
 int lg_workers_create(void);
 void lg_workers_destroy(void);

@@ -125,6 +125,7 @@ impl Core {
         // the load before anything exists.
         crate::symbols::init()?;
         crate::transition::resolve_idle_task();
+        crate::stack::resolve_pinning();
         crate::safepoints::resolve()?;
         crate::worker::create()?;
         let state = KBox::pin_init(

@@ -12,6 +12,7 @@
  * the safe-point probes call into it, so it must never be traced itself.
  */
 #include <linux/ftrace.h>
+#include <linux/cpu.h>
 #include <linux/cpumask.h>
 #include <linux/hardirq.h>
 #include <linux/irq_work.h>
@@ -109,6 +110,25 @@ unsigned int lg_cpu(void)
 bool lg_cpu_online(unsigned int cpu)
 {
 	return cpu < nr_cpu_ids && cpu_online(cpu);
+}
+
+bool lg_cpu_possible(unsigned int cpu)
+{
+	return cpu < nr_cpu_ids && cpu_possible(cpu);
+}
+
+/*
+ * The CPU hotplug lock (exports of <linux/cpu.h>, which the private bindings
+ * do not include): held, no CPU is half-way on- or offline.
+ */
+void lg_cpus_read_lock(void)
+{
+	cpus_read_lock();
+}
+
+void lg_cpus_read_unlock(void)
+{
+	cpus_read_unlock();
 }
 
 int lg_task_pid(const struct task_struct *task)
@@ -259,21 +279,73 @@ void lg_for_each_thread(lg_task_visit_fn visit, void *data)
 }
 
 /*
- * Call @fn with @task pinned in a blocked state, the way task_call_func()
- * (not exported) does it for a blocked task: p->pi_lock holds off
- * try_to_wake_up(), and a task that is neither TASK_RUNNING/TASK_WAKING nor
- * on a runqueue, and has left __schedule() (on_cpu == 0), cannot run until we
- * drop the lock, so its stack is stable while @fn looks at it. A runnable or
- * running task would need the runqueue lock, which a module cannot take:
- * for those we return -EAGAIN and the caller retries later (or the task
- * switches at its own safe point).
+ * task_call_func() (kernel/sched/core.c; not exported): upstream livepatch's
+ * way (klp_try_switch_task()) to pin any task that is not on a CPU:
+ * p->pi_lock holds off wakeups of a blocked task, and for a runnable one the
+ * runqueue lock (a module cannot take it otherwise) holds off its being
+ * scheduled in. Bound at load to the vmlinux function of that name
+ * (src/stack.rs resolves it and checks it with kallsyms) and called through a
+ * static call, a direct call: with IBT the kernel seals the entry of
+ * functions whose address it never takes, so an indirect call would fault.
+ * Unbound, lg_call_if_not_running() falls back to blocked tasks only.
  */
-int lg_call_if_blocked(struct task_struct *task, lg_task_call_fn fn, void *data)
+static int lg_unbound_task_call_func(struct task_struct *p, task_call_f func, void *arg)
+{
+	return -ENOSYS;
+}
+DEFINE_STATIC_CALL(lg_task_call_func, lg_unbound_task_call_func);
+static bool lg_task_call_func_bound;
+
+/* Module init only, before any transition: process context. */
+void lg_task_call_func_bind(unsigned long addr)
+{
+	static_call_update(lg_task_call_func, (typeof(&task_call_func))addr);
+	WRITE_ONCE(lg_task_call_func_bound, true);
+}
+
+struct lg_pin {
+	lg_task_call_fn fn;
+	void *data;
+};
+
+/*
+ * Runs inside task_call_func(): @task is pinned unless it is on a CPU. A
+ * task on a CPU (running, or in __schedule() switching in or out) uses its
+ * stack: not checked now. Otherwise it cannot run until task_call_func()
+ * returns: a runnable one needs the runqueue lock we hold to be scheduled
+ * in, a blocked one the pi_lock to be woken. The acquire pairs with the
+ * release in finish_task(), so the stack the task left is visible.
+ */
+static int lg_pinned(struct task_struct *task, void *arg)
+{
+	struct lg_pin *pin = arg;
+
+	if (smp_load_acquire(&task->on_cpu))
+		return -EAGAIN;
+	return pin->fn(task, pin->data);
+}
+
+/*
+ * Call @fn with @task pinned off any CPU (see lg_pinned()), blocked or
+ * runnable, through task_call_func() as upstream livepatch does; -EAGAIN if
+ * it is on a CPU. Without task_call_func() only a blocked task can be pinned,
+ * the way task_call_func() pins one: p->pi_lock holds off try_to_wake_up(),
+ * and a task that is neither TASK_RUNNING/TASK_WAKING nor on a runqueue, and
+ * has left __schedule() (on_cpu == 0), cannot run until we drop the lock; a
+ * runnable one then gets -EAGAIN and switches at its own safe point or in a
+ * later pass.
+ */
+int lg_call_if_not_running(struct task_struct *task, lg_task_call_fn fn, void *data)
 {
 	unsigned long flags;
 	unsigned int state;
 	int ret = -EAGAIN;
 
+	if (READ_ONCE(lg_task_call_func_bound)) {
+		struct lg_pin pin = { .fn = fn, .data = data };
+
+		return static_call(lg_task_call_func)(task, lg_pinned, &pin);
+	}
 	raw_spin_lock_irqsave(&task->pi_lock, flags);
 	state = READ_ONCE(task->__state);
 	if (state == TASK_RUNNING || state == TASK_WAKING)
@@ -482,8 +554,21 @@ MODULE_PARM_DESC(fifo_workers, "Run the transition and setup workers SCHED_FIFO 
 static struct kthread_worker *lg_transition_worker;
 static struct kthread_worker *lg_setup_worker;
 
+/*
+ * Each job of either worker starts at the worker's loop head: the worker
+ * switches itself there (lg_rust_worker_safe_point(), src/transition.rs),
+ * so a transition never waits for the task that does its work.
+ */
+static void lg_worker_safe_point(void)
+{
+	preempt_disable();
+	lg_rust_worker_safe_point();
+	preempt_enable();
+}
+
 static void lg_transition_work(struct kthread_work *work)
 {
+	lg_worker_safe_point();
 	lg_transition_work_fn();
 }
 static DEFINE_KTHREAD_DELAYED_WORK(lg_transition_dwork, lg_transition_work);
@@ -551,6 +636,7 @@ static void lg_setup_job_fn(struct kthread_work *work)
 {
 	struct lg_setup_job *job = container_of(work, struct lg_setup_job, work);
 
+	lg_worker_safe_point();
 	job->fn(job->arg);
 }
 

@@ -12,6 +12,7 @@
 //! | CPU-bound kernel code | ftrace on `__cond_resched` | yes |
 //! | idle task between idle-loop iterations | ftrace on `arch_cpu_idle_enter` (in `do_idle()`, outside cpuidle) | yes |
 //! | idle task parked off its busy CPU | stack check in the transition's IPI on that CPU | yes, pinned by its CPU |
+//! | idle task of an offline CPU | the transition work's pass, under `cpus_read_lock()` (`Transition::pass`) | no: its stack is abandoned, an onlined CPU restarts it on a fresh one |
 //! | user task returns to user mode | a task_work a pass queues (`transition::request_user_return`), run by `task_work_run()` | yes (the stack holds only the return path) |
 //! | blocked task | stack check from the transition work | yes, pinned (see `stack.rs`) |
 //!

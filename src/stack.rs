@@ -10,18 +10,35 @@
 //! `stack_trace_save_tsk()` drops those), and an unwinder error, a return
 //! address outside kernel text or an overlong stack make the walk
 //! unreliable. What upstream adds around the walk, livegraft does too:
-//! - the task is pinned while it is unwound and switched (see
-//!   `lg_call_if_blocked()` in the glue), so the stack cannot change under
-//!   the unwinder and the task cannot run between the check and the switch;
+//! - the task is pinned while it is unwound and switched, blocked or
+//!   runnable, by `task_call_func()` as upstream pins it (see
+//!   `lg_call_if_not_running()` in the glue: pi_lock, and the runqueue lock
+//!   of a runnable task), so the stack cannot change under the unwinder and
+//!   the task cannot run between the check and the switch;
 //!   an idle task is pinned by its own CPU (`lg_call_if_idle_parked()`);
 //! - a task in `TASK_DEAD` is not unwound (its stack may be gone) and never
 //!   runs again;
 //! - running tasks are never unwound from another CPU.
 
 use crate::logic::stack_verdict::{self, Judge};
+use crate::logic::symbols::Resolution;
 use crate::symbols::Extent;
 use crate::sys;
 use core::ffi::c_void;
+use kernel::prelude::*;
+
+/// Binds `task_call_func()` (not exported) for [`check_blocked`] (module
+/// init, process context). Without it only blocked tasks can be pinned:
+/// dmesg says so, and runnable ones switch at their own safe points.
+pub(crate) fn resolve_pinning() {
+    match crate::symbols::find(None, kernel::c_str!("task_call_func"), 0) {
+        // SAFETY: the address is vmlinux's unique `task_call_func`, whose
+        // prototype (include/linux/wait.h) is what the glue's static call
+        // declares.
+        Resolution::Found(addr) => unsafe { sys::lg_task_call_func_bind(addr as _) },
+        _ => pr_warn!("task_call_func() not found: runnable tasks are not stack-checked\n"),
+    }
+}
 
 /// What a stack check found (`logic::stack_verdict`, the rule the model test judges with).
 pub(crate) type Verdict = stack_verdict::Verdict<usize>;
@@ -103,10 +120,17 @@ unsafe extern "C" fn unwind_blocked<F: FnMut(Verdict)>(task: *mut sys::task_stru
     0
 }
 
-/// Checks a task that is not running. `on_verdict` runs while the task is
-/// still pinned, so a switch decided there cannot race with the task waking
-/// up. Returns `false` (and does not call `on_verdict`) when the task is
-/// running or runnable.
+/// Checks a task that is not on a CPU, blocked or runnable (only blocked
+/// ones if `task_call_func()` could not be resolved at load). `on_verdict`
+/// runs while the task is still pinned, so a switch decided there cannot
+/// race with the task running. Returns `false` (and does not call
+/// `on_verdict`) when the task is on a CPU.
+///
+/// Checking runnable tasks matters: a kernel thread with no hooked loop
+/// head that is woken by the same tick as the transition work (the RCU
+/// grace-period kthread on a preemptible kernel under load) was runnable at
+/// every pass and kept a transition waiting for tens of seconds (scenario
+/// 29).
 ///
 /// # Safety
 ///
@@ -121,7 +145,7 @@ pub(crate) unsafe fn check_blocked<F: FnMut(Verdict)>(
     // SAFETY: `unwind_blocked::<F>` matches `lg_task_call_fn` and `ctx`
     // outlives the call; the caller keeps `task` alive.
     let ret = unsafe {
-        sys::lg_call_if_blocked(task, Some(unwind_blocked::<F>), (&mut ctx as *mut Blocked<'_, F>).cast())
+        sys::lg_call_if_not_running(task, Some(unwind_blocked::<F>), (&mut ctx as *mut Blocked<'_, F>).cast())
     };
     ret == 0
 }

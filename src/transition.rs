@@ -21,7 +21,9 @@
 //!     queues the transition work, which [`Transition::verify`]s the count by
 //!     a full task walk (tasks the fork hook could not see, e.g. io_uring
 //!     workers created without `sched_process_fork`, are inserted in the
-//!     initial universe there) and lets `core.rs` complete.
+//!     initial universe there) and lets `core.rs` complete. The idle task
+//!     of a CPU that is offline is switched by the work's
+//!     [`Transition::pass`] (CPU hotplug, see there).
 //!  5. Teardown ([`Transition::unhook`], then dropping the transition after
 //!     `core.rs` synchronised every context) unregisters every probe,
 //!     waits for them, clears `ACTIVE` and frees the table.
@@ -68,14 +70,28 @@ pub(crate) enum Kind {
     Sweep,
     /// Entered the refrigerator (a freeze of every task, e.g. suspend).
     Freezer,
+    /// Idle task of an offline CPU (its stack is abandoned: brought back
+    /// online, the CPU restarts it on a fresh one).
+    Offline,
 }
 
 /// Number of [`Kind`]s.
-pub(crate) const KINDS: usize = 10;
+pub(crate) const KINDS: usize = 11;
 
 /// Names of the [`Kind`]s, in order.
-pub(crate) const KIND_NAMES: [&str; KINDS] =
-    ["syscall", "workqueue", "kthread", "idle", "user_return", "stack_check", "fork", "forced", "sweep", "freezer"];
+pub(crate) const KIND_NAMES: [&str; KINDS] = [
+    "syscall",
+    "workqueue",
+    "kthread",
+    "idle",
+    "user_return",
+    "stack_check",
+    "fork",
+    "forced",
+    "sweep",
+    "freezer",
+    "offline",
+];
 
 /// The transition in progress, as the handler and probes see it.
 pub(crate) struct Active {
@@ -228,6 +244,7 @@ fn kind_of(point: SafePoint) -> Kind {
         SafePoint::IdleLoop | SafePoint::IdleParked => Kind::Idle,
         SafePoint::Blocked => Kind::StackCheck,
         SafePoint::Sweep => Kind::Sweep,
+        SafePoint::OfflineIdle => Kind::Offline,
     }
 }
 
@@ -250,6 +267,24 @@ fn current_context() -> Context {
 pub(crate) fn switch_current(point: SafePoint) {
     let Some(a) = active() else { return };
     a.switch_at(current_key(), point, current_context(), || stack::check_current(a.affected()), true);
+}
+
+/// The loop head of livegraft's own workers: called by the glue before each
+/// job the transition worker or the setup worker runs, with preemption
+/// disabled, from `kthread_worker_fn()`. The worker's stack then holds
+/// `kthread()`, `kthread_worker_fn()` and the glue's job function only, all
+/// known, and the job about to run is the worker's unit of work, so this is
+/// a safe point in task context, as a kworker's work item boundary is
+/// (kthread workers run no `workqueue_execute_end`). The stack is still
+/// checked (a patch of `kthread_worker_fn()` itself keeps them from
+/// switching, as it does any kthread whose main function is patched).
+///
+/// Without it the transition waited for the very task doing its work: the
+/// pass runs on the transition worker, which it therefore always finds
+/// running, and on a preemptible kernel nothing else made it pass a loop
+/// head the hooks see (scenario 27).
+pub(crate) fn switch_worker_self() {
+    switch_current(SafePoint::KthreadLoopHead);
 }
 
 /// Probe entry: the current task begins an iteration of the idle loop
@@ -493,6 +528,12 @@ fn cpu_online(cpu: u32) -> bool {
     unsafe { sys::lg_cpu_online(cpu) }
 }
 
+/// Every possible CPU (online or not), in order.
+fn possible_cpus() -> impl Iterator<Item = u32> {
+    // SAFETY: plain call; the possible mask is fixed after boot.
+    (0..nr_cpu_ids()).filter(|&c| unsafe { sys::lg_cpu_possible(c) })
+}
+
 fn nr_cpu_ids() -> u32 {
     // SAFETY: `nr_cpu_ids` is set during boot and read-only afterwards.
     unsafe { sys::nr_cpu_ids }
@@ -534,10 +575,11 @@ impl Transition {
             pr_err!("task table full ({} slots): refusing the transition\n", nslots);
             return Err(ENOMEM);
         }
-        // Only online CPUs have an idle task that runs; a possible but
-        // offline CPU would otherwise stay pending forever (CPU hotplug during
-        // a transition is a documented limit).
-        for cpu in (0..nr_cpu_ids()).filter(|&c| cpu_online(c)) {
+        // Every possible CPU's idle task, online or not (upstream's
+        // `klp_init_transition`): a CPU brought online mid-transition runs
+        // its idle task in the universe its key says, never untracked; an
+        // offline CPU's is switched by the next `pass`.
+        for cpu in possible_cpus() {
             let res = locked(|| t.active.table().insert(idle_key(cpu), initial));
             res.map_err(|_| ENOMEM)?;
         }
@@ -572,19 +614,50 @@ impl Transition {
         // SAFETY: `visit_pass` matches `lg_task_visit_fn`; `ctx` outlives the walk.
         unsafe { sys::lg_for_each_thread(Some(visit_pass), (&mut ctx as *mut PassCtx<'_>).cast()) };
         let target = self.active.table().target();
-        for cpu in (0..nr_cpu_ids()).filter(|&c| cpu_online(c)) {
+        // CPU hotplug (upstream's `klp_try_complete_transition`): with the
+        // hotplug lock held no CPU is half-way down or up, so an offline
+        // CPU's idle task has reached `play_dead()` (the CPU reported dead
+        // before `cpu_down` released the lock) and never returns from it: an
+        // x86 CPU brought back online restarts its idle task on a fresh stack
+        // (`start_secondary` -> `cpu_startup_entry`). Its old stack is
+        // abandoned, so the task switches at once, whatever is on it; its
+        // next life starts in the target universe. A CPU brought online
+        // after the unlock with its key still pending starts afresh in the
+        // other universe and switches in its idle loop like any online one.
+        // Lock order: registry mutex, then the hotplug lock, as `sweep`'s
+        // stop_machine() and the hooks' unregistration in `core.rs`'s
+        // `retire` (tracepoint static keys) already take it under the
+        // mutex; nothing takes the registry mutex under the hotplug lock
+        // (livegraft has no hotplug callback).
+        // SAFETY: plain call in process context (the transition worker),
+        // paired with the unlock below.
+        unsafe { sys::lg_cpus_read_lock() };
+        for cpu in possible_cpus() {
+            let idle_pending = self.active.table().lookup(idle_key(cpu)) != Some(target);
+            if !cpu_online(cpu) {
+                if idle_pending {
+                    // Context::Task: the rule's view of a task that does
+                    // not run (it never returns from play_dead()); the rule
+                    // asks for no walk of its abandoned stack.
+                    let no_walk = || Verdict::Unreliable;
+                    self.active.switch_at(idle_key(cpu), SafePoint::OfflineIdle, Context::Task, no_walk, false);
+                }
+                continue;
+            }
             // A CPU running a pending task: the IPI takes a user-mode one
             // into the kernel, and its return to user mode through the
             // user_return safe point. A CPU whose idle task is pending: an
             // idle CPU wakes and its idle task switches at its next loop
             // iteration, a busy one checks its parked idle task in the IPI.
             let running = all || cpus.get(cpu as usize).copied().unwrap_or(false);
-            if running || self.active.table().lookup(idle_key(cpu)) != Some(target) {
+            if running || idle_pending {
                 // SAFETY: `ipi_switch` matches `smp_call_func_t`; wait=0 from
                 // process context with IRQs enabled is allowed.
                 unsafe { sys::smp_call_function_single(cpu as i32, Some(ipi_switch), core::ptr::null_mut(), 0) };
             }
         }
+        // SAFETY: paired with the lock above.
+        unsafe { sys::lg_cpus_read_unlock() };
         self.active.table().pending()
     }
 
@@ -671,13 +744,17 @@ impl Transition {
         }
     }
 
-    /// Whether every thread is tracked and in the target universe. Inserts
-    /// untracked threads (in the initial universe).
+    /// Whether every thread and every possible CPU's idle task (the thread
+    /// walk does not see idle tasks) is tracked and in the target universe.
+    /// Inserts untracked ones (in the initial universe; `begin` tracks every
+    /// idle task, so a missing one would be a bug, not a reason to complete).
     pub(crate) fn verify(&mut self) -> bool {
         let mut ctx = VerifyCtx { active: &self.active, initial: self.initial, ok: true };
         // SAFETY: `visit_verify` matches `lg_task_visit_fn`; `ctx` outlives the walk.
         unsafe { sys::lg_for_each_thread(Some(visit_verify), (&mut ctx as *mut VerifyCtx<'_>).cast()) };
-        ctx.ok && self.active.table().pending() == 0
+        let target = self.active.table().target();
+        let idle_ok = possible_cpus().all(|cpu| self.active.tracked_universe(idle_key(cpu), self.initial) == target);
+        ctx.ok && idle_ok && self.active.table().pending() == 0
     }
 
     /// Reverses the direction (caller logs it).

@@ -67,3 +67,10 @@ pub(crate) fn on_setup_worker<F: FnOnce() -> Result>(f: F) -> Result {
     unsafe { sys::lg_run_on_setup_worker(Some(run_call::<F>), (&mut call as *mut Call<F>).cast()) };
     call.result.unwrap_or(Err(EINVAL))
 }
+
+/// Called by the glue before every job of either worker, with preemption
+/// disabled: the worker's loop head (see [`crate::transition::switch_worker_self`]).
+#[no_mangle]
+extern "C" fn lg_rust_worker_safe_point() {
+    crate::transition::switch_worker_self();
+}

@@ -126,10 +126,15 @@ pub enum SafePoint {
     /// A busy CPU's idle task, parked off the CPU in `schedule_idle()`, from an IPI on that CPU
     /// (which pins it as a blocked task is pinned).
     IdleParked,
-    /// A blocked task, pinned, from the transition work.
+    /// A task off its CPU, blocked or runnable, from the transition work's pass, pinned
+    /// (`task_call_func()`, as upstream).
     Blocked,
     /// Any task off a CPU while every CPU is stopped (`sweep`).
     Sweep,
+    /// The idle task of an offline CPU, from the transition work's pass under the CPU hotplug
+    /// lock: it has reached `play_dead()` and never returns; a CPU brought back online restarts
+    /// it on a fresh stack (x86 `start_secondary()`), so its old stack holds nothing it will run.
+    OfflineIdle,
 }
 
 /// Where the task to be switched executes.
@@ -152,8 +157,8 @@ pub enum Context {
 pub enum Check {
     /// No switch here.
     Refuse,
-    /// Switch: the point itself proves that no affected function is running (empty kernel
-    /// stack).
+    /// Switch: the point itself proves that no affected function will run (an empty kernel
+    /// stack, or one that is abandoned).
     None,
     /// Switch if a stack check of the current task is clean.
     CurrentStack,
@@ -168,14 +173,15 @@ pub enum Check {
 /// known: a switch from an interrupt would change the universe of the interrupted task in the
 /// middle of whatever it was doing, and that of the interrupt's remaining code (issue 13,
 /// item 6; the model's seeded bugs `TickSwitchInHardirq` and `BhWorkItemSwitch` replay the
-/// rules that did, and show the mix). Every point but the syscall exit checks the stack.
+/// rules that did, and show the mix). Every point but the syscall exit and an offline CPU's idle
+/// task checks the stack.
 pub const fn switch_check(point: SafePoint, context: Context) -> Check {
     match context {
         Context::SoftIrq | Context::HardIrq => return Check::Refuse,
         Context::Task => {}
     }
     match point {
-        SafePoint::SyscallExit => Check::None,
+        SafePoint::SyscallExit | SafePoint::OfflineIdle => Check::None,
         SafePoint::ReturnToUser
         | SafePoint::WorkItemEnd
         | SafePoint::KthreadLoopHead

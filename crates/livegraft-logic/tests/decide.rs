@@ -133,12 +133,13 @@ fn switch_check_table() {
         IdleParked,
         Blocked,
         Sweep,
+        OfflineIdle,
     ];
     for p in all {
         assert_eq!(switch_check(p, Context::HardIrq), Check::Refuse, "{p:?}");
         assert_eq!(switch_check(p, Context::SoftIrq), Check::Refuse, "{p:?}");
         let want = match p {
-            SyscallExit => Check::None,
+            SyscallExit | OfflineIdle => Check::None,
             ReturnToUser | WorkItemEnd | KthreadLoopHead | Freezer | CondResched | IdleLoop => {
                 Check::CurrentStack
             }

@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * lg_spawn N: start N tasks in mixed states for the transition benchmarks:
- * busy in user space, in a tight getpid() loop, blocked in read() on a pipe,
- * and asleep in nanosleep(), in turn. Children die with the parent; the
+ * lg_spawn N [getpid]: start N tasks in mixed states for the transition
+ * benchmarks: busy in user space, in a tight getpid() loop, blocked in read()
+ * on a pipe, and asleep in nanosleep(), in turn (with "getpid": all N in
+ * getpid() loops). Children die with the parent; the
  * parent prints "ready" once all are started and sleeps until killed.
  */
 #define _GNU_SOURCE
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -17,6 +19,7 @@
 int main(int argc, char **argv)
 {
 	int n = argc > 1 ? atoi(argv[1]) : 10;
+	int all_getpid = argc > 2 && !strcmp(argv[2], "getpid");
 	int fds[2], go[2];
 	int i;
 
@@ -41,7 +44,7 @@ int main(int argc, char **argv)
 			while (read(go[0], &c, 1) > 0)
 				;
 		}
-		switch (i % 4) {
+		switch (all_getpid ? 1 : i % 4) {
 		case 0:
 			for (;;)
 				__asm__ volatile("" ::: "memory");
