@@ -851,6 +851,17 @@ impl Registry {
                     untracked
                 );
             }
+            // A fork that failed even the reserve while its parent had
+            // switched (`decide::Forked::Untracked { mixed }`).
+            let mixed = run.transition.active().mixed_forks.load(Ordering::Relaxed);
+            if mixed > 0 && !run.transition.mixed_reported {
+                run.transition.mixed_reported = true;
+                pr_err!(
+                    "'{}': {} untracked new tasks were forked by tasks that had switched: they started in the other universe, and their first unit of work may have mixed versions\n",
+                    name,
+                    mixed
+                );
+            }
             done = pending == 0 && run.transition.verify();
         }
         if done {

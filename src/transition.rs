@@ -108,8 +108,11 @@ pub(crate) struct Active {
     new_code: KVec<Extent>,
     /// Switches by kind.
     pub(crate) switched: [AtomicUsize; KINDS],
-    /// Tasks the fork hook could not track (table full).
+    /// Tasks the fork hook could not track (table full, reserve included).
     pub(crate) untracked_forks: AtomicUsize,
+    /// ... of which the parent was in the other universe: their first unit
+    /// of work may have mixed versions (`decide::Forked::Untracked`).
+    pub(crate) mixed_forks: AtomicUsize,
 }
 
 /// A task table with the memory it borrows.
@@ -313,13 +316,18 @@ pub(crate) fn task_forked(parent: usize, child: usize) {
     let Some(a) = active() else { return };
     // The insert reloads the current table inside the lock (a rebuild may
     // have published another since `a.table()` was loaded here).
-    match decide::task_forked(a.table(), parent, child, |k, u| locked(|| a.table().insert(k, u))) {
-        Forked::Untracked => {
+    // `insert_fork`: the fork hook may use the table's reserve, so that it
+    // is the last insert to fail.
+    match decide::task_forked(a.table(), parent, child, |k, u| locked(|| a.table().insert_fork(k, u))) {
+        Forked::Untracked { mixed } => {
             // The child runs in the initial universe and the verification
             // walk inserts it; the transition cannot complete before. Safe
             // only while the parent is in the initial universe too
             // (Documentation/design.rst, "Fork and exit").
             a.untracked_forks.fetch_add(1, Ordering::Relaxed);
+            if mixed {
+                a.mixed_forks.fetch_add(1, Ordering::Relaxed);
+            }
         }
         Forked::Tracked { in_target: true, .. } => a.count(Kind::Fork),
         Forked::Tracked { in_target: false, .. } | Forked::AlreadyTracked => {}
@@ -465,6 +473,8 @@ pub(crate) struct Transition {
     synchronized: bool,
     /// The table-full warning was printed.
     pub(crate) full_reported: bool,
+    /// The mixed-fork error was printed.
+    pub(crate) mixed_reported: bool,
     /// Tables replaced by `rebuild` (from `KBox::into_raw`): frozen, still
     /// readable by decisions that loaded them, freed with the transition.
     retired_tables: KVec<*mut TableBox>,
@@ -558,13 +568,14 @@ impl Transition {
                 new_code,
                 switched: Default::default(),
                 untracked_forks: AtomicUsize::new(0),
+                mixed_forks: AtomicUsize::new(0),
             },
             GFP_KERNEL,
         )?;
         // Release: pairs with the Acquire in `active()`: the probes and the
         // handler see an initialised table.
         ACTIVE.store((&*active as *const Active).cast_mut(), Ordering::Release);
-        let mut t = Transition { active, hooks: SafePoints::new(), initial, passes: 0, synchronized: false, full_reported: false, retired_tables: KVec::new() };
+        let mut t = Transition { active, hooks: SafePoints::new(), initial, passes: 0, synchronized: false, full_reported: false, mixed_reported: false, retired_tables: KVec::new() };
         // Fork/free tracking first, so that no task created or freed during
         // the walk is missed (see the argument in Documentation/design.rst).
         t.hooks.register_lifecycle()?;

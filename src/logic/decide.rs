@@ -72,16 +72,22 @@ pub enum Forked {
     /// An entry for the child's key existed (the free of an earlier task at that address was not
     /// seen); it keeps its universe.
     AlreadyTracked,
-    /// The table is full: the child is untracked, so it runs in the table's default universe
-    /// (the initial universe of the transition) until a verification walk inserts it there.
-    /// The kernel counts these (`untracked_forks`). Why that is safe, and the one window where it
-    /// is not, is argued in `Documentation/design.rst` ("Fork and exit") and checked by the model.
-    Untracked,
+    /// The table is full, the fork hook's reserve included: the child is untracked, so it runs
+    /// in the table's default universe (the initial universe of the transition) until a
+    /// verification walk inserts it there. The kernel counts these (`untracked_forks`).
+    Untracked {
+        /// The parent is in the other universe: the child, which returns from the same fork,
+        /// finishes the parent's unit of work there, a mix (the model's
+        /// `model_untracked_fork_fallback` finds exactly these; `Documentation/design.rst`,
+        /// "Fork and exit"). Otherwise the child runs where its parent ran: safe.
+        mixed: bool,
+    },
 }
 
 /// The fork rule (`wake_up_new_task()` hook, before the child first runs): the child inherits
-/// its parent's universe. `insert` adds the child's key under the table's mutation lock (the
-/// kernel reloads the current table inside the lock, see `transition.rs`).
+/// its parent's universe. `insert` adds the child's key with [`TaskTable::insert_fork`] (the
+/// reserve: a fork fails last) under the table's mutation lock (the kernel reloads the current
+/// table inside the lock, see `transition.rs`).
 pub fn task_forked(
     table: &TaskTable<'_>,
     parent: usize,
@@ -95,7 +101,9 @@ pub fn task_forked(
             in_target: universe == table.target(),
         },
         Ok(Inserted::AlreadyPresent) => Forked::AlreadyTracked,
-        Err(_) => Forked::Untracked,
+        Err(_) => Forked::Untracked {
+            mixed: universe != table.default_universe(),
+        },
     }
 }
 

@@ -49,6 +49,12 @@
 //!   item: `stop_switching()`, grace period, `rebuild_into()` under the mutation lock, publish the
 //!   new table (`rcu_assign_pointer`), `start_switching()` on it, grace period, free the old one.
 //!
+//! Between 3/4 and 7/8 of the capacity lies a reserve only the fork hook may use
+//! ([`TaskTable::insert_fork`]): a child that cannot be tracked runs in the default universe,
+//! which mixes the fork's unit of work when its parent has switched already (the model test's
+//! `model_untracked_fork_fallback`), so forks must fail last. The other inserts (the walks) can
+//! wait for the rebuild; the 1/8 that stays empty keeps lookups of absent keys short.
+//!
 //! # Invariant that makes lock-free lookups correct
 //!
 //! For every live key `Y` stored at index `j` with home index `h`, every slot of the cyclic range
@@ -235,7 +241,8 @@ pub enum Inserted {
 /// Why [`TaskTable::insert`] refused a key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InsertError {
-    /// The load (live entries plus tombstones) would exceed 3/4 of the capacity.
+    /// The load (live entries plus tombstones) would exceed 3/4 of the capacity (7/8 for a fork,
+    /// [`TaskTable::insert_fork`]).
     TableFull,
     /// The key is 0 or 1, which are reserved (never a task pointer).
     InvalidKey,
@@ -357,10 +364,18 @@ impl<'a> TaskTable<'a> {
         self.slots.len()
     }
 
-    /// Most entries (live plus tombstones) the table holds: 3/4 of the capacity.
+    /// Most entries (live plus tombstones) [`TaskTable::insert`] fills the table to: 3/4 of
+    /// the capacity.
     pub fn max_load(&self) -> usize {
         let cap = self.slots.len();
         cap.wrapping_sub(cap / 4)
+    }
+
+    /// Most entries (live plus tombstones) [`TaskTable::insert_fork`] fills the table to: 7/8
+    /// of the capacity (the fork hook's reserve, see the module documentation).
+    pub fn fork_max_load(&self) -> usize {
+        let cap = self.slots.len();
+        cap.wrapping_sub(cap / 8)
     }
 
     /// Live tasks whose universe is not the target. Zero means every tracked task has switched.
@@ -506,6 +521,22 @@ impl<'a> TaskTable<'a> {
     /// For a fork, `AlreadyPresent` means the free of an earlier task at the same address was
     /// not observed (a bug in the caller's hooks): the stale entry keeps its universe.
     pub fn insert(&self, key: usize, universe: Universe) -> Result<Inserted, InsertError> {
+        self.insert_up_to(key, universe, self.max_load())
+    }
+
+    /// [`TaskTable::insert`] for the fork hook, which may also take the reserve up to
+    /// [`TaskTable::fork_max_load`]. **Caller holds the mutation lock.**
+    pub fn insert_fork(&self, key: usize, universe: Universe) -> Result<Inserted, InsertError> {
+        self.insert_up_to(key, universe, self.fork_max_load())
+    }
+
+    /// [`TaskTable::insert`] with the load limit `limit`.
+    fn insert_up_to(
+        &self,
+        key: usize,
+        universe: Universe,
+        limit: usize,
+    ) -> Result<Inserted, InsertError> {
         if !Self::valid_key(key) {
             return Err(InsertError::InvalidKey);
         }
@@ -533,7 +564,7 @@ impl<'a> TaskTable<'a> {
             (Some(t), _) => (t, true),
             (None, Some(e)) => {
                 let load = self.live().wrapping_add(self.tombstones());
-                if load >= self.max_load() {
+                if load >= limit {
                     return Err(InsertError::TableFull);
                 }
                 (e, false)
@@ -779,8 +810,8 @@ impl<'a> TaskTable<'a> {
     }
 
     /// Whether the table should be rebuilt: its load (live + tombstones) exceeds 1/2 of the
-    /// capacity. Inserts are refused above 3/4, so the rebuild work has the remaining quarter of
-    /// the table as slack. Lock-free (approximate without the mutation lock).
+    /// capacity. Inserts are refused above 3/4 (forks above 7/8), so the rebuild work has the
+    /// rest of the table as slack. Lock-free (approximate without the mutation lock).
     pub fn needs_rebuild(&self) -> bool {
         self.live().wrapping_add(self.tombstones()) > self.slots.len() / 2
     }

@@ -105,8 +105,20 @@ fn fork_rule() {
         asked = Some((k, u));
         Err(InsertError::TableFull)
     });
-    assert_eq!(r, Forked::Untracked);
+    assert_eq!(
+        r,
+        Forked::Untracked { mixed: true },
+        "a switched parent's untracked child finishes its unit in the other universe"
+    );
     assert_eq!(asked, Some((CHILD + 0x8000, Patched)));
+    t.insert(PARENT + 0x40, Unpatched).unwrap();
+    assert_eq!(
+        task_forked(&t, PARENT + 0x40, CHILD + 0x40, |_, _| Err(
+            InsertError::TableFull
+        )),
+        Forked::Untracked { mixed: false },
+        "a pending parent's untracked child runs where its parent runs"
+    );
     // An untracked parent: the default universe.
     let mut asked = None;
     let _ = task_forked(&t, K, CHILD + 0xc000, |k, u| {

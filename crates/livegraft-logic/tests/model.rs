@@ -316,6 +316,8 @@ pub struct Stats {
     pub stack_refusals: usize,
     pub forks: usize,
     pub untracked_forks: usize,
+    /// Untracked forks whose parent was in the other universe (the rule's `mixed`).
+    pub mixed_forks: usize,
     pub frees: usize,
     pub calls: usize,
     /// Calls that ran an older version because the task was in the unpatched universe.
@@ -352,6 +354,7 @@ impl Stats {
             stack_refusals,
             forks,
             untracked_forks,
+            mixed_forks,
             frees,
             calls,
             older_calls,
@@ -1110,7 +1113,7 @@ impl Sim {
         });
         let bug = self.bug() == Bug::ForkChildGetsTarget;
         match task_forked(t, p.key, key, |k, u| {
-            t.insert(k, if bug { t.target() } else { u })
+            t.insert_fork(k, if bug { t.target() } else { u })
         }) {
             Forked::Tracked { universe, .. } => {
                 let universe = if bug { t.target() } else { universe };
@@ -1119,12 +1122,15 @@ impl Sim {
             Forked::AlreadyTracked => {
                 return Err(self.violation(format!("stale entry for new task {key:#x}")))
             }
-            Forked::Untracked => {
+            Forked::Untracked { mixed } => {
                 self.stats.untracked_forks += 1;
+                if mixed {
+                    self.stats.mixed_forks += 1;
+                }
                 // Its unit of work comes from the parent, which ran it in the parent's
-                // universe (or inherited it from a switched ancestor the same way).
-                let switched = t.universe_of(p.key) != t.default_universe()
-                    || p.unit.as_ref().is_some_and(|u| u.untracked_fork);
+                // universe (`mixed`: not the child's), or inherited it from a switched ancestor
+                // the same way.
+                let switched = mixed || p.unit.as_ref().is_some_and(|u| u.untracked_fork);
                 self.tasks[child].untracked_fork = Some(switched);
                 // After a force, an untracked task is flipped by the completion: not checked.
                 self.tasks[child].tainted |= self.walk_universe == t.target();
@@ -2156,16 +2162,19 @@ fn model_is_deterministic() {
     assert_eq!(format!("{a:?}"), format!("{b:?}"));
 }
 
-/// The kernel's fallback when the fork hook cannot track a child (table full): the child runs in
-/// the table's default universe (the transition's initial one) until a verification walk inserts
-/// it there. A small table without rebuilds makes that happen; the model then decides whether the
-/// fallback is safe. Its verdict (written down in `Documentation/design.rst`, "Fork and exit"):
-/// * every violation it finds is on an untracked child **whose parent had already switched**: the
-///   child returns from the same fork in the other universe than the parent ran it, a mix of the
-///   fork's unit of work (and, in the window between the completion's verification walk and the
-///   clearing of `in_transition`, the untracked child is flipped at the clear too);
+/// The kernel's fallback when the fork hook cannot track a child (table full, the fork's reserve
+/// of `TaskTable::insert_fork` included): the child runs in the table's default universe (the
+/// transition's initial one) until a verification walk inserts it there. A small table without
+/// rebuilds exhausts even the reserve; the model then decides whether the fallback is safe. Its
+/// verdict (written down in `Documentation/design.rst`, "Fork and exit"):
+/// * every violation it finds is on an untracked child **whose parent had already switched**
+///   (the fork rule's `Forked::Untracked { mixed: true }`): the child returns from the same fork
+///   in the other universe than the parent ran it, a mix of the fork's unit of work (the window
+///   between the completion's verification walk and the clearing of `in_transition` is a case
+///   of it: every parent has switched by then);
 /// * an untracked child of a parent still in the initial universe runs where its parent runs, and
 ///   never mixes: that part of the fallback is safe.
+/// Hence the reserve: the fork hook is the inserter that must fail last.
 #[test]
 fn model_untracked_fork_fallback() {
     let cfg = Config {
@@ -2193,4 +2202,8 @@ fn model_untracked_fork_fallback() {
         "the model no longer shows the unsafe case"
     );
     assert!(stats.untracked_forks > 100, "{stats:?}");
+    assert!(
+        stats.mixed_forks > 0 && stats.mixed_forks < stats.untracked_forks,
+        "{stats:?}"
+    );
 }

@@ -219,6 +219,49 @@ fn full_table_refuses_inserts() {
     assert_eq!(t.live() + t.tombstones(), 6);
 }
 
+/// The fork hook's reserve: ordinary inserts stop at 3/4 of the capacity, a fork's at 7/8, so
+/// that a child (whose parent may have switched) is tracked while the rebuild work catches up.
+#[test]
+fn fork_inserts_use_the_reserve() {
+    let s = storage(16);
+    let t = TaskTable::new(&s, Unpatched).unwrap();
+    assert_eq!((t.max_load(), t.fork_max_load()), (12, 14));
+    for i in 0..12 {
+        assert_eq!(
+            t.insert(key(100 + i), Unpatched),
+            Ok(Inserted::New),
+            "i={i}"
+        );
+    }
+    assert_eq!(t.insert(key(200), Unpatched), Err(InsertError::TableFull));
+    assert_eq!(t.insert_fork(key(200), Patched), Ok(Inserted::New));
+    assert_eq!(t.insert_fork(key(201), Unpatched), Ok(Inserted::New));
+    assert_eq!(
+        t.insert_fork(key(202), Patched),
+        Err(InsertError::TableFull)
+    );
+    assert_eq!(t.insert(key(202), Patched), Err(InsertError::TableFull));
+    assert_eq!(
+        t.insert_fork(key(200), Unpatched),
+        Ok(Inserted::AlreadyPresent)
+    );
+    assert_eq!(t.lookup(key(200)), Some(Patched));
+    assert_eq!(t.lookup(key(201)), Some(Unpatched));
+    assert_eq!(t.live(), 14);
+    assert_eq!(t.pending(), 13, "the patched child is not pending");
+    // A tombstone is reused without raising the load, at either limit.
+    assert_eq!(t.remove(key(100)), Removed::Removed);
+    assert_eq!(t.insert_fork(key(100), Unpatched), Ok(Inserted::New));
+    assert_eq!((t.live(), t.tombstones()), (14, 0));
+    assert!(t.needs_rebuild());
+    for n in [2usize, 4, 8, 64, 4096] {
+        let s = storage(n);
+        let t = TaskTable::new(&s, Unpatched).unwrap();
+        assert_eq!(t.fork_max_load(), n - n / 8, "n={n}");
+        assert!(t.fork_max_load() >= t.max_load());
+    }
+}
+
 #[test]
 fn bounded_probing_on_a_table_of_tombstones() {
     // Capacity 2: max load is 2, so the table can be completely full, then all tombstones,
