@@ -224,7 +224,8 @@ static void work_fn(struct work_struct *w)
 /*
  * "kspin on": a kthread that never sleeps and passes no safe point until
  * "kspin off": it tests a plain flag, not kthread_should_stop(), and gives
- * the CPU away with yield(), never cond_resched(). Each iteration is a unit
+ * the CPU away with yield(), never cond_resched(), where a stack check of it
+ * while it is runnable finds it between two units. Each iteration is a unit
  * of kind "kspin": lg_target_a(), a BH work item (system_bh_wq, 6.9+) run on
  * top of this kthread in softirq context (queued with BH disabled, run by
  * local_bh_enable()), then lg_target_b(). No patched function encloses the
@@ -255,11 +256,18 @@ static int kspin_fn(void *unused)
 
 		OPTIMIZER_HIDE_VAR(fa);
 		OPTIMIZER_HIDE_VAR(fb);
+		/*
+		 * Not preemptible: a preempted kthread is stack-checked, and
+		 * mid-unit no patched function on its stack would stop it; only
+		 * the BH item's softirq context can then come between a and b.
+		 */
+		preempt_disable();
 		a = fa();
 		local_bh_disable();
 		queue_work(system_bh_wq, &kspin_bh_work);
 		local_bh_enable();
 		lg_target_record(LG_KIND_KSPIN, a, a, fb());
+		preempt_enable();
 		udelay(200);
 		yield();
 	}
@@ -281,11 +289,22 @@ static void kspin_off(void)
 
 /*
  * "kbusy": the writer spins in the kernel for 3 s, passing no safe point
- * (mdelay() and yield(), no cond_resched()), then sleeps uninterruptibly
+ * (in the patched lg_target_spin(): mdelay() and yield(); a pass that finds
+ * it runnable finds the old function on its stack), then sleeps uninterruptibly
  * until "kwake", all in one write(): a task that was running in the kernel
  * when a pass saw it, and then does not return to user mode for as long as
  * the test wants. "kbusy <state>" in the read: 1 spinning, 2 asleep.
  */
+/* Busy until @end (jiffies) without a safe point: mdelay() and yield(). */
+noinline void lg_target_spin(unsigned long end)
+{
+	while (time_before(jiffies, end)) {
+		mdelay(5);
+		yield();
+	}
+}
+EXPORT_SYMBOL_GPL(lg_target_spin);
+
 static atomic_t kbusy_state;
 static atomic_t kbusy_woken;
 static DECLARE_WAIT_QUEUE_HEAD(kbusy_wq);
@@ -296,10 +315,7 @@ static void kbusy(void)
 
 	atomic_set(&kbusy_woken, 0);
 	atomic_set(&kbusy_state, 1);
-	while (time_before(jiffies, end)) {
-		mdelay(5);
-		yield();
-	}
+	lg_target_spin(end);
 	atomic_set(&kbusy_state, 2);
 	wait_event(kbusy_wq, atomic_read(&kbusy_woken));
 	atomic_set(&kbusy_state, 0);
