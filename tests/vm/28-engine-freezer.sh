@@ -16,9 +16,10 @@ freeze_once() {
 	expect_dmesg "PM: suspend debug: Waiting for 5 second"
 }
 
+kthread_units_over() { [ "$(stat kthread units)" -gt "$1" ]; }
 load_core_and_target
 echo "ztask on" > $T
-wait_for 10 sh -c "[ \"\$(stat kthread units)\" -gt 5 ]"
+wait_for 20 kthread_units_over 5
 ok "the freezer-only kthread runs units"
 
 insmod $MODDIR/lg_testpatch.ko
