@@ -179,12 +179,13 @@ static int freezable_fn(void *unused)
 }
 
 /*
- * A kthread whose only safe point is the freezer: it runs units, calls
- * try_to_freeze() between them and yield()s (stays runnable, so no stack
- * check can pin it), and never calls kthread_should_stop() (it stops on its
- * own flag). The only sleep is inside the patched lg_target_unit(), where a
- * stack check finds the old function. It switches when a freeze sends it
- * into __refrigerator(), between units.
+ * A kthread whose only safe point is the freezer: it runs units back to
+ * back, calling try_to_freeze() between them, and never calls
+ * kthread_should_stop() (it stops on its own flag). It is off its CPU only
+ * inside the patched lg_target_unit() (asleep in it, or preempted there),
+ * where a stack check finds the old function: nothing between two units
+ * lets it off the CPU for a stack check to find it clean. It switches when
+ * a freeze sends it into __refrigerator(), between units.
  */
 static struct task_struct *ztask_kthread;
 static atomic_t ztask_stop;
@@ -195,7 +196,6 @@ static int ztask_fn(void *unused)
 	while (!atomic_read(&ztask_stop)) {
 		lg_target_unit(LG_KIND_KTHREAD);
 		try_to_freeze();
-		yield();
 	}
 	return 0;
 }
