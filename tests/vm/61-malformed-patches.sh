@@ -10,7 +10,10 @@ refused() {
 	dmesg -c > /dev/null
 	expect_fail "insmod lg_badpatch bad=$_n" insmod $MODDIR/lg_badpatch.ko bad=$_n
 	expect_dmesg "livegraft: $_msg"
-	[ "$(dmesg | grep -c 'livegraft:')" -eq 1 ] || fail "bad=$_n: not one dmesg line: $(dmesg | grep livegraft:)"
+	# busybox insmod tries finit_module() then init_module(): each attempt
+	# logs the refusal once; one distinct line is one line per attempt.
+	[ "$(dmesg | grep 'livegraft:' | sed 's/^\[[^]]*\] //' | sort -u | wc -l)" -eq 1 ] \
+		|| fail "bad=$_n: not one dmesg line: $(dmesg | grep livegraft:)"
 	[ -z "$(ls $LG)" ] || fail "bad=$_n: sysfs left behind: $(ls $LG)"
 	! grep -q '^lg_badpatch ' /proc/modules || fail "bad=$_n: refused patch module stayed loaded"
 	echo unit > $T
@@ -24,7 +27,7 @@ refused 5 "'lg_badpatch': object 'lg_not_loaded' is not loaded"
 refused 6 "refusing patch: invalid name \(use 1-55 of \[A-Za-z0-9_-\]\)"
 refused 7 "'lg_badpatch': function name of 1000 bytes in object 'lg_target' is too long \(at most 511\)"
 refused 8 "'lg_badpatch': replacement for 'lg_target_a' is not code of the patch module \(_printk\+0x0/"
-refused 9 "'lg_badpatch': replacement for 'lg_target_a' is not code of the patch module \(not_code\+0x0/"
+refused 9 "'lg_badpatch': replacement for 'lg_target_a' is not code of the patch module \(.*\[lg_badpatch\]\)"
 refused 10 "'lg_badpatch': function 'lg_target_a' has no replacement"
 expect_eq "$(stat syscall v1)" 10 "the target ran its original code throughout"
 # The core still works: the control variant patches lg_target_a.
