@@ -112,6 +112,7 @@ int lg_module_kallsyms_on_each_symbol(const char *modname,
 
 /* module references */
 bool lg_try_module_get(struct module *mod);
+bool lg_within_module_text(unsigned long addr, const struct module *mod);
 void lg_module_put(struct module *mod);
 
 /* per-patch sysfs directory */

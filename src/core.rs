@@ -294,6 +294,11 @@ unsafe fn parse(raw: *const sys::livegraft_patch) -> Result<Parsed> {
     // whose replacement calls the original.
     let mut originals: KVec<(*mut kernel::ffi::c_ulong, usize, &CStr)> = KVec::new();
     let mut obj = p.objs;
+    // SAFETY: the objects array ends with an entry whose funcs is NULL.
+    if unsafe { (*obj).funcs.is_null() } {
+        pr_err!("'{}': the patch has no objects\n", name);
+        return Err(EINVAL);
+    }
     loop {
         // SAFETY: the objects array ends with an entry whose funcs is NULL.
         let o = unsafe { &*obj };
@@ -304,13 +309,54 @@ unsafe fn parse(raw: *const sys::livegraft_patch) -> Result<Parsed> {
         // depend on it so that it cannot be unloaded under the patch).
         let object = cstr_at(o.name).filter(|n| n.as_bytes() != b"vmlinux");
         let objname = object.unwrap_or(c_str!("vmlinux"));
+        if let Some(m) = object {
+            // Unlike upstream, which defers an object until its module
+            // loads, livegraft patches loaded objects only.
+            if !symbols::module_loaded(m) {
+                pr_err!("'{}': object '{}' is not loaded\n", name, m);
+                return Err(ENOENT);
+            }
+        }
+        // SAFETY: each funcs array ends with an entry whose old_name is NULL.
+        if unsafe { (*o.funcs).old_name.is_null() } {
+            pr_err!("'{}': object '{}' has no functions\n", name, objname);
+            return Err(EINVAL);
+        }
         let mut f = o.funcs;
         loop {
             // SAFETY: each funcs array ends with an entry whose old_name is NULL.
             let func = unsafe { &*f };
             let Some(fname) = cstr_at(func.old_name) else { break };
+            if fname.as_bytes().is_empty() {
+                pr_err!("'{}': empty function name in object '{}'\n", name, objname);
+                return Err(EINVAL);
+            }
+            // KSYM_NAME_LEN (512) with its NUL: no symbol has a longer name.
+            if fname.as_bytes().len() > 511 {
+                pr_err!(
+                    "'{}': function name of {} bytes in object '{}' is too long (at most 511)\n",
+                    name,
+                    fname.as_bytes().len(),
+                    objname
+                );
+                return Err(errno(sys::ENAMETOOLONG as i32));
+            }
             if func.new_func.is_null() {
                 pr_err!("'{}': function '{}' has no replacement\n", name, fname);
+                return Err(EINVAL);
+            }
+            // The replacement runs for as long as the patch is registered,
+            // which pins the patch module, and only that module: code
+            // elsewhere (vmlinux, another module) or data is refused.
+            // SAFETY: plain call; the patch module is loading (its init
+            // calls us), so its memory layout is stable.
+            if !unsafe { sys::lg_within_module_text(func.new_func as _, p.mod_) } {
+                let mut b = [0u8; 256];
+                let mut w = Buf { buf: &mut b, len: 0 };
+                let _ = symbols::describe(func.new_func as usize, &mut w);
+                let len = w.len;
+                let at = core::str::from_utf8(b.get(..len).unwrap_or(&[])).unwrap_or("?");
+                pr_err!("'{}': replacement for '{}' is not code of the patch module ({})\n", name, fname, at);
                 return Err(EINVAL);
             }
             let sympos = u64::try_from(func.old_sympos).unwrap_or(u64::MAX);

@@ -865,6 +865,17 @@ void lg_module_put(struct module *mod)
 }
 
 /*
+ * Whether addr is in the core text of mod (not its init text, freed after
+ * init, nor its data): a replacement must be code of its patch module, which
+ * livegraft pins while the patch is registered. The patch module is loading
+ * (its init calls us), so mod->mem[] is stable.
+ */
+bool lg_within_module_text(unsigned long addr, const struct module *mod)
+{
+	return within_module_mem_type(addr, mod, MOD_TEXT);
+}
+
+/*
  * Per-patch sysfs directory: the attribute tables are macros, so they live
  * here; show/store dispatch to Rust with the attribute's id.
  */

@@ -136,6 +136,25 @@ pub(crate) fn find(object: Option<&CStr>, name: &CStr, sympos: u64) -> Resolutio
     walk.search.verdict()
 }
 
+/// `module_kallsyms_on_each_symbol()`'s callback for `module_loaded`: the
+/// first symbol is enough.
+unsafe extern "C" fn on_any_symbol(data: *mut c_void, _name: *const c_char, _addr: c_ulong) -> c_int {
+    // SAFETY: `data` is the `bool` that `module_loaded` passed along.
+    unsafe { *data.cast::<bool>() = true };
+    1
+}
+
+/// Whether a module of that name is loaded (it has symbols): the walk of an
+/// unknown module's symbols visits none. Process context; may sleep.
+pub(crate) fn module_loaded(name: &CStr) -> bool {
+    let mut seen = false;
+    let data = (&mut seen as *mut bool).cast::<c_void>();
+    // SAFETY: `data` outlives the walk; `on_any_symbol` has the callback's
+    // prototype; `name` is NUL-terminated.
+    unsafe { sys::lg_module_kallsyms_on_each_symbol(name.as_char_ptr(), Some(on_any_symbol), data) };
+    seen
+}
+
 /// The disabled kprobes that resolved a batch of names. Unregistering them
 /// waits for an RCU grace period.
 struct Lookups {

@@ -1,7 +1,7 @@
 # The freezer is a safe point: a kthread whose loop calls try_to_freeze()
-# between units, stays runnable (so no stack check can pin it) and sleeps
-# only inside the patched lg_target_unit() holds both transitions open until
-# a real freeze of every task (/sys/power/pm_test = freezer, then a suspend
+# between units, is off its CPU only inside the patched lg_target_unit() (so
+# a stack check always finds the old function there) holds both transitions
+# open until a real freeze of every task (/sys/power/pm_test = freezer, then a suspend
 # request) sends it into __refrigerator(), where it switches; summary counts
 # it under "freezer" (summary's switched_freezer during a transition, the
 # "switched in" line of dmesg at its end). No unit mixes versions.
@@ -16,9 +16,10 @@ freeze_once() {
 	expect_dmesg "PM: suspend debug: Waiting for 5 second"
 }
 
+kthread_units_over() { [ "$(stat kthread units)" -gt "$1" ]; }
 load_core_and_target
 echo "ztask on" > $T
-wait_for 10 sh -c "[ \"\$(stat kthread units)\" -gt 5 ]"
+wait_for 20 kthread_units_over 5
 ok "the freezer-only kthread runs units"
 
 insmod $MODDIR/lg_testpatch.ko

@@ -31,7 +31,7 @@ check_wrap "decide path"
 # The fast path.
 echo unhold > $T
 wait_transition_done lg_tailpatch
-fast_path_is lg_tailpatch 2
+fast_path_is lg_tailpatch 3
 check_wrap "fast path"
 
 disable_patch lg_tailpatch

@@ -6,19 +6,22 @@
 # the request runs with no transition armed, changes nothing, and drops the
 # reference as its last action; then livegraft.ko unloads cleanly.
 # timeout: 180
+# The task spins inside the patched lg_target_spin() (lg_tailpatch replaces
+# it): a pass that finds it on its CPU queues the request, one that finds it
+# runnable stack-checks it and finds the old function.
 . ./lib.sh
 load_core_and_target
 kbusy_is() { grep -q "^kbusy $1$" $T; }
 ( echo kbusy > $T; echo "kbusy rc=$?" > /tmp/kbusy.rc ) &
 wait_for 10 kbusy_is 1
 ok "a task spins in the kernel"
-insmod $MODDIR/lg_testpatch.ko
+insmod $MODDIR/lg_tailpatch.ko
 wait_for 10 kbusy_is 2
 ok "the task sleeps in the kernel without having returned to user mode"
-wait_transition_done lg_testpatch 30
-expect_dmesg "livegraft: 'lg_testpatch': patching complete"
-disable_patch lg_testpatch
-expect_dmesg "livegraft: 'lg_testpatch': unpatching complete"
+wait_transition_done lg_tailpatch 30
+expect_dmesg "livegraft: 'lg_tailpatch': patching complete"
+disable_patch lg_tailpatch
+expect_dmesg "livegraft: 'lg_tailpatch': unpatching complete"
 expect_eq "$(cat /sys/module/livegraft/refcnt)" 1 "livegraft references: the sleeping task's request"
 expect_fail "rmmod livegraft while a request is queued" rmmod livegraft
 [ ! -e /tmp/kbusy.rc ] || fail "the task returned early: $(cat /tmp/kbusy.rc)"

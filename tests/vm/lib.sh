@@ -64,9 +64,12 @@ file_is() { [ "$(cat "$1" 2>/dev/null)" = "$2" ]; }
 # have_upstream_livepatch: true on a kernel with CONFIG_LIVEPATCH (the base
 # flavour, where its absence fails the scenario); false, with a "skip:" line,
 # on the debug flavour, which is built without it.
+# The flavour is read once, when a scenario starts: later /proc/cmdline may
+# be what a test patch of cmdline_proc_show() makes of it.
+LG_FLAVOUR=$(sed -n 's/.*lg\.flavour=\([^ ]*\).*/\1/p' /proc/cmdline)
 have_upstream_livepatch() {
 	[ -d /sys/kernel/livepatch ] && return 0
-	grep -q 'lg\.flavour=debug' /proc/cmdline || fail "no /sys/kernel/livepatch on a kernel that must have it"
+	[ "$LG_FLAVOUR" = debug ] || fail "no /sys/kernel/livepatch on a kernel that must have it"
 	echo "skip: upstream livepatch part (this flavour has no CONFIG_LIVEPATCH)"
 	return 1
 }

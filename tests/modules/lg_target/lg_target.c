@@ -207,12 +207,13 @@ static int freezable_fn(void *unused)
 }
 
 /*
- * A kthread whose only safe point is the freezer: it runs units, calls
- * try_to_freeze() between them and yield()s (stays runnable, so no stack
- * check can pin it), and never calls kthread_should_stop() (it stops on its
- * own flag). The only sleep is inside the patched lg_target_unit(), where a
- * stack check finds the old function. It switches when a freeze sends it
- * into __refrigerator(), between units.
+ * A kthread whose only safe point is the freezer: it runs units back to
+ * back, calling try_to_freeze() between them, and never calls
+ * kthread_should_stop() (it stops on its own flag). It is off its CPU only
+ * inside the patched lg_target_unit() (asleep in it, or preempted there),
+ * where a stack check finds the old function: nothing between two units
+ * lets it off the CPU for a stack check to find it clean. It switches when
+ * a freeze sends it into __refrigerator(), between units.
  */
 static struct task_struct *ztask_kthread;
 static atomic_t ztask_stop;
@@ -223,7 +224,6 @@ static int ztask_fn(void *unused)
 	while (!atomic_read(&ztask_stop)) {
 		lg_target_unit(LG_KIND_KTHREAD);
 		try_to_freeze();
-		yield();
 	}
 	return 0;
 }
@@ -252,7 +252,8 @@ static void work_fn(struct work_struct *w)
 /*
  * "kspin on": a kthread that never sleeps and passes no safe point until
  * "kspin off": it tests a plain flag, not kthread_should_stop(), and gives
- * the CPU away with yield(), never cond_resched(). Each iteration is a unit
+ * the CPU away with yield(), never cond_resched(), where a stack check of it
+ * while it is runnable finds it between two units. Each iteration is a unit
  * of kind "kspin": lg_target_a(), a BH work item (system_bh_wq, 6.9+) run on
  * top of this kthread in softirq context (queued with BH disabled, run by
  * local_bh_enable()), then lg_target_b(). No patched function encloses the
@@ -283,11 +284,18 @@ static int kspin_fn(void *unused)
 
 		OPTIMIZER_HIDE_VAR(fa);
 		OPTIMIZER_HIDE_VAR(fb);
+		/*
+		 * Not preemptible: a preempted kthread is stack-checked, and
+		 * mid-unit no patched function on its stack would stop it; only
+		 * the BH item's softirq context can then come between a and b.
+		 */
+		preempt_disable();
 		a = fa();
 		local_bh_disable();
 		queue_work(system_bh_wq, &kspin_bh_work);
 		local_bh_enable();
 		lg_target_record(LG_KIND_KSPIN, a, a, fb());
+		preempt_enable();
 		udelay(200);
 		yield();
 	}
@@ -309,11 +317,22 @@ static void kspin_off(void)
 
 /*
  * "kbusy": the writer spins in the kernel for 3 s, passing no safe point
- * (mdelay() and yield(), no cond_resched()), then sleeps uninterruptibly
+ * (in the patched lg_target_spin(): mdelay() and yield(); a pass that finds
+ * it runnable finds the old function on its stack), then sleeps uninterruptibly
  * until "kwake", all in one write(): a task that was running in the kernel
  * when a pass saw it, and then does not return to user mode for as long as
  * the test wants. "kbusy <state>" in the read: 1 spinning, 2 asleep.
  */
+/* Busy until @end (jiffies) without a safe point: mdelay() and yield(). */
+noinline void lg_target_spin(unsigned long end)
+{
+	while (time_before(jiffies, end)) {
+		mdelay(5);
+		yield();
+	}
+}
+EXPORT_SYMBOL_GPL(lg_target_spin);
+
 static atomic_t kbusy_state;
 static atomic_t kbusy_woken;
 static DECLARE_WAIT_QUEUE_HEAD(kbusy_wq);
@@ -324,10 +343,7 @@ static void kbusy(void)
 
 	atomic_set(&kbusy_woken, 0);
 	atomic_set(&kbusy_state, 1);
-	while (time_before(jiffies, end)) {
-		mdelay(5);
-		yield();
-	}
+	lg_target_spin(end);
 	atomic_set(&kbusy_state, 2);
 	wait_event(kbusy_wq, atomic_read(&kbusy_woken));
 	atomic_set(&kbusy_state, 0);

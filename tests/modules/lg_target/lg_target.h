@@ -21,6 +21,7 @@ int lg_target_block(void);
 void lg_target_hold(void);
 int lg_target_wrap(int x);
 int lg_target_tblock(void);
+void lg_target_spin(unsigned long end);
 
 /* Record one unit of work: the versions of unit, a and b that ran in it. */
 void lg_target_record(int kind, int v_unit, int v_a, int v_b);

@@ -16,6 +16,8 @@
  * It also replaces lg_target_hold(), so that a kthread sleeping in the old
  * one holds this patch's transition open (the per-task decision path).
  */
+#include <linux/delay.h>
+#include <linux/jiffies.h>
 #include <linux/module.h>
 #include "livegraft.h"
 #include "lg_target.h"
@@ -39,10 +41,20 @@ static noinline void new_tail_hold(void)
 	lg_target_record(LG_KIND_KTHREAD, 5, lg_target_a(), lg_target_b());
 }
 
+/* Same as the original: busy until @end without a safe point. */
+static noinline void new_tail_spin(unsigned long end)
+{
+	while (time_before(jiffies, end)) {
+		mdelay(5);
+		yield();
+	}
+}
+
 static struct livegraft_func funcs[] = {
 	{ .old_name = "lg_target_wrap", .new_func = new_tail_wrap,
 	  .orig_entry = LIVEGRAFT_ORIGINAL_ENTRY(orig_wrap) },
 	{ .old_name = "lg_target_hold", .new_func = new_tail_hold },
+	{ .old_name = "lg_target_spin", .new_func = new_tail_spin },
 	{ }
 };
 
