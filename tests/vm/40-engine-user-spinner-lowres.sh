@@ -5,9 +5,10 @@
 # point: a task_work the transition work queues for it when it finds it on a
 # CPU, run when the IPI or the tick returns to user mode), or by a stack
 # check when a pass finds it preempted (runnable, pinned by task_call_func()).
-# Both transitions complete. One more spinner is bound to each CPU, so that
-# whenever the transition work runs on one CPU the other CPU's spinner is on
-# its CPU: at least one transition switches a task at user_return.
+# Both transitions complete. Then with one spinner bound to each CPU and
+# nothing else busy, whenever the transition work runs on one CPU the other
+# CPU's spinner is on its CPU: at least one transition switches it at
+# user_return.
 # cmdline: highres=off
 # timeout: 180
 . ./lib.sh
@@ -16,23 +17,31 @@ load_core_and_target
 lg_spawn 40 > /tmp/spawn.out &
 spawner=$!
 wait_for 60 grep -q ready /tmp/spawn.out
+patch_and_unpatch() {
+	insmod $MODDIR/lg_testpatch.ko
+	wait_transition_done lg_testpatch 30
+	expect_dmesg "livegraft: 'lg_testpatch': patching complete"
+	echo 0 > $LG/lg_testpatch/enabled
+	wait_for 30 [ ! -e $LG/lg_testpatch ]
+	expect_dmesg "livegraft: 'lg_testpatch': unpatching complete"
+	rmmod lg_testpatch
+}
+patch_and_unpatch
+kill $spawner
+wait $spawner 2>/dev/null || true
+
+# Only one spinner per CPU now: while the transition work runs on one CPU,
+# the other CPU's spinner is on its CPU, and only user_return switches it.
+dmesg -c > /dev/null
 taskset -c 0 sh -c 'while :; do :; done' &
 spin0=$!
 taskset -c 1 sh -c 'while :; do :; done' &
 spin1=$!
-insmod $MODDIR/lg_testpatch.ko
-wait_transition_done lg_testpatch 30
-expect_dmesg "livegraft: 'lg_testpatch': patching complete"
-echo 0 > $LG/lg_testpatch/enabled
-wait_for 30 [ ! -e $LG/lg_testpatch ]
-expect_dmesg "livegraft: 'lg_testpatch': unpatching complete"
+patch_and_unpatch
 dmesg | grep "'lg_testpatch': switched in"
 n=$(dmesg | grep -Ec "'lg_testpatch': switched in [0-9]+ ms:.* user_return=[0-9]+")
 [ "$n" -ge 1 ] || fail "no task switched at user_return"
 ok "tasks switched at user_return in $n transitions"
 kill $spin0 $spin1
-kill $spawner
-wait $spawner 2>/dev/null || true
-rmmod lg_testpatch
 rmmod lg_target
 rmmod livegraft
