@@ -407,14 +407,23 @@ int lg_stack_walk(struct task_struct *task, lg_stack_consume_fn consume, void *c
 
 /*
  * idle_task() is not exported; livegraft resolves it by name at load (it is
- * a plain accessor, cpu_rq(cpu)->idle). NULL: not resolved, parked idle
- * tasks are then never checked and idle tasks switch in their own loop only.
+ * a plain accessor, cpu_rq(cpu)->idle) and calls it through a static call,
+ * a direct call (with IBT an indirect call of a function whose address the
+ * kernel never takes would fault). Unbound, parked idle tasks are never
+ * checked and idle tasks switch in their own loop only.
  */
-static struct task_struct *(*lg_idle_task_fn)(int cpu);
+static struct task_struct *lg_unbound_idle_task(int cpu)
+{
+	return NULL;
+}
+DEFINE_STATIC_CALL(lg_idle_task, lg_unbound_idle_task);
+static bool lg_idle_task_bound;
 
+/* Module init only, before any transition: process context. */
 void lg_set_idle_task_fn(unsigned long addr)
 {
-	WRITE_ONCE(lg_idle_task_fn, (struct task_struct *(*)(int))addr);
+	static_call_update(lg_idle_task, (typeof(&idle_task))addr);
+	WRITE_ONCE(lg_idle_task_bound, true);
 }
 
 /*
@@ -427,12 +436,11 @@ void lg_set_idle_task_fn(unsigned long addr)
  */
 int lg_call_if_idle_parked(lg_task_call_fn fn, void *data)
 {
-	struct task_struct *(*get)(int cpu) = READ_ONCE(lg_idle_task_fn);
 	struct task_struct *idle;
 
-	if (!get || !irqs_disabled())
+	if (!READ_ONCE(lg_idle_task_bound) || !irqs_disabled())
 		return -EAGAIN;
-	idle = get(smp_processor_id());
+	idle = static_call(lg_idle_task)(smp_processor_id());
 	if (!idle || idle == current || !(idle->flags & PF_IDLE))
 		return -EAGAIN;
 	/* Pairs with the release store of on_cpu in finish_task(). */
