@@ -1,7 +1,8 @@
 # A user task spinning alone on a nohz_full CPU: the CPU's tick is stopped
-# but for the residual 1 Hz one, and the task makes no syscall. It switches
-# on its way back to user mode from the transition's IPI (the user_return
-# request, counted as such), in both directions. (The engine before the
+# but for the residual 1 Hz one, and the task makes no syscall. Both
+# transitions complete: it switches on its way back to user mode from the
+# transition's IPI (user_return), or by a stack check when a pass finds it
+# preempted (which of the two is timing, so not asserted). (The engine before the
 # user_return safe point got it through that residual tick's
 # hrtimer_interrupt: 3.8 s for patching on the debug flavour.)
 # cmdline: nohz_full=1
@@ -24,7 +25,6 @@ for dir in patching unpatching; do
 	fi
 	expect_dmesg "livegraft: 'lg_testpatch': $dir complete"
 	dmesg | grep "'lg_testpatch': switched in"
-	expect_dmesg "livegraft: 'lg_testpatch': switched in [0-9]+ ms:.* user_return=[1-9]"
 done
 kill $spin
 rmmod lg_testpatch
