@@ -8,11 +8,22 @@
 # timeout: 180
 # The task spins inside the patched lg_target_spin() (lg_tailpatch replaces
 # it): a pass that finds it on its CPU queues the request, one that finds it
-# runnable stack-checks it and finds the old function.
+# runnable stack-checks it and finds the old function. The passes run on
+# livegraft's workers: on a CPU of its own the spinner is on its CPU whenever
+# a pass looks (sharing one with them, a preemptible kernel has it preempted
+# by the SCHED_FIFO worker at every pass, and it is only stack-checked). So
+# the workers go to cpu0 and the spinner to cpu1.
 . ./lib.sh
 load_core_and_target
+for comm in /proc/[0-9]*/comm; do
+	case "$(cat $comm 2>/dev/null)" in
+	livegraft|livegraft-setup)
+		pid=${comm#/proc/}; pid=${pid%/comm}
+		taskset -p -c 0 $pid > /dev/null ;;
+	esac
+done
 kbusy_is() { grep -q "^kbusy $1$" $T; }
-( echo kbusy > $T; echo "kbusy rc=$?" > /tmp/kbusy.rc ) &
+( taskset -c 1 sh -c "echo kbusy > $T"; echo "kbusy rc=$?" > /tmp/kbusy.rc ) &
 wait_for 10 kbusy_is 1
 ok "a task spins in the kernel"
 insmod $MODDIR/lg_tailpatch.ko
