@@ -9,6 +9,14 @@
 //! dropping the patch module's reference. Both are queued in
 //! `Registry::deferred` and done after the mutex is released.
 //!
+//! Unwinding never allocates: every allocation a patch's life needs (its
+//! names, function and directory lists, its slot in the registry and the
+//! batch of teardown actions that removes it) is made in `enable` before
+//! anything changes, so a failed allocation anywhere leaves the state as it
+//! was, and a patch removed later (disabled, or unwound half-way through
+//! its enabling) is torn down completely (scenario 63 fails each allocation
+//! in turn).
+//!
 //! Life of a patch (upstream's semantics, see anchors): the patch module's
 //! init calls `livegraft_enable_patch()`, which validates and resolves
 //! everything *before* changing anything, takes a reference on the patch
@@ -57,11 +65,14 @@ struct Patch {
     funcs: KVec<PatchFunc>,
     state: logic::Patch,
     dir: *mut sys::kobject,
-    /// `<object>/` directories and `<object>/<function,sympos>/` ones.
+    /// `<object>/` directories and `<object>/<function,sympos>/` ones
+    /// (room for one per function, reserved before any is created).
     objdirs: KVec<*mut sys::kobject>,
     funcdirs: KVec<*mut sys::kobject>,
     /// Whether the versions are on the sites' stacks (`<object>/patched`).
     pushed: bool,
+    /// The removal's actions (`Batch::for_patch`), taken by `drop_patch`.
+    teardown: Option<KBox<Batch>>,
 }
 
 /// The transition in progress.
@@ -85,6 +96,35 @@ enum Deferred {
     PutModule(*mut sys::module),
 }
 
+/// A patch's teardown actions, allocated with room for all of them when the
+/// patch is enabled, and chained into `Registry::deferred` without
+/// allocating when it goes.
+struct Batch {
+    actions: KVec<Deferred>,
+    next: Option<KBox<Batch>>,
+}
+
+impl Batch {
+    /// Room for the teardown of a patch with `dirs` function directories:
+    /// as many object directories at most, its own, the module reference.
+    fn for_patch(dirs: usize) -> Result<KBox<Batch>> {
+        let room = dirs.checked_mul(2).and_then(|n| n.checked_add(2)).ok_or(ENOMEM)?;
+        Ok(KBox::new(Batch { actions: KVec::with_capacity(room, GFP_KERNEL)?, next: None }, GFP_KERNEL)?)
+    }
+
+    /// Within the room `for_patch` made: never allocates (an action beyond
+    /// it would be a bug; it is dropped with a message rather than risk an
+    /// allocation failure half-way through a teardown).
+    fn add(&mut self, d: Deferred) {
+        if self.actions.len() < self.actions.capacity() {
+            // Within capacity, `push` does not allocate and cannot fail.
+            let _ = self.actions.push(d, GFP_NOWAIT);
+        } else {
+            pr_err!("teardown batch overflow: an action is lost\n");
+        }
+    }
+}
+
 /// Everything the mutex protects.
 struct Registry {
     patches: KVec<Option<KBox<Patch>>>,
@@ -96,7 +136,8 @@ struct Registry {
     /// Registered while any function is patched (`direct::PermanentAnchor`).
     anchor: Option<crate::direct::PermanentAnchor>,
     next_id: u32,
-    deferred: KVec<Deferred>,
+    /// Teardown batches to run once the mutex is released.
+    deferred: Option<KBox<Batch>>,
     root: *mut sys::kobject,
 }
 
@@ -138,7 +179,7 @@ impl Core {
                     retiring: None,
                     anchor: None,
                     next_id: 1,
-                    deferred: KVec::new(),
+                    deferred: None,
                     root,
                 }),
             }),
@@ -186,8 +227,15 @@ fn errno(e: i32) -> Error {
     Error::from_errno(-e)
 }
 
-/// Runs the deferred actions, outside the mutex.
-fn run_deferred(list: KVec<Deferred>) {
+/// Runs the deferred batches, outside the mutex.
+fn run_deferred(mut chain: Option<KBox<Batch>>) {
+    while let Some(mut batch) = chain {
+        run_actions(&batch.actions);
+        chain = batch.next.take();
+    }
+}
+
+fn run_actions(list: &KVec<Deferred>) {
     for d in list.iter() {
         match *d {
             // SAFETY: the directory was created by `lg_patch_dir_create`
@@ -210,7 +258,7 @@ fn with_registry<R>(f: impl FnOnce(&mut Registry) -> R) -> Option<R> {
     let (r, deferred) = {
         let mut reg = st.registry.lock();
         let r = f(&mut reg);
-        (r, core::mem::replace(&mut reg.deferred, KVec::new()))
+        (r, reg.deferred.take())
     };
     run_deferred(deferred);
     Some(r)
@@ -485,6 +533,12 @@ impl Registry {
         }
     }
 
+    /// Chains a teardown batch for `run_deferred` (no allocation).
+    fn defer(&mut self, mut batch: KBox<Batch>) {
+        batch.next = self.deferred.take();
+        self.deferred = Some(batch);
+    }
+
     fn enable(&mut self, parsed: Parsed) -> Result {
         let name = &parsed.name;
         if self.patches.iter().flatten().any(|p| p.name.as_bytes() == name.as_bytes()) {
@@ -495,71 +549,76 @@ impl Registry {
             pr_err!("'{}': another transition is in progress\n", &**name);
             return Err(EBUSY);
         }
+        // Every allocation of the patch's life that unwinding would need,
+        // before anything changes (see the file comment).
+        let nfuncs = parsed.funcs.len();
+        let pname = CString::try_from(&**name)?;
+        let mut names = KVec::with_capacity(nfuncs, GFP_KERNEL)?;
+        for (fname, _, _, _) in parsed.funcs.iter() {
+            names.push(CString::try_from(&**fname)?, GFP_KERNEL)?;
+        }
+        let mut funcs = KVec::with_capacity(nfuncs, GFP_KERNEL)?;
+        let objdirs = KVec::with_capacity(parsed.layout.len(), GFP_KERNEL)?;
+        let funcdirs = KVec::with_capacity(parsed.layout.len(), GFP_KERNEL)?;
+        let mut teardown = Batch::for_patch(parsed.layout.len())?;
+        let uninit = KBox::<Patch>::new_uninit(GFP_KERNEL)?;
+        if !self.patches.iter().any(|p| p.is_none()) {
+            self.patches.reserve(1, GFP_KERNEL)?;
+        }
         // SAFETY: `module` is the caller's THIS_MODULE, in its init function.
         if !unsafe { sys::lg_try_module_get(parsed.module) } {
             return Err(ENODEV);
         }
-        let mut funcs = KVec::new();
-        for (fname, addr, old, new) in parsed.funcs.iter() {
+        for ((_, addr, old, new), fname) in parsed.funcs.iter().zip(names) {
+            // A new site (the only allocation left here) is reaped below if
+            // the patch does not come to use it.
             let made = self
-                .site_for(*addr, fname, *old)
+                .site_for(*addr, &fname, *old)
                 .and_then(|site| Ok((site, KBox::new(Version::new(new.start, *new), GFP_KERNEL)?)));
             let (site, version) = match made {
                 Ok(v) => v,
                 Err(e) => {
+                    drop(funcs);
                     self.reap_sites();
-                    self.deferred.push(Deferred::PutModule(parsed.module), GFP_KERNEL).ok();
+                    teardown.add(Deferred::PutModule(parsed.module));
+                    self.defer(teardown);
                     return Err(e);
                 }
             };
-            if let Err(e) = funcs.push(
-                PatchFunc { name: CString::try_from(&**fname)?, site, version },
-                GFP_KERNEL,
-            ) {
-                self.reap_sites();
-                self.deferred.push(Deferred::PutModule(parsed.module), GFP_KERNEL).ok();
-                return Err(e.into());
-            }
+            // Within the capacity reserved above: cannot fail.
+            let _ = funcs.push(PatchFunc { name: fname, site, version }, GFP_NOWAIT);
         }
         // SAFETY: `root` is our live sysfs root and `name` a valid C string.
         let dir = unsafe { sys::lg_patch_dir_create(self.root, name.as_char_ptr()) };
         if dir.is_null() {
+            drop(funcs);
             self.reap_sites();
-            self.deferred.push(Deferred::PutModule(parsed.module), GFP_KERNEL).ok();
+            teardown.add(Deferred::PutModule(parsed.module));
+            self.defer(teardown);
             return Err(ENOMEM);
         }
         let id = PatchId(self.next_id);
         self.next_id = self.next_id.wrapping_add(1);
-        let patch = KBox::new(
+        let patch = KBox::write(
+            uninit,
             Patch {
                 id,
-                name: CString::try_from(&**name)?,
+                name: pname,
                 module: parsed.module,
                 funcs,
                 state: logic::Patch::new(),
                 dir,
-                objdirs: KVec::new(),
-                funcdirs: KVec::new(),
+                objdirs,
+                funcdirs,
                 pushed: false,
+                teardown: Some(teardown),
             },
-            GFP_KERNEL,
         );
-        let patch = match patch {
-            Ok(p) => p,
-            Err(e) => {
-                self.reap_sites();
-                self.deferred.push(Deferred::RemoveDir(dir), GFP_KERNEL).ok();
-                self.deferred.push(Deferred::PutModule(parsed.module), GFP_KERNEL).ok();
-                return Err(e.into());
-            }
-        };
         if let Some(slot) = self.patches.iter_mut().find(|p| p.is_none()) {
             *slot = Some(patch);
-        } else if let Err(e) = self.patches.push(Some(patch), GFP_KERNEL) {
-            self.reap_sites();
-            self.deferred.push(Deferred::RemoveDir(dir), GFP_KERNEL).ok();
-            self.deferred.push(Deferred::PutModule(parsed.module), GFP_KERNEL).ok();
-            return Err(e.into());
+        } else {
+            // Within the capacity reserved above: cannot fail.
+            let _ = self.patches.push(Some(patch), GFP_NOWAIT);
         }
         if let Err(e) = self.build_tree(id, &parsed.layout) {
             self.drop_patch(id);
@@ -577,12 +636,19 @@ impl Registry {
 
     /// Creates `<patch>/<object>/` (with `patched`) and
     /// `<patch>/<object>/<function,sympos>/`, as upstream's sysfs tree.
+    /// Every directory created is recorded without allocating (room for
+    /// one of each per function was reserved by `enable`), so `drop_patch`
+    /// removes whatever exists if this fails half-way.
     fn build_tree(&mut self, id: PatchId, layout: &KVec<(CString, CString)>) -> Result {
         let i = self.patch_index(id).ok_or(ENOENT)?;
         let p = self.patches.as_mut_slice().get_mut(i).and_then(|p| p.as_mut()).ok_or(ENOENT)?;
-        let mut objects: KVec<(&CStr, *mut sys::kobject)> = KVec::new();
-        for (object, func) in layout.iter() {
-            let existing = objects.iter().find(|(n, _)| n.as_bytes() == object.as_bytes()).map(|(_, k)| *k);
+        // Per directory in objdirs, the layout entry that named its object.
+        let mut named_by: KVec<usize> = KVec::with_capacity(layout.len(), GFP_KERNEL)?;
+        for (at, (object, func)) in layout.iter().enumerate() {
+            let existing = named_by
+                .iter()
+                .position(|&j| layout.get(j).map_or(false, |(o, _)| o.as_bytes() == object.as_bytes()))
+                .and_then(|k| p.objdirs.get(k).copied());
             let obj = match existing {
                 Some(k) => k,
                 None => {
@@ -591,8 +657,9 @@ impl Registry {
                     if k.is_null() {
                         return Err(ENOMEM);
                     }
-                    p.objdirs.push(k, GFP_KERNEL)?;
-                    objects.push((&**object, k), GFP_KERNEL)?;
+                    // Within the capacities reserved: cannot fail.
+                    let _ = p.objdirs.push(k, GFP_NOWAIT);
+                    let _ = named_by.push(at, GFP_NOWAIT);
                     k
                 }
             };
@@ -601,7 +668,8 @@ impl Registry {
             if f.is_null() {
                 return Err(ENOMEM);
             }
-            p.funcdirs.push(f, GFP_KERNEL)?;
+            // Within the capacity reserved by `enable`: cannot fail.
+            let _ = p.funcdirs.push(f, GFP_NOWAIT);
         }
         Ok(())
     }
@@ -609,19 +677,20 @@ impl Registry {
     /// Removes a patch that is not on any stack.
     fn drop_patch(&mut self, id: PatchId) {
         let Some(i) = self.patch_index(id) else { return };
-        let Some(p) = self.patches.as_mut_slice().get_mut(i).and_then(|slot| slot.take()) else { return };
-        {
+        let Some(mut p) = self.patches.as_mut_slice().get_mut(i).and_then(|slot| slot.take()) else { return };
+        if let Some(mut t) = p.teardown.take() {
             // Children before parents: a kobject pins its parent.
             for &f in p.funcdirs.iter() {
-                self.deferred.push(Deferred::PutKobj(f), GFP_KERNEL).ok();
+                t.add(Deferred::PutKobj(f));
             }
             for &o in p.objdirs.iter() {
-                self.deferred.push(Deferred::RemoveObjDir(o), GFP_KERNEL).ok();
+                t.add(Deferred::RemoveObjDir(o));
             }
-            self.deferred.push(Deferred::RemoveDir(p.dir), GFP_KERNEL).ok();
+            t.add(Deferred::RemoveDir(p.dir));
             if !p.state.forced {
-                self.deferred.push(Deferred::PutModule(p.module), GFP_KERNEL).ok();
+                t.add(Deferred::PutModule(p.module));
             }
+            self.defer(t);
         }
         // Functions left without versions are unhooked now, before the
         // patch's directory goes (once a disable is seen complete, the
