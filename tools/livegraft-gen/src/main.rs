@@ -26,7 +26,8 @@ const LONG_HELP: &str = r#"MANIFEST (<PATCH_DIR>/patch.toml):
                                      #   (letters, digits and _, at most 55 characters)
   description = "cat /proc/cmdline prints a patched message"
                                      # required: one line, without " or \
-  source = "replacements.rs"         # optional (this is the default), relative to PATCH_DIR
+  source = "replacements.rs"         # optional (this is the default), relative to PATCH_DIR;
+                                     #   a .c file makes a C patch (see C SOURCES)
 
   [[function]]                       # one table per replaced function
   target = "cmdline_proc_show"       # the kernel function to replace
@@ -44,7 +45,27 @@ const LONG_HELP: &str = r#"MANIFEST (<PATCH_DIR>/patch.toml):
                                      #   of the target by its own name runs the patched
                                      #   function again, as under upstream livepatch.
 
+  [[symbol]]                         # optional, one per non-exported kernel symbol the source uses
+  name = "lg_target_scale"           # a function or variable (static ones included)
+  object = "lg_target"               # optional: "vmlinux" (default) or a module name
+  sympos = 0                         # optional: as for functions
+  type = "int (int)"                 # C source: its C type; used as LIVEGRAFT_SYM(lg_target_scale)
+                                     # Rust source: "fn(c_int) -> c_int" (core::ffi types) or a
+                                     #   variable's type ("c_int": an atomic); used through the typed
+                                     #   accessor crate::symbols::lg_target_scale()
+                                     # livegraft resolves them all (kallsyms) before the patch is
+                                     #   enabled; one that does not resolve fails the load, with
+                                     #   nothing registered (checked now against System.map/--module-ko)
+
   Unknown keys are errors. Every problem in the patch is reported at once.
+
+C SOURCES (source = "fix.c"):
+  The replacements are C functions of fix.c (they may be static), with the targets' prototypes.
+  The generated module includes it after livegraft.h, livegraft_symbols.h and the [[symbol]]
+  declarations, and compiles it with the kernel's flags and headers (Kbuild); headers beside
+  fix.c are found; compiler messages name fix.c and its own lines. An `original` is declared by
+  fix.c (e.g. `extern typeof(target) orig_target;`) and defined by livegraft-gen. See
+  samples/target_static_c.
 
 REPLACEMENT SOURCE (<PATCH_DIR>/replacements.rs):
   use core::ffi::{c_int, c_void};
@@ -372,13 +393,18 @@ fn run(cli: &Cli) -> Result<(), u8> {
                         "build",
                         e.message,
                         format!(
-                            "the command was: {}\nthe generated source is kept in {}; its log is make.log there\n\
-                             replacements.rs there is {} with {} header line(s) added: subtract {} from its line numbers",
+                            "the command was: {}\nthe generated source is kept in {}; its log is make.log there\n{}",
                             cfg.command_line(),
                             cfg.out.display(),
-                            source.display(),
-                            offset,
-                            offset
+                            if plan.lang == validate::Lang::C {
+                                format!("compiler messages name {} and its own line numbers", source.display())
+                            } else {
+                                format!(
+                                    "replacements.rs there is {} with {offset} header line(s) added: subtract {offset} \
+                                     from its line numbers",
+                                    source.display()
+                                )
+                            }
                         )
                     )
                 );
