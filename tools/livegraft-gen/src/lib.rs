@@ -9,6 +9,7 @@
 //! Problems are [`diag::Diagnostic`]s, all reported at once.
 
 pub mod build;
+pub mod checks;
 pub mod diag;
 pub mod generate;
 pub mod manifest;

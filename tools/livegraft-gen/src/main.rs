@@ -162,6 +162,21 @@ struct Cli {
     #[arg(long, value_name = "FILE", num_args = 1.., action = ArgAction::Append)]
     symvers: Vec<PathBuf>,
 
+    /// The target's vmlinux, for the traceability of vmlinux targets (its
+    /// __mcount_loc) when --kdir has none [default: <kdir>/vmlinux].
+    #[arg(long, value_name = "FILE")]
+    vmlinux: Option<PathBuf>,
+
+    /// A copy of the target's /sys/kernel/tracing/available_filter_functions:
+    /// the traceable functions, for a kernel without a build tree.
+    #[arg(long = "available-filter-functions", value_name = "FILE")]
+    available_filter_functions: Option<PathBuf>,
+
+    /// A target whose traceability cannot be checked is only a warning
+    /// (livegraft checks it at load time) instead of an error.
+    #[arg(long = "unchecked-trace")]
+    unchecked_trace: bool,
+
     /// No progress display and no warnings; only errors and the result path.
     #[arg(short, long, conflicts_with = "verbose")]
     quiet: bool,
@@ -232,6 +247,9 @@ fn check_cli(cli: &Cli) -> Result<(), u8> {
         ));
     }
     let files = cli.system_map.iter().map(|f| (f, "--system-map"));
+    let files = files
+        .chain(cli.vmlinux.iter().map(|f| (f, "--vmlinux")))
+        .chain(cli.available_filter_functions.iter().map(|f| (f, "--available-filter-functions")));
     let files = files.chain(cli.module_ko.iter().map(|f| (f, "--module-ko")));
     for (f, opt) in files.chain(cli.symvers.iter().map(|f| (f, "--symvers"))) {
         if !f.is_file() {
@@ -284,6 +302,10 @@ fn run(cli: &Cli) -> Result<(), u8> {
         system_map: map,
         mcount: &kernel.mcount,
         modules: &kernel.modules,
+        exports: kernel.exports.as_ref(),
+        kdir: cli.kdir.as_deref(),
+        filter_functions: kernel.filter_functions.as_ref(),
+        allow_unchecked_trace: cli.unchecked_trace,
     };
     let (plan, more) = validate::validate(&manifest, &inputs);
     diags.extend(more);
@@ -385,6 +407,24 @@ fn run(cli: &Cli) -> Result<(), u8> {
             Err(e) => {
                 if let Some(log) = &e.log {
                     eprint!("{log}");
+                    for n in livegraft_gen::checks::modpost_undefined(log) {
+                        eprintln!(
+                            "{}",
+                            Diagnostic::error(
+                                source.display().to_string(),
+                                "undefined symbol",
+                                format!(
+                                    "`{n}` is not exported to modules (not in the tree's Module.symvers or \
+                                     --symvers) and not declared as a [[symbol]]"
+                                ),
+                                format!(
+                                    "declare it in patch.toml:\n[[symbol]]\nname = \"{n}\"\ntype = \"...\"  \
+                                     # its C type\nand use it as LIVEGRAFT_SYM({n}) (C) or crate::symbols::{n}() \
+                                     (Rust); or, if a module exports it, pass its Module.symvers with --symvers"
+                                ),
+                            )
+                        );
+                    }
                 }
                 eprintln!(
                     "{}",
@@ -423,6 +463,8 @@ struct KernelData {
     map: Option<(String, SystemMap)>,
     mcount: Mcount,
     modules: Vec<(String, String, ModuleSymbols)>,
+    exports: Option<std::collections::HashSet<String>>,
+    filter_functions: Option<std::collections::HashSet<String>>,
 }
 
 /// Loads System.map, vmlinux's ftrace call sites and the --module-ko files;
@@ -476,10 +518,10 @@ fn load_kernel_data(cli: &Cli, diags: &mut Vec<Diagnostic>) -> KernelData {
             }
         }
     });
-    let mcount = match &cli.kdir {
+    let vmlinux = cli.vmlinux.clone().or_else(|| cli.kdir.as_ref().map(|k| k.join("vmlinux")));
+    let mcount = match &vmlinux {
         None => Mcount::NoKdir,
-        Some(k) => {
-            let v = k.join("vmlinux");
+        Some(v) => {
             let name = v.display().to_string();
             match std::fs::read(&v) {
                 Err(_) => Mcount::NoVmlinux(name),
@@ -518,9 +560,35 @@ fn load_kernel_data(cli: &Cli, diags: &mut Vec<Diagnostic>) -> KernelData {
             )),
         }
     }
+    // Exports: the tree's Module.symvers and every --symvers.
+    let mut exports: Option<std::collections::HashSet<String>> = None;
+    let tree = cli.kdir.as_ref().map(|k| k.join("Module.symvers")).filter(|p| p.is_file());
+    for p in tree.iter().chain(cli.symvers.iter()) {
+        if let Ok(text) = std::fs::read_to_string(p) {
+            exports
+                .get_or_insert_with(Default::default)
+                .extend(livegraft_gen::checks::parse_symvers(&text));
+        }
+    }
+    let filter_functions = cli.available_filter_functions.as_ref().and_then(|p| {
+        match std::fs::read_to_string(p) {
+            Ok(t) => Some(livegraft_gen::checks::parse_filter_functions(&t)),
+            Err(e) => {
+                diags.push(Diagnostic::error(
+                    p.display().to_string(),
+                    "--available-filter-functions",
+                    format!("cannot read: {e}"),
+                    "check the path",
+                ));
+                None
+            }
+        }
+    });
     KernelData {
         map,
         mcount,
         modules,
+        exports,
+        filter_functions,
     }
 }

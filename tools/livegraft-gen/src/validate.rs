@@ -47,6 +47,16 @@ pub struct Inputs<'a> {
     pub mcount: &'a Mcount,
     /// Symbols of target modules: (path as given, module name, symbols).
     pub modules: &'a [(String, String, ModuleSymbols)],
+    /// The symbols exported to modules (`<kdir>/Module.symvers` and every
+    /// `--symvers`), if any was read.
+    pub exports: Option<&'a HashSet<String>>,
+    /// The built kernel tree, for its headers (static inline hints).
+    pub kdir: Option<&'a Path>,
+    /// The traceable functions of `--available-filter-functions`.
+    pub filter_functions: Option<&'a HashSet<String>>,
+    /// `--unchecked-trace`: a target whose traceability cannot be checked is
+    /// a warning, not an error.
+    pub allow_unchecked_trace: bool,
 }
 
 /// The language of the replacement source, from its extension.
@@ -239,6 +249,7 @@ pub fn validate(m: &Manifest, inputs: &Inputs<'_>) -> (Option<Plan>, Vec<Diagnos
     let mut unchecked_vmlinux = Vec::new();
     let mut unchecked_modules: Vec<String> = Vec::new();
     let mut untraced = Vec::new();
+    let mut unchecked_trace_modules: Vec<String> = Vec::new();
     for f in &m.functions {
         let entry = f.entry();
         let bad = |k: &str| f.bad_keys.iter().any(|b| b == k);
@@ -354,19 +365,41 @@ pub fn validate(m: &Manifest, inputs: &Inputs<'_>) -> (Option<Plan>, Vec<Diagnos
         if o == VMLINUX {
             match inputs.system_map {
                 Some((map_name, map)) => {
-                    if let Some(addr) = v.vmlinux_target(map_name, map, t, s, f, &entry) {
-                        if let Mcount::Loaded(set) = inputs.mcount {
+                    if let Some(addr) = v.vmlinux_target(map_name, map, t, s, f, &entry, inputs) {
+                        if let Some(names) = inputs.filter_functions {
+                            if !names.contains(t) {
+                                untraced.push((entry.clone(), f.line, t.clone()));
+                            }
+                        } else if let Mcount::Loaded(set) = inputs.mcount {
                             if !symbols::is_traceable(set, addr) {
                                 untraced.push((entry.clone(), f.line, t.clone()));
                             }
                         }
                     }
                 }
-                None => unchecked_vmlinux.push(t.clone()),
+                None => match inputs.filter_functions {
+                    Some(names) if !names.contains(t) => untraced.push((entry.clone(), f.line, t.clone())),
+                    Some(_) => {}
+                    None => unchecked_vmlinux.push(t.clone()),
+                },
             }
         } else {
             match inputs.modules.iter().find(|(_, n, _)| n == o) {
-                Some((path, _, syms)) => v.module_target(path, syms, t, s, f, &entry),
+                Some((path, _, syms)) => {
+                    if v.module_target(path, syms, t, s, f, &entry) {
+                        match (&syms.traced, inputs.filter_functions) {
+                            (_, Some(names)) if !names.contains(t) => {
+                                untraced.push((entry.clone(), f.line, t.clone()))
+                            }
+                            (_, Some(_)) => {}
+                            (Some(traced), None) if !traced.contains(t) => {
+                                untraced.push((entry.clone(), f.line, t.clone()))
+                            }
+                            (Some(_), None) => {}
+                            (None, None) => unchecked_trace_modules.push(path.clone()),
+                        }
+                    }
+                }
                 None => {
                     if !unchecked_modules.contains(o) {
                         unchecked_modules.push(o.clone());
@@ -400,6 +433,25 @@ pub fn validate(m: &Manifest, inputs: &Inputs<'_>) -> (Option<Plan>, Vec<Diagnos
              replace a traceable caller instead",
         );
     }
+    let unchecked = |what: String, help: &str| {
+        if inputs.allow_unchecked_trace {
+            Diagnostic::warning(file, "traceability", what + ": checked at load time", help)
+        } else {
+            Diagnostic::error(
+                file,
+                "traceability",
+                what,
+                format!("{help}; or pass --unchecked-trace to leave the check to load time"),
+            )
+        }
+    };
+    for path in unchecked_trace_modules {
+        v.diags.push(unchecked(
+            format!("traceability of the targets in {path} not checked (it has no __mcount_loc)"),
+            "pass a .ko built with ftrace, or --available-filter-functions <copy of \
+             /sys/kernel/tracing/available_filter_functions of the target>",
+        ));
+    }
     let vmlinux_targets = m
         .functions
         .iter()
@@ -414,7 +466,7 @@ pub fn validate(m: &Manifest, inputs: &Inputs<'_>) -> (Option<Plan>, Vec<Diagnos
             ),
             "pass --kdir <built kernel tree> (or --system-map <System.map>) to check them now",
         ));
-    } else if vmlinux_targets && inputs.system_map.is_some() {
+    } else if vmlinux_targets && inputs.system_map.is_some() && inputs.filter_functions.is_none() {
         let why = match inputs.mcount {
             Mcount::Loaded(_) => None,
             Mcount::NoKdir => Some("no --kdir to read vmlinux from".to_string()),
@@ -424,11 +476,10 @@ pub fn validate(m: &Manifest, inputs: &Inputs<'_>) -> (Option<Plan>, Vec<Diagnos
             )),
         };
         if let Some(why) = why {
-            v.diags.push(Diagnostic::warning(
-                file,
-                "vmlinux targets",
-                format!("traceability not checked ({why}): checked at load time"),
-                "pass --kdir <built kernel tree> with its vmlinux to check it now",
+            v.diags.push(unchecked(
+                format!("traceability of the vmlinux targets not checked ({why})"),
+                "pass --kdir <built kernel tree> with its vmlinux, --vmlinux <vmlinux of the target>, or \
+                 --available-filter-functions <copy of /sys/kernel/tracing/available_filter_functions>",
             ));
         }
     }
@@ -456,6 +507,9 @@ pub fn validate(m: &Manifest, inputs: &Inputs<'_>) -> (Option<Plan>, Vec<Diagnos
     }
 
     let symbols = v.symbols(m, inputs, lang);
+    if let (Some(decls), Some(exports)) = (&decls, inputs.exports) {
+        v.referenced(decls, exports, &symbols, m, inputs);
+    }
 
     let errors = m.parse_errors > 0 || v.diags.iter().any(Diagnostic::is_error);
     let plan = match (name, description, source_text, errors) {
@@ -832,6 +886,7 @@ impl Validator<'_> {
         sympos: u64,
         f: &FunctionTable,
         entry: &str,
+        inputs: &Inputs<'_>,
     ) -> Option<u64> {
         let line = f.target.as_ref().map_or(f.line, |t| t.line);
         let funcs = map.functions(t);
@@ -846,7 +901,14 @@ impl Validator<'_> {
                 return None;
             }
             let similar = map.similar(t);
-            let help = if similar.iter().any(|s| s.contains('.')) {
+            let inline = match (inputs.kdir, inputs.exports) {
+                (Some(k), Some(e)) => crate::checks::static_inline_hint(k, t, e),
+                _ => None,
+            };
+            let help = if let Some(h) = inline {
+                format!("{h}; livegraft can only replace functions with a symbol: replace a traceable caller, \
+                         or the exported function it calls")
+            } else if similar.iter().any(|s| s.contains('.')) {
                 format!(
                     "the compiler only emitted specialised copies ({}): livegraft cannot patch those; \
                      patch its callers instead",
@@ -908,7 +970,7 @@ impl Validator<'_> {
         sympos: u64,
         f: &FunctionTable,
         entry: &str,
-    ) {
+    ) -> bool {
         let line = f.target.as_ref().map_or(f.line, |t| t.line);
         let kinds = syms.kallsyms.get(t).map_or(&[][..], Vec::as_slice);
         if !kinds.iter().any(|&is_fn| is_fn) {
@@ -922,7 +984,7 @@ impl Validator<'_> {
                         .to_string(),
                 },
             );
-            return;
+            return false;
         }
         let at: Vec<usize> = (1..=kinds.len()).collect();
         let line = f.sympos.as_ref().map_or(line, |s| s.line);
@@ -937,7 +999,7 @@ impl Validator<'_> {
                 .join(", ")
         );
         match resolve_in(&at, sympos) {
-            Resolution::Found(pos) if kinds[pos - 1] => {}
+            Resolution::Found(pos) if kinds[pos - 1] => return true,
             Resolution::Found(_) => self.err(
                 entry,
                 line,
@@ -960,6 +1022,7 @@ impl Validator<'_> {
                 help,
             ),
         }
+        false
     }
 }
 
@@ -1117,6 +1180,73 @@ impl Validator<'_> {
             return None;
         }
         Some(n.value.clone())
+    }
+}
+
+impl Validator<'_> {
+    /// Every kernel function the Rust source declares in an `extern` block
+    /// must be exported to modules or declared as a `[[symbol]]`: modpost
+    /// would refuse it at build time with a terse message, or, for a name
+    /// it did not check, the module would not load.
+    fn referenced(
+        &mut self,
+        decls: &[scan::FnDef],
+        exports: &HashSet<String>,
+        symbols: &[SymbolPlan],
+        m: &Manifest,
+        inputs: &Inputs<'_>,
+    ) {
+        let src = source_display(m, inputs);
+        let originals: HashSet<&str> = m
+            .functions
+            .iter()
+            .filter_map(|f| f.original.as_ref().map(|o| o.value.as_str()))
+            .collect();
+        let mut seen = HashSet::new();
+        for d in decls {
+            let n = d.name.as_str();
+            if originals.contains(n) || exports.contains(n) || !seen.insert(n) {
+                continue;
+            }
+            let declared = symbols.iter().any(|s| s.name == n);
+            if declared {
+                self.diags.push(
+                    Diagnostic::error(
+                        src.as_str(),
+                        "extern block",
+                        format!("`{n}` is declared as a [[symbol]] but also imported by name here"),
+                        format!("a non-exported symbol cannot be linked by name: remove this declaration and call \
+                                 crate::symbols::{n}() instead"),
+                    )
+                    .at_line(d.line),
+                );
+                continue;
+            }
+            let inline = inputs
+                .kdir
+                .and_then(|k| crate::checks::static_inline_hint(k, n, exports));
+            let help = match inline {
+                Some(h) => h,
+                None => format!(
+                    "declare it in patch.toml and call it through its accessor:\n[[symbol]]\nname = \"{n}\"\n\
+                     object = \"vmlinux\"    # or the module that defines it\ntype = \"fn(...) -> ...\"  \
+                     # its prototype, core::ffi types\nthen call crate::symbols::{n}() and drop the `extern` \
+                     declaration; or, if it is exported by a module, pass that module's Module.symvers with --symvers"
+                ),
+            };
+            self.diags.push(
+                Diagnostic::error(
+                    src.as_str(),
+                    "extern block",
+                    format!(
+                        "`{n}` is not exported to modules (not in the tree's Module.symvers or --symvers) \
+                         and not declared as a [[symbol]]"
+                    ),
+                    help,
+                )
+                .at_line(d.line),
+            );
+        }
     }
 }
 
