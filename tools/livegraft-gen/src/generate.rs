@@ -166,6 +166,19 @@ fn c_main(plan: &Plan, gen: &str) -> String {
         }
     }
     w.push_str("\n#include \"replacements.c\"\n");
+    w.push_str(
+        "\n/*\n * Each replacement has its target's prototype: where the headers fix.c\n \
+         * includes declare the target, a different prototype is a compile error\n \
+         * (\"conflicting types\", with the kernel's declaration as a note).\n */\n",
+    );
+    for f in plan.objects.iter().flat_map(|o| &o.funcs) {
+        let _ = writeln!(
+            w,
+            "extern __typeof__({r}) {t};\t/* replacement {r} of {t}: same prototype */",
+            r = f.replacement,
+            t = f.target
+        );
+    }
     if has_originals(plan) {
         w.push_str("\n/* The originals the replacements call (`original`; declared by the source). */\n");
         for f in plan.objects.iter().flat_map(|o| &o.funcs) {

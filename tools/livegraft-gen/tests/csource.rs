@@ -126,3 +126,18 @@ fn source_extension_must_be_rs_or_c() {
         "{e:#?}"
     );
 }
+
+#[test]
+fn c_replacements_are_checked_against_the_targets_declaration() {
+    let (plan, diags) = check_in(&repo().join("samples/target_static_c"), &Env::default());
+    let plan = plan.unwrap_or_else(|| panic!("{diags:#?}"));
+    let files = render(&plan, "m");
+    let main = &files.iter().find(|(n, _)| n == "livegraft_static_c.c").unwrap().1;
+    // After the source: a redeclaration of the target with the replacement's
+    // type, which the compiler refuses if a header declares it differently.
+    let inc = main.find("#include \"replacements.c\"").unwrap();
+    let decl = main
+        .find("extern __typeof__(fixed_lg_target_fix) lg_target_fix;")
+        .unwrap_or_else(|| panic!("{main}"));
+    assert!(decl > inc, "{main}");
+}
