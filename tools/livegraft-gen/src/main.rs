@@ -100,15 +100,27 @@ WORKFLOW:
 
 CHECKS:
   Always: names, duplicates, that each replacement is a top-level `pub extern "C" fn` of
-  the source and each original a visible declaration of a top-level `extern` block. With a
-  System.map (--system-map, or <kdir>/System.map): each vmlinux target exists, is a function
-  and is unambiguous. With <kdir>/vmlinux: it has an ftrace call site (its address is in
-  __mcount_loc). With --module-ko: module targets are functions of that
-  .ko. What cannot be checked is reported as a warning, and checked by livegraft at load time.
+  the Rust source (a function definition of a C source) and each original a visible
+  declaration of a top-level `extern` block. With a System.map (--system-map, or
+  <kdir>/System.map): each vmlinux target and [[symbol]] exists, is unambiguous, and targets
+  are functions; a static inline (no symbol) gets a hint to the exported functions it calls,
+  from the headers of --kdir. Traceability: a vmlinux target must have an ftrace call site
+  (__mcount_loc of <kdir>/vmlinux or --vmlinux, or its name in --available-filter-functions);
+  a module target likewise (the .ko's own __mcount_loc, via --module-ko); when targets were
+  checked but their traceability cannot be, that is an error unless --unchecked-trace.
+  With Module.symvers (<kdir>'s and --symvers): each function a Rust source imports in an
+  `extern` block is exported or declared as a [[symbol]] (an error names the symbol and the
+  fix); for a C source modpost's undefined symbols get the same explanation after --build.
+  A C replacement must have its target's prototype where a header fix.c includes declares
+  it (a compile error otherwise). What cannot be checked without kernel files is reported as
+  a warning and checked by livegraft at load time.
 
 OUTPUT (<out>/):
-  Kbuild, <name>.rs (crate root: descriptors and module!), livegraft_abi.rs (the ABI mirror),
-  replacements.rs (a copy of the source). With originals: the crate root is <name>_main.rs,
+  Kbuild, <name>.rs (crate root: descriptors, module!, and with [[symbol]]s the `symbols`
+  module of accessors), livegraft_abi.rs (the ABI mirror), replacements.rs (a copy of the
+  source). A C source instead gives <name>.c (descriptors, symbol declarations, originals,
+  init), replacements.c (the source, with a #line directive), livegraft.h and
+  livegraft_symbols.h. With originals: the crate root is <name>_main.rs,
   and livegraft_originals.c (their LIVEGRAFT_ORIGINAL stubs) and livegraft.h join it. Written to <out>.tmp-<pid> and renamed into place:
   a failed run leaves nothing behind. An existing <out> is replaced only if livegraft-gen made it.
 
@@ -117,10 +129,11 @@ EXIT STATUS:
 
 /// Generates a livegraft patch module from a patch directory.
 ///
-/// A patch directory holds a manifest, patch.toml, and the Rust source of the
-/// replacement functions. livegraft-gen checks them (reporting every problem
-/// at once), writes an out-of-tree Rust kernel module that registers the
-/// patch with livegraft.ko, and with --build builds it.
+/// A patch directory holds a manifest, patch.toml, and the Rust or C source of
+/// the replacement functions. livegraft-gen checks them (reporting every
+/// problem at once), writes an out-of-tree kernel module (Rust, or C for a C
+/// source) that registers the patch with livegraft.ko, and with --build
+/// builds it.
 #[derive(Parser, Debug)]
 #[command(
     name = "livegraft-gen",
