@@ -119,10 +119,66 @@ fn render_c(plan: &Plan, manifest: &str) -> Vec<(String, String)> {
     vec![
         ("Kbuild".to_string(), kbuild),
         (format!("{name}.c"), c_main(plan, &gen)),
-        (C_SOURCE.to_string(), c_source_copy(&plan.source_text, &plan.source_path, &gen)),
+        (C_SOURCE.to_string(), c_source_copy(&hoisted_source(plan), &plan.source_path, &gen)),
         ("livegraft.h".to_string(), with_c_header(ABI_H, &gen)),
         ("livegraft_symbols.h".to_string(), with_c_header(SYMBOLS_H, &gen)),
     ]
+}
+
+/// The 0-based lines of the `#include` directives before the first line of
+/// code of a C source (blank lines, comments and other directives skipped).
+pub fn leading_includes(text: &str) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut in_comment = false;
+    for (i, l) in text.lines().enumerate() {
+        let t = l.trim();
+        if in_comment {
+            if t.contains("*/") {
+                in_comment = false;
+            }
+            continue;
+        }
+        if t.is_empty() || t.starts_with("//") {
+            continue;
+        }
+        if t.starts_with("/*") {
+            in_comment = !t.contains("*/");
+            continue;
+        }
+        if t.starts_with("#include") {
+            out.push(i);
+        } else if !t.starts_with('#') {
+            break;
+        }
+    }
+    out
+}
+
+/// The source as copied: with `[[symbol]]`s, its leading `#include` lines
+/// are in the generated `<name>.c` (before the symbol declarations, which
+/// may use `__typeof__`), so they become comments here (same line numbers;
+/// a header without include guards must not be included twice).
+fn hoisted_source(plan: &Plan) -> String {
+    if plan.symbols.is_empty() {
+        return plan.source_text.clone();
+    }
+    let hoisted = leading_includes(&plan.source_text);
+    let mut out: String = plan
+        .source_text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if hoisted.contains(&i) {
+                format!("/* {} (included by the generated file) */\n", l.trim().replace("*/", "* /"))
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    if !plan.source_text.ends_with('\n') {
+        out.pop();
+    }
+    out
 }
 
 /// The copy of a C source: its SPDX line (or one added), then the "do not
@@ -157,6 +213,18 @@ fn c_main(plan: &Plan, gen: &str) -> String {
         plan.name, plan.description
     );
     if !plan.symbols.is_empty() {
+        // The source's own #include lines first, so that a [[symbol]] type
+        // may be `__typeof__(name)` of a header's declaration.
+        let lines: Vec<&str> = plan.source_text.lines().collect();
+        let includes: Vec<&str> = leading_includes(&plan.source_text).iter().map(|&i| lines[i]).collect();
+        if !includes.is_empty() {
+            w.push_str(
+                "\n/* The source's leading #include lines, moved here (for `__typeof__` in symbol types). */\n",
+            );
+            for l in includes {
+                let _ = writeln!(w, "{}", l.trim());
+            }
+        }
         w.push_str(
             "\n/*\n * The non-exported symbols the source uses ([[symbol]]): LIVEGRAFT_SYM(name)\n \
              * is the symbol; livegraft resolves them all before the patch is enabled.\n */\n",

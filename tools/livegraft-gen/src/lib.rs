@@ -11,6 +11,7 @@
 pub mod build;
 pub mod checks;
 pub mod diag;
+pub mod diff;
 pub mod generate;
 pub mod manifest;
 pub mod progress;

@@ -199,7 +199,115 @@ struct Cli {
     verbose: bool,
 }
 
+/// `livegraft-gen diff`: from a unified diff of a built tree's source to a
+/// patch directory (and, with --build, a module).
+#[derive(Parser, Debug)]
+#[command(name = "livegraft-gen diff")]
+struct DiffCli {
+    /// The unified diff (`git diff` / `diff -u` of the kernel source, paths a/ b/).
+    #[arg(value_name = "FIX.patch")]
+    diff: PathBuf,
+    /// The built kernel tree whose objects' recorded commands are used.
+    #[arg(long, value_name = "DIR")]
+    kdir: PathBuf,
+    /// The kernel source the diff applies to [default: --kdir].
+    #[arg(long, value_name = "DIR")]
+    source: Option<PathBuf>,
+    /// The patch name [default: livegraft_<diff file stem>].
+    #[arg(long)]
+    name: Option<String>,
+    /// The patch directory to write [default: out/diff/<name>].
+    #[arg(short, long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Then generate and build the module (as `livegraft-gen <dir> --kdir ... --build`).
+    #[arg(long)]
+    build: bool,
+    /// Module.symvers files (livegraft's) for --build.
+    #[arg(long, value_name = "FILE", num_args = 1.., action = ArgAction::Append)]
+    symvers: Vec<PathBuf>,
+}
+
+fn run_diff(args: Vec<std::ffi::OsString>) -> Result<(), u8> {
+    let d = match DiffCli::try_parse_from(args) {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = e.print();
+            return Err(if e.use_stderr() { EXIT_USAGE } else { 0 });
+        }
+    };
+    let start = std::time::Instant::now();
+    let stem = d.diff.file_stem().map_or("fix".into(), |s| s.to_string_lossy().into_owned());
+    let name = d.name.clone().unwrap_or_else(|| {
+        let n: String = stem.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+        format!("livegraft_{n}").chars().take(validate::MAX_NAME_LEN).collect()
+    });
+    let repo = find_repo(Path::new("."));
+    let out = d.out.clone().unwrap_or_else(|| {
+        repo.clone().unwrap_or_else(|| PathBuf::from(".")).join("out/diff").join(&name)
+    });
+    let mut exports = std::collections::HashSet::new();
+    for p in std::iter::once(d.kdir.join("Module.symvers")).chain(d.symvers.iter().cloned()) {
+        if let Ok(t) = std::fs::read_to_string(&p) {
+            exports.extend(livegraft_gen::checks::parse_symvers(&t));
+        }
+    }
+    let source = d.source.clone().unwrap_or_else(|| d.kdir.clone());
+    match livegraft_gen::diff::run(&d.diff, &d.kdir, &source, &out, &name, &exports) {
+        Err(refused) => {
+            for r in &refused {
+                eprintln!("refused: {r}");
+            }
+            eprintln!(
+                "livegraft-gen diff: {} item(s) refused; no patch written ({:.1}s)",
+                refused.len(),
+                start.elapsed().as_secs_f64()
+            );
+            Err(EXIT_INVALID)
+        }
+        Ok(r) => {
+            eprintln!("livegraft-gen diff: {} ({:.1}s)", r.patch_dir.display(), start.elapsed().as_secs_f64());
+            for (f, func) in &r.changed {
+                eprintln!("  changed: {func} ({f})");
+            }
+            for s in &r.symbols {
+                eprintln!("  resolved at load: {s}");
+            }
+            eprintln!("  refused: nothing");
+            if !d.build {
+                println!("{}", r.patch_dir.display());
+                return Ok(());
+            }
+            let cli = Cli {
+                patch_dir: r.patch_dir.clone(),
+                out: None,
+                system_map: None,
+                kdir: Some(d.kdir.clone()),
+                module_ko: vec![],
+                build: true,
+                symvers: d.symvers.clone(),
+                vmlinux: None,
+                available_filter_functions: None,
+                unchecked_trace: false,
+                quiet: true,
+                verbose: false,
+            };
+            let res = run(&cli);
+            eprintln!("livegraft-gen diff: total {:.1}s", start.elapsed().as_secs_f64());
+            res
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "diff") {
+        let mut rest = vec![std::ffi::OsString::from("livegraft-gen diff")];
+        rest.extend(args.into_iter().skip(2));
+        return match run_diff(rest) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(code) => ExitCode::from(code),
+        };
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -436,6 +436,10 @@ pub struct CFnDef {
     pub decl: String,
     /// Whether it is `static`.
     pub is_static: bool,
+    /// Byte range of the whole definition, declaration to closing brace.
+    pub span: (usize, usize),
+    /// Byte offset of its name.
+    pub name_at: usize,
 }
 
 /// Every function definition at file scope of the C source `src`: an
@@ -444,7 +448,7 @@ pub struct CFnDef {
 /// skipped (not expanded): a definition made by a macro is not seen.
 pub fn c_functions(src: &str) -> Vec<CFnDef> {
     // Tokens: (text, line); punctuation one character each.
-    let mut toks: Vec<(String, usize)> = Vec::new();
+    let mut toks: Vec<(String, usize, usize)> = Vec::new();
     let b = src.as_bytes();
     let (mut i, mut line, mut at_line_start) = (0usize, 1usize, true);
     while i < b.len() {
@@ -468,7 +472,7 @@ pub fn c_functions(src: &str) -> Vec<CFnDef> {
                 }
                 i += 1;
             }
-            toks.push((";".into(), line));
+            toks.push((";".into(), line, i));
             continue;
         }
         at_line_start = false;
@@ -490,6 +494,7 @@ pub fn c_functions(src: &str) -> Vec<CFnDef> {
             continue;
         }
         if c == b'"' || c == b'\'' {
+            let start = i;
             i += 1;
             while i < b.len() && b[i] != c {
                 if b[i] == b'\\' {
@@ -501,7 +506,7 @@ pub fn c_functions(src: &str) -> Vec<CFnDef> {
                 i += 1;
             }
             i += 1;
-            toks.push(("\"\"".into(), line));
+            toks.push(("\"\"".into(), line, start));
             continue;
         }
         if c.is_ascii_alphanumeric() || c == b'_' {
@@ -509,10 +514,10 @@ pub fn c_functions(src: &str) -> Vec<CFnDef> {
             while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
                 i += 1;
             }
-            toks.push((src[start..i].to_string(), line));
+            toks.push((src[start..i].to_string(), line, start));
             continue;
         }
-        toks.push(((c as char).to_string(), line));
+        toks.push(((c as char).to_string(), line, i));
         i += 1;
     }
     let mut out = Vec::new();
@@ -574,11 +579,31 @@ pub fn c_functions(src: &str) -> Vec<CFnDef> {
                             decl.push(' ');
                         }
                     }
+                    // The body: from the `{` to its matching `}`.
+                    let mut d = 0usize;
+                    let mut e = m + 1;
+                    while e < toks.len() {
+                        match toks[e].0.as_str() {
+                            "{" => d += 1,
+                            "}" => {
+                                d -= 1;
+                                if d == 0 {
+                                    break;
+                                }
+                            }
+                            _ => {}
+                        }
+                        e += 1;
+                    }
+                    let start = toks.get(decl_start).map_or(toks[k - 1].2, |t| t.2);
+                    let end = toks.get(e).map_or(src.len(), |t| t.2 + 1);
                     out.push(CFnDef {
                         name: name.clone(),
                         line: name_line,
                         decl,
                         is_static: words[..words.len().saturating_sub(1)].contains(&"static"),
+                        span: (start, end),
+                        name_at: toks[k - 1].2,
                     });
                     k = m;
                 }
@@ -603,5 +628,8 @@ mod c_tests {
         let names: Vec<_> = f.iter().map(|d| (d.name.as_str(), d.line, d.is_static)).collect();
         assert_eq!(names, vec![("new_fix", 6, true), ("h", 14, false)]);
         assert_eq!(f[0].decl, "static noinline int new_fix(int x, char*s)");
+        let (a, b) = f[0].span;
+        assert!(src[a..b].starts_with("static noinline int new_fix(") && src[a..b].ends_with("return 0;\n}"));
+        assert_eq!(&src[f[0].name_at..f[0].name_at + 7], "new_fix");
     }
 }
