@@ -293,6 +293,23 @@ pub fn run(
     name: &str,
     exports: &HashSet<String>,
 ) -> Result<DiffResult, Vec<String>> {
+    let mut scratch = None;
+    let r = run_in(diff_path, kdir, source, out, name, exports, &mut scratch);
+    if let Some(s) = scratch {
+        let _ = std::fs::remove_dir_all(s);
+    }
+    r
+}
+
+fn run_in(
+    diff_path: &Path,
+    kdir: &Path,
+    source: &Path,
+    out: &Path,
+    name: &str,
+    exports: &HashSet<String>,
+    scratch_out: &mut Option<PathBuf>,
+) -> Result<DiffResult, Vec<String>> {
     let diff = std::fs::read_to_string(diff_path).map_err(|e| vec![format!("{}: {e}", diff_path.display())])?;
     let files = touched_files(&diff);
     if files.is_empty() {
@@ -311,6 +328,7 @@ pub fn run(
         return Err(refused);
     }
     let scratch = tempfile_dir().map_err(|e| vec![format!("cannot create a scratch directory: {e}")])?;
+    *scratch_out = Some(scratch.clone());
     let before_root = scratch.join("before");
     let after_root = scratch.join("after");
     for f in &files {
@@ -454,13 +472,14 @@ pub fn run(
     std::fs::create_dir_all(out).map_err(|e| vec![format!("{}: {e}", out.display())])?;
     std::fs::write(out.join("patch.toml"), toml).map_err(|e| vec![e.to_string()])?;
     std::fs::write(out.join("fix.c"), fix).map_err(|e| vec![e.to_string()])?;
-    let _ = std::fs::remove_dir_all(&scratch);
     Ok(DiffResult { patch_dir: out.to_path_buf(), changed: changed_all, symbols })
 }
 
 /// A fresh scratch directory under the system's temporary directory.
 fn tempfile_dir() -> std::io::Result<PathBuf> {
-    let base = std::env::temp_dir().join(format!("livegraft-diff-{}", std::process::id()));
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let base = std::env::temp_dir().join(format!("livegraft-diff-{}-{n}", std::process::id()));
     if base.exists() {
         std::fs::remove_dir_all(&base)?;
     }
