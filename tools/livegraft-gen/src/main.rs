@@ -81,6 +81,14 @@ REPLACEMENT SOURCE (<PATCH_DIR>/replacements.rs):
   It becomes the module `replacements` of the patch crate (it may use the `kernel` crate);
   kernel functions it calls must be exported to modules. See samples/cmdline.
 
+FROM A DIFF:
+  livegraft-gen diff FIX.patch --kdir <built tree> [--source <src>] [--name N] [-o DIR]
+                     [--symvers FILE...] [--build]
+  compiles the .c files the diff touches before and after it (scratch copies, the tree's own
+  recorded flags), compares them per function and writes a patch directory (fix.c and
+  patch.toml) for the changed functions, or refuses what it cannot patch, one line each
+  (changed data, __init code, untraceable, new or removed functions, headers, file statics).
+
 WORKFLOW:
   1. Build livegraft.ko (`make` or tools/build-module.sh): its Module.symvers is what patch
      modules link against. `--kdir` is a built kernel tree of the target kernel.
