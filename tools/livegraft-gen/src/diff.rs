@@ -130,6 +130,9 @@ fn read_obj(data: &[u8]) -> Result<ObjInfo, String> {
             continue;
         }
         let (Ok(name), Some(si)) = (sym.name(), sym.section_index()) else { continue };
+        if is_compiler_function(name) {
+            continue;
+        }
         let Ok(sec) = file.section_by_index(si) else { continue };
         let secname = sec.name().unwrap_or("").to_string();
         let bytes = sec.data().unwrap_or(&[]).to_vec();
@@ -154,6 +157,20 @@ fn read_obj(data: &[u8]) -> Result<ObjInfo, String> {
                             Some(ts) => (ts.name().unwrap_or("?").to_string(), r.addend()),
                             None => ("?".to_string(), r.addend()),
                         }
+                    }
+                    Ok(t) if is_anonymous(t.name().unwrap_or("")) => {
+                        // Compiler-made data (string literals, sanitizer
+                        // metadata): compared by contents, not by name.
+                        let ts = t.section_index().and_then(|x| file.section_by_index(x).ok());
+                        let bytes = ts
+                            .and_then(|ts| {
+                                let d = ts.data().ok()?;
+                                let a = usize::try_from(t.address()).ok()?;
+                                let n = usize::try_from(t.size()).ok()?;
+                                d.get(a..a.checked_add(n)?).map(<[u8]>::to_vec)
+                            })
+                            .unwrap_or_default();
+                        (format!("anonymous {}", String::from_utf8_lossy(&bytes)), r.addend())
                     }
                     Ok(t) => {
                         let n = t.name().unwrap_or("?").to_string();
@@ -186,7 +203,17 @@ fn read_obj(data: &[u8]) -> Result<ObjInfo, String> {
             sec.kind(),
             SectionKind::Data | SectionKind::ReadOnlyData | SectionKind::UninitializedData
         );
-        if data_like && !n.starts_with(".rodata.str") && !n.starts_with("__") && !n.starts_with(".discard") {
+        let sym_part = n
+            .strip_prefix(".rodata.")
+            .or_else(|| n.strip_prefix(".data."))
+            .or_else(|| n.strip_prefix(".bss."))
+            .unwrap_or("");
+        if data_like
+            && !n.starts_with(".rodata.str")
+            && !n.starts_with("__")
+            && !n.starts_with(".discard")
+            && !is_anonymous(sym_part)
+        {
             let bytes = if sec.kind() == SectionKind::UninitializedData {
                 sec.size().to_le_bytes().to_vec()
             } else {
@@ -196,6 +223,17 @@ fn read_obj(data: &[u8]) -> Result<ObjInfo, String> {
         }
     }
     Ok(info)
+}
+
+/// Data the compiler made and names itself (string literals, sanitizer
+/// metadata): compared through the code that uses it, by contents.
+fn is_anonymous(name: &str) -> bool {
+    name.starts_with('.') || name.starts_with("__unnamed_") || name.starts_with("__asan_")
+}
+
+/// Functions the compiler adds to each object (sanitizer constructors).
+fn is_compiler_function(name: &str) -> bool {
+    name.starts_with("asan.") || name.starts_with("tsan.") || name.starts_with("ubsan.")
 }
 
 /// What the comparison of one file's objects found.
