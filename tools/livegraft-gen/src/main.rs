@@ -120,7 +120,9 @@ CHECKS:
   `extern` block is exported or declared as a [[symbol]] (an error names the symbol and the
   fix); for a C source modpost's undefined symbols get the same explanation after --build.
   A C replacement must have its target's prototype where a header fix.c includes declares
-  it (a compile error otherwise). What cannot be checked without kernel files is reported as
+  it (a compile error otherwise); a Rust replacement's parameters and return type are compared
+  with the target's prototype in the headers of --kdir (count, and pointer or integer size
+  where both types are known); a target declared in no header (a static) is not compared. What cannot be checked without kernel files is reported as
   a warning and checked by livegraft at load time.
 
 OUTPUT (<out>/):

@@ -298,6 +298,34 @@ pub fn validate(m: &Manifest, inputs: &Inputs<'_>) -> (Option<Plan>, Vec<Diagnos
         }
         if let (Some(r), Some(defs), Some(loc)) = (&replacement, &defs, &f.replacement) {
             v.replacement_in_source(r, defs, &entry, loc.line, source_display(m, inputs));
+            // The prototype, where the kernel headers declare the target.
+            if let (Some(k), Some(t), Some(src)) = (inputs.kdir, &target, &source_text) {
+                if defs.iter().any(|d| &d.name == r && d.is_usable()) {
+                    if let (Some((hdr, hline, proto)), Some(sig)) =
+                        (crate::checks::find_prototype(k, t), crate::checks::rust_signature(src, r))
+                    {
+                        if let Some(c) = crate::checks::parse_c_prototype(&proto, t) {
+                            let diffs = crate::checks::signature_mismatch(&sig, &c);
+                            if !diffs.is_empty() {
+                                v.err(
+                                    &entry,
+                                    loc.line,
+                                    format!(
+                                        "replacement `{r}` ({}:{}) does not have the prototype of `{t}`: {}",
+                                        source_display(m, inputs),
+                                        sig.0,
+                                        diffs.join("; ")
+                                    ),
+                                    format!(
+                                        "the kernel declares `{proto};` ({hdr}:{hline}): give the replacement the \
+                                         same parameters and return type (core::ffi types, pointers as *mut/*const)"
+                                    ),
+                                );
+                            }
+                        }
+                    }
+                }
+            }
         }
         if let (Some(r), Some(defs), Some(loc)) = (&replacement, &c_defs, &f.replacement) {
             if !defs.iter().any(|d| &d.name == r) {

@@ -90,3 +90,28 @@ fn a_static_inline_target_gets_the_hint() {
     assert!(help.contains("static inline function (include/linux/seq_file.h:3)"), "{help}");
     assert!(help.contains("`__seq_puts`, `seq_write`"), "{help}");
 }
+
+#[test]
+fn a_rust_replacement_must_have_the_targets_prototype() {
+    let k = kdir();
+    std::fs::write(
+        k.path().join("include/linux/lg_fix.h"),
+        "/* fixture */\n#ifndef X\n#define X\nint lg_target_fix(int x);\nvoid lg_other(void);\n#endif\n",
+    )
+    .unwrap();
+    let mut env = env(&k);
+    env.map = Some(
+        livegraft_gen::symbols::SystemMap::parse(&format!("{SYSTEM_MAP}ffffffff81700000 T lg_target_fix\n")).unwrap(),
+    );
+    let m = "[patch]\nname = \"p\"\ndescription = \"d\"\n\n[[function]]\ntarget = \"lg_target_fix\"\nreplacement = \"r\"\n";
+    let good = "use core::ffi::c_int;\n#[no_mangle]\npub extern \"C\" fn r(x: c_int) -> c_int {\n    x\n}\n";
+    let (plan, diags) = check(m, good, &env);
+    assert!(plan.is_some(), "{diags:#?}");
+    let bad = "use core::ffi::c_long;\n#[no_mangle]\npub extern \"C\" fn r(x: c_long) {\n    let _ = x;\n}\n";
+    let (_, diags) = check(m, bad, &env);
+    let e = one_error(&diags, "does not have the prototype of `lg_target_fix`");
+    assert!(e.message.contains("parameter 1 is `c_long`, the target's is `int`"), "{e:#?}");
+    assert!(e.message.contains("it returns nothing, the target `int`"), "{e:#?}");
+    assert!(e.help.as_ref().unwrap().contains("`int lg_target_fix(int x);` (include/linux/lg_fix.h:4)"), "{e:#?}");
+    assert_eq!(e.line, Some(7));
+}
