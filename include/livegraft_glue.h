@@ -135,4 +135,10 @@ ssize_t lg_rust_patch_store(struct kobject *kobj, int attr, const char *buf, siz
 /* the Rust side of livegraft_enable_patch() */
 int lg_rust_enable_patch(struct livegraft_patch *patch);
 
+/* livegraft_resolve_symbols() (include/livegraft_symbols.h) */
+struct livegraft_symbol;
+int lg_rust_resolve_symbols(struct module *mod, struct livegraft_symbol *syms);
+bool lg_within_module_data(unsigned long addr, unsigned long size, const struct module *mod);
+const char *lg_module_name(const struct module *mod);
+
 #endif

@@ -43,6 +43,7 @@
 #include <asm/text-patching.h>
 #include <asm/unwind.h>
 #include "livegraft.h"
+#include "livegraft_symbols.h"
 #include "livegraft_glue.h"
 
 /*
@@ -975,3 +976,30 @@ int livegraft_enable_patch(struct livegraft_patch *patch)
 	return lg_rust_enable_patch(patch);
 }
 EXPORT_SYMBOL_GPL(livegraft_enable_patch);
+
+/*
+ * Whether [addr, addr + size) is writable data of mod during its init:
+ * .data/.bss or .data..ro_after_init (LIVEGRAFT_SYMBOL's slots).
+ */
+bool lg_within_module_data(unsigned long addr, unsigned long size, const struct module *mod)
+{
+	unsigned long last = addr + size - 1;
+
+	if (!size || last < addr)
+		return false;
+	return (within_module_mem_type(addr, mod, MOD_DATA) &&
+		within_module_mem_type(last, mod, MOD_DATA)) ||
+	       (within_module_mem_type(addr, mod, MOD_RO_AFTER_INIT) &&
+		within_module_mem_type(last, mod, MOD_RO_AFTER_INIT));
+}
+
+const char *lg_module_name(const struct module *mod)
+{
+	return mod->name;
+}
+
+int livegraft_resolve_symbols(struct module *mod, struct livegraft_symbol *syms)
+{
+	return lg_rust_resolve_symbols(mod, syms);
+}
+EXPORT_SYMBOL_GPL(livegraft_resolve_symbols);

@@ -26,6 +26,7 @@ mod core;
 mod direct;
 mod ftrace;
 mod patch;
+mod resolve;
 mod safepoints;
 mod stack;
 mod symbols;

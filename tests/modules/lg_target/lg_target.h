@@ -20,6 +20,7 @@ void lg_target_unit(int kind);
 int lg_target_block(void);
 void lg_target_hold(void);
 int lg_target_wrap(int x);
+int lg_target_fix(int x);
 int lg_target_tblock(void);
 void lg_target_spin(unsigned long end);
 
