@@ -18,9 +18,9 @@
 //! module goes (after its exit, before `ftrace_release_mod()`), its
 //! functions' sites are emptied and unhooked; the next load starts over.
 //!
-//! Known limit: the stack checks of a transition that is running when an
-//! object loads do not include that object's functions (the affected code
-//! is fixed at the start of a transition); see Documentation/design.rst.
+//! The stack checks of a transition that is running when an object loads
+//! include that object's functions from then on (`Active::add_late_code`),
+//! as upstream's `klp_check_stack()` checks every patched object.
 
 use super::*;
 
@@ -147,6 +147,28 @@ impl Registry {
             }
             if !pushed_versions {
                 continue;
+            }
+            if in_transition {
+                // The transition's stack checks must see this function from
+                // now on, on both sides: its original, this version (a nop's
+                // is the original) and the version below it.
+                if let Some(run) = self.running.as_ref() {
+                    let a = run.transition.active();
+                    // SAFETY: the site is alive; the mutex is held.
+                    let below = unsafe { (*site).top().as_ref() }.map(|v| v.new_extent);
+                    for e in [Some(old), Some(f.version.new_extent), below].into_iter().flatten() {
+                        if let Err(err) = a.add_late_code(e) {
+                            pr_warn!(
+                                "failed to apply patch '{}' to module '{}': too many functions loaded during one transition\n",
+                                pname,
+                                m
+                            );
+                            // CALLBACKS: post-unpatch callback of the object here.
+                            object_callback(ObjectEvent::PostUnpatch, &pname, m).ok();
+                            return Err(err);
+                        }
+                    }
+                }
             }
             // Marked before pushed (patch.rs: ordering 2); the table of the
             // running transition is published already.

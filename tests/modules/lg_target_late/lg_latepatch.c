@@ -64,8 +64,15 @@ static struct livegraft_func target_funcs[] = {
 	{ }
 };
 
+static noinline void new_late_sleep(void)
+{
+	/* Never runs in the tests: the holder sleeps in the original. */
+	barrier();
+}
+
 static struct livegraft_func late_funcs[] = {
 	{ .old_name = "lg_late_value", .new_func = new_late_value },
+	{ .old_name = "lg_late_sleep", .new_func = new_late_sleep },
 	{ }
 };
 
