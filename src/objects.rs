@@ -81,6 +81,11 @@ impl Registry {
                     // Undo what the earlier patches did (upstream's
                     // klp_cleanup_module_patches_limited()).
                     self.module_going_quiet(m);
+                    // No GOING follows a refused COMING; the module stays in
+                    // kallsyms until it is freed.
+                    if let Ok(n) = CString::try_from(m) {
+                        let _ = self.going.push(n, GFP_KERNEL);
+                    }
                     return Err(e);
                 }
             }
@@ -120,6 +125,20 @@ impl Registry {
             resolved.push((k, old), GFP_KERNEL)?;
         }
         pr_info!("applying patch '{}' to loading module '{}'\n", pname, m);
+        // ftrace must stay on while anything is patched (core.rs,
+        // `pin_ftrace`): with `kernel.ftrace_enabled` 0 the load is refused,
+        // as upstream's PERMANENT ops refuses it.
+        if p.pushed && self.anchor.is_none() {
+            match crate::direct::PermanentAnchor::new() {
+                Ok(a) => self.anchor = Some(a),
+                Err(e) => {
+                    let first = resolved.first().and_then(|&(k, _)| p.funcs.get(k)).map_or(c_str!("?"), |f| &*f.name);
+                    pr_err!("failed to register ftrace handler for function '{}' ({})\n", first, e.to_errno());
+                    pr_warn!("failed to apply patch '{}' to module '{}' ({})\n", pname, m, e.to_errno());
+                    return Err(e);
+                }
+            }
+        }
         // CALLBACKS: pre-patch callback of the object here (upstream:
         // klp_pre_patch_callback(obj); its failure refuses the load).
         object_callback(ObjectEvent::PrePatch, &pname, m)?;
