@@ -79,7 +79,9 @@ impl Registry {
                     let pname = self.patch_name(i);
                     pr_warn!("patch '{}' failed for module '{}', refusing to load module '{}'\n", pname, m, m);
                     // Undo what the earlier patches did (upstream's
-                    // klp_cleanup_module_patches_limited()).
+                    // klp_cleanup_module_patches_limited()), then what
+                    // this one may have begun.
+                    self.revert_objects(m, Some(i));
                     self.module_going_quiet(m);
                     // No GOING follows a refused COMING; the module stays in
                     // kallsyms until it is freed.
@@ -141,7 +143,10 @@ impl Registry {
         }
         // CALLBACKS: pre-patch callback of the object here (upstream:
         // klp_pre_patch_callback(obj); its failure refuses the load).
-        object_callback(ObjectEvent::PrePatch, &pname, m)?;
+        if let Err(e) = object_callback(ObjectEvent::PrePatch, &pname, m) {
+            pr_warn!("pre-patch callback failed for object '{}'\n", m);
+            return Err(e);
+        }
         let pushed_versions = p.pushed;
         for &(k, old) in resolved.iter() {
             let Some(f) = self.patches.get(i).and_then(|p| p.as_ref()).and_then(|p| p.funcs.get(k)) else { continue };
@@ -215,7 +220,7 @@ impl Registry {
         if !in_transition {
             // CALLBACKS: post-patch callback of the object here (upstream:
             // not for the patch in transition, whose completion runs it).
-            object_callback(ObjectEvent::PostPatch, &pname, m)?;
+            object_callback(ObjectEvent::PostPatch, &pname, m).ok();
         }
         Ok(true)
     }
@@ -228,12 +233,22 @@ impl Registry {
                 let _ = self.going.push(n, GFP_KERNEL);
             }
         }
+        self.revert_objects(m, None);
+    }
+
+    /// Reverts the loaded objects named `m` of every patch, oldest first,
+    /// up to (not including) patch index `limit`, with upstream's messages
+    /// and callbacks (`klp_cleanup_module_patches_limited()`).
+    fn revert_objects(&mut self, m: &CStr, limit: Option<usize>) {
         let order = match self.in_stack_order() {
             Ok(o) => o,
             Err(_) => KVec::new(),
         };
         let transition_patch = self.running.as_ref().map(|r| r.patch);
         for &i in order.iter() {
+            if Some(i) == limit {
+                break;
+            }
             let Some(Some(p)) = self.patches.get(i) else { continue };
             let Some(j) = p.objects.iter().position(|o| o.loaded && o.module && o.name.as_bytes() == m.as_bytes()) else {
                 continue;
@@ -254,7 +269,8 @@ impl Registry {
         self.reap_sites();
     }
 
-    /// Undoes a COMING that failed half-way, without messages.
+    /// Undoes a COMING that failed half-way, without messages: the failing
+    /// patch's object (the earlier ones were reverted with messages).
     fn module_going_quiet(&mut self, m: &CStr) {
         let order = match self.in_stack_order() {
             Ok(o) => o,

@@ -4,6 +4,8 @@
 # sees version 2), with upstream's dmesg line, and <object>/patched follows;
 # when it unloads the patch is reverted on it ("reverting patch ..."), and
 # a second load patches it again. Disabling the patch reverts lg_late too.
+# A patch that names a function lg_late does not have refuses its load, with
+# upstream's messages, and leaves nothing behind.
 # timeout: 240
 . ./lib.sh
 load_core_and_target
@@ -40,6 +42,19 @@ expect_eq "$(stat syscall v1)" 1 "lg_target original again"
 rmmod lg_late
 insmod $MODDIR/lg_late.ko
 expect_eq "$(cat /proc/lg_late)" "init=1 now=1" "no patch: lg_late loads unpatched"
+rmmod lg_late
+insmod $MODDIR/lg_latepatch.ko bogus=1
+wait_transition_done lg_latepatch
+expect_fail "loading a module the patch cannot be applied to" insmod $MODDIR/lg_late.ko
+expect_dmesg_sequence "livegraft: 'lg_latepatch': symbol 'lg_late_missing' not found in symbol table of object 'lg_late'" \
+	"livegraft: failed to initialize patch 'lg_latepatch' for module 'lg_late' \(-2\)" \
+	"livegraft: patch 'lg_latepatch' failed for module 'lg_late', refusing to load module 'lg_late'"
+[ ! -e /proc/lg_late ] || fail "the refused module's init ran"
+! grep -q "^lg_late " /proc/modules || fail "the refused module is loaded"
+expect_eq "$(cat $LG/lg_latepatch/lg_late/patched)" 0 "refused object not patched"
+disable_patch lg_latepatch
+insmod $MODDIR/lg_late.ko
+expect_eq "$(cat /proc/lg_late)" "init=1 now=1" "loads unpatched once the patch is gone"
 rmmod lg_late
 rmmod lg_target
 rmmod livegraft

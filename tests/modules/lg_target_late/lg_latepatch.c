@@ -73,8 +73,13 @@ static noinline void new_late_sleep(void)
 static struct livegraft_func late_funcs[] = {
 	{ .old_name = "lg_late_value", .new_func = new_late_value },
 	{ .old_name = "lg_late_sleep", .new_func = new_late_sleep },
+	{ },	/* room for the "bogus" entry */
 	{ }
 };
+
+static bool bogus;
+module_param(bogus, bool, 0444);
+MODULE_PARM_DESC(bogus, "Also patch a function lg_late does not have (its load must be refused)");
 
 static struct livegraft_object objs[] = {
 	{ .name = "lg_target", .funcs = target_funcs },
@@ -86,6 +91,10 @@ static struct livegraft_patch patch = LIVEGRAFT_PATCH_INIT("lg_latepatch", objs)
 
 static int __init lg_latepatch_init(void)
 {
+	if (bogus) {
+		late_funcs[ARRAY_SIZE(late_funcs) - 2].old_name = "lg_late_missing";
+		late_funcs[ARRAY_SIZE(late_funcs) - 2].new_func = new_late_value;
+	}
 	return livegraft_enable_patch(&patch);
 }
 
