@@ -615,8 +615,12 @@ impl Registry {
                 Ok(v) => v,
                 Err(e) => return Err(fail(self, e)),
             };
+            let fname = match CString::try_from(&*pf.name) {
+                Ok(n) => n,
+                Err(e) => return Err(fail(self, e.into())),
+            };
             let func = PatchFunc {
-                name: CString::try_from(&*pf.name)?,
+                name: fname,
                 site,
                 version,
                 obj: pf.obj,
@@ -630,7 +634,11 @@ impl Registry {
         }
         let mut objects = KVec::new();
         for (oname, module, loaded) in parsed.objects.iter() {
-            let o = PatchObject { name: CString::try_from(&**oname)?, module: *module, loaded: *loaded, dir: core::ptr::null_mut() };
+            let oname = match CString::try_from(&**oname) {
+                Ok(n) => n,
+                Err(e) => return Err(fail(self, e.into())),
+            };
+            let o = PatchObject { name: oname, module: *module, loaded: *loaded, dir: core::ptr::null_mut() };
             if let Err(e) = objects.push(o, GFP_KERNEL) {
                 return Err(fail(self, e.into()));
             }
@@ -691,6 +699,10 @@ impl Registry {
         if res.is_err() {
             self.drop_patch(id);
             self.reap_sites();
+            // `pin_ftrace` may have registered the anchor for this patch.
+            if self.sites.iter().flatten().next().is_none() {
+                self.anchor = None;
+            }
         }
         res
     }
