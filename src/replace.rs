@@ -166,6 +166,8 @@ impl Registry {
             }
             // Its directory goes and its module reference is dropped; the
             // sites it shared keep the cumulative patch's versions.
+            // CALLBACKS: none for a replaced patch (cumulative-patches.rst:
+            // only the new patch's callbacks run, at its own transition).
             self.drop_patch(r);
         }
         // The nop sites are empty: unregistering them waits until no CPU
