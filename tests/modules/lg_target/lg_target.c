@@ -196,9 +196,21 @@ noinline void lg_target_hold(void)
 }
 EXPORT_SYMBOL_GPL(lg_target_hold);
 
+/*
+ * Set by lg_late (scenario 78): what the holder calls once released, still
+ * in the universe it held the transition in.
+ */
+void (*lg_target_after_hold)(void);
+EXPORT_SYMBOL_GPL(lg_target_after_hold);
+
 static int hold_fn(void *unused)
 {
+	void (*after)(void);
+
 	lg_target_hold();
+	after = READ_ONCE(lg_target_after_hold);
+	if (after)
+		after();
 	while (!kthread_should_stop())
 		schedule_timeout_interruptible(HZ);
 	return 0;
