@@ -764,6 +764,12 @@ impl Registry {
                 run.direction = d1;
                 self.state = step.transition;
                 self.set_patch_state(i, step.patch);
+                // upstream's klp_reverse_transition() restarts the transition.
+                pr_info!(
+                    "'{}': starting {} transition\n",
+                    name,
+                    if d1 == Direction::Patching { "patching" } else { "unpatching" }
+                );
                 // SAFETY: plain call.
                 unsafe { sys::lg_schedule_transition_work(0) };
             }
@@ -968,7 +974,9 @@ impl Registry {
                 run.reported = true;
             }
             if nudge && run.transition.passes % 8 == 1 {
-                pr_info!("signaling remaining tasks\n");
+                // Not upstream's "signaling remaining tasks", which it prints
+                // after 15 s: livegraft nudges from nudge_after_ms on.
+                stats(format_args!("signaling remaining tasks\n"));
             }
             let untracked = run.transition.active().untracked_forks.load(Ordering::Relaxed);
             if untracked > 0 && !run.transition.full_reported {
@@ -1077,15 +1085,7 @@ impl Registry {
         }
         let len = out.len;
         if let Some(Ok(text)) = line.get(..len).map(core::str::from_utf8) {
-            // SAFETY: one of `format_strings`, and a NUL-terminated prefix
-            // of the line's own ("livegraft-stats: "), not the module's.
-            unsafe {
-                kernel::print::call_printk(
-                    &kernel::print::format_strings::INFO,
-                    b"livegraft-stats\0",
-                    format_args!("{}\n", text),
-                )
-            };
+            stats(format_args!("{}\n", text));
         }
         if run.direction == Direction::Unpatching {
             self.drop_patch(id);
@@ -1276,8 +1276,22 @@ fn write_comm(out: &mut Buf<'_>, comm: &[u8; 16]) {
     }
 }
 
-/// One stalled-task line, as upstream's debug lines: `'<patch>': comm:pid is ...`.
-fn report_pending(patch: &Name, p: &Pending) {
+/// A line of livegraft's own details (timing, switch counts, nudges,
+/// stalled tasks), with the prefix `livegraft-stats: ` and never a patch's
+/// name: a patch's message sequence (lines with `livegraft: ` or its name)
+/// stays upstream livepatch's exactly, which the conformance runner and
+/// the compat scenarios compare line by line.
+fn stats(args: core::fmt::Arguments<'_>) {
+    // SAFETY: one of `format_strings`, and a NUL-terminated prefix of the
+    // line's own, not the module's.
+    unsafe {
+        kernel::print::call_printk(&kernel::print::format_strings::INFO, b"livegraft-stats\0", args)
+    };
+}
+
+/// One stalled-task line: `livegraft-stats: pending: comm:pid is ...`
+/// (upstream's debug lines say `klp_try_switch_task: comm:pid is ...`).
+fn report_pending(_patch: &Name, p: &Pending) {
     let mut b = [0u8; 256];
     let mut w = Buf { buf: &mut b, len: 0 };
     write_comm(&mut w, &p.comm);
@@ -1292,7 +1306,7 @@ fn report_pending(patch: &Name, p: &Pending) {
     };
     let len = w.len;
     let line = core::str::from_utf8(b.get(..len).unwrap_or(&[])).unwrap_or("?");
-    pr_info!("'{}': {}\n", patch, line);
+    stats(format_args!("pending: {}\n", line));
 }
 
 /// A patch name copied out of the registry (names are at most 55 bytes).

@@ -5,7 +5,9 @@
  * the lg_target module (an object without functions), and a system state.
  * pre_patch_ret makes its vmlinux pre-patch callback fail; fail_obj=1
  * makes the lg_target one fail instead (the vmlinux one succeeded, so its
- * post-unpatch callback runs on the cancel).
+ * post-unpatch callback runs on the cancel). hold=1 also patches
+ * lg_target_hold(), so that lg_target's holder keeps the transition open
+ * (reversal).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -21,6 +23,8 @@ static int pre_patch_ret;
 module_param(pre_patch_ret, int, 0644);
 static int fail_obj;
 module_param(fail_obj, int, 0644);
+static bool hold;
+module_param(hold, bool, 0444);
 
 static struct klp_patch patch;
 
@@ -77,6 +81,15 @@ static struct klp_func no_funcs[] = {
 	{ }
 };
 
+static noinline void new_lg_target_hold(void)
+{
+}
+
+static struct klp_func hold_funcs[] = {
+	{ .old_name = "lg_target_hold", .new_func = new_lg_target_hold },
+	{ }
+};
+
 static struct klp_object objs[] = {
 	{
 		/* name being NULL means vmlinux */
@@ -115,6 +128,8 @@ static int (*const lg_target_ref)(void) __used = lg_target_a;
 
 static int lg_compat_cb_init(void)
 {
+	if (hold)
+		objs[1].funcs = hold_funcs;
 	return klp_enable_patch(&patch);
 }
 
