@@ -6,6 +6,9 @@
 //! layouts must match the C header exactly; any change bumps
 //! [`LIVEGRAFT_ABI_VERSION`] there and here.
 
+// A generated patch uses only some of it (callbacks, states, replace).
+#![allow(dead_code)]
+
 use core::cell::UnsafeCell;
 use core::ffi::{c_char, c_int, c_uint, c_ulong, c_void};
 
@@ -50,7 +53,7 @@ pub(crate) struct Callbacks {
     /// Once the unpatching transition completed.
     pub(crate) post_unpatch: Option<unsafe extern "C" fn(obj: *mut Object)>,
     /// The engine's (whether pre_patch succeeded).
-    post_unpatch_enabled: UnsafeCell<bool>,
+    pub(crate) post_unpatch_enabled: UnsafeCell<bool>,
 }
 
 impl Callbacks {
@@ -77,8 +80,11 @@ pub(crate) struct Object {
     pub(crate) funcs: *const Func,
     /// Its callbacks.
     pub(crate) callbacks: Callbacks,
-    module: UnsafeCell<*mut kernel::bindings::module>,
-    patched: UnsafeCell<bool>,
+    /// Filled by livegraft (the module of a module object); read it with
+    /// [`Object::module`].
+    pub(crate) module: UnsafeCell<*mut kernel::bindings::module>,
+    /// Filled by livegraft; read it with [`Object::patched`].
+    pub(crate) patched: UnsafeCell<bool>,
 }
 
 impl Object {
@@ -195,7 +201,6 @@ extern "C" {
     pub(crate) fn livegraft_enable_patch(patch: *mut Patch) -> c_int;
 }
 
-#[allow(dead_code)]
 extern "C" {
     /// Exported by livegraft.ko: the state of `id` in `patch`, or null.
     pub(crate) fn livegraft_get_state(patch: *mut Patch, id: c_ulong) -> *mut State;
