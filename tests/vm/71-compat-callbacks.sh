@@ -27,7 +27,7 @@ klp_mark
 expect_fail "vmlinux pre-patch -ENODEV" insmod $MODDIR/lg_compat_cb.ko pre_patch_ret=-19
 grep -q "No such device" /tmp/expect_fail.err || fail "insmod error: $(cat /tmp/expect_fail.err)"
 nothing_registered "vmlinux pre-patch -ENODEV"
-expect_klp_log lg_compat_cb "livegraft: enabling patch 'lg_compat_cb'
+expect_klp_log lg_compat_cb "$(twice "livegraft: enabling patch 'lg_compat_cb'
 livegraft: 'lg_compat_cb': initializing patching transition
 lg_compat_cb: pre_patch: vmlinux patched=0
 lg_compat_cb: pre_patch: state version 1, previous none
@@ -35,13 +35,13 @@ livegraft: pre-patch callback failed for object 'vmlinux'
 livegraft: failed to enable patch 'lg_compat_cb'
 livegraft: 'lg_compat_cb': canceling patching transition, going to unpatch
 livegraft: 'lg_compat_cb': completing unpatching transition
-livegraft: 'lg_compat_cb': unpatching complete"
+livegraft: 'lg_compat_cb': unpatching complete")"
 
 klp_mark
 expect_fail "lg_target pre-patch -EINVAL" insmod $MODDIR/lg_compat_cb.ko pre_patch_ret=-22 fail_obj=1
 grep -q "Invalid argument" /tmp/expect_fail.err || fail "insmod error: $(cat /tmp/expect_fail.err)"
 nothing_registered "lg_target pre-patch -EINVAL"
-expect_klp_log lg_compat_cb "livegraft: enabling patch 'lg_compat_cb'
+expect_klp_log lg_compat_cb "$(twice "livegraft: enabling patch 'lg_compat_cb'
 livegraft: 'lg_compat_cb': initializing patching transition
 lg_compat_cb: pre_patch: vmlinux patched=0
 lg_compat_cb: pre_patch: state version 1, previous none
@@ -52,7 +52,7 @@ livegraft: failed to enable patch 'lg_compat_cb'
 livegraft: 'lg_compat_cb': canceling patching transition, going to unpatch
 livegraft: 'lg_compat_cb': completing unpatching transition
 lg_compat_cb: post_unpatch: vmlinux patched=0
-livegraft: 'lg_compat_cb': unpatching complete"
+livegraft: 'lg_compat_cb': unpatching complete")"
 
 klp_mark
 insmod $MODDIR/lg_compat_cb.ko
