@@ -13,7 +13,7 @@
 insmod $MODDIR/livegraft.ko
 klp_mark
 insmod $C/livepatch-shadow-mod.ko
-wait_for 30 sh -c "dmesg | grep -q 'livepatch_shadow_mod: dummy_alloc: dummy @'"
+wait_for 30 sh -c "dmesg | grep -q '\] dummy_alloc: dummy @'"
 insmod $C/livepatch-shadow-fix1.ko
 wait_transition_done livepatch_shadow_fix1 60
 not_upstream livepatch_shadow_fix1
