@@ -64,3 +64,11 @@ livegraft: 'livepatch_shadow_fix1': completing unpatching transition
 livegraft: 'livepatch_shadow_fix1': unpatching complete"
 rmmod livegraft
 expect_no_dmesg "shadow variables left at unload"
+# With kmemleak (debug flavour): none of livegraft's shadow entries leaked
+# (the sample's own leaks from before fix1 are expected).
+if [ -e /sys/kernel/debug/kmemleak ]; then
+	echo scan > /sys/kernel/debug/kmemleak
+	! grep -q "lg_shadow_new" /sys/kernel/debug/kmemleak \
+		|| fail "leaked shadow entries: $(grep -B12 lg_shadow_new /sys/kernel/debug/kmemleak | head -40)"
+	ok "kmemleak: no shadow entry leaked"
+fi
