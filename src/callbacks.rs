@@ -162,15 +162,22 @@ pub(crate) unsafe fn post_unpatch_object(o: *mut sys::livegraft_object) {
 /// first failure, which is reported as upstream reports it; the caller then
 /// cancels with [`cancel`].
 pub(crate) fn pre_patch_all(objs: Objects) -> core::result::Result<(), i32> {
-    for o in objs.loaded() {
+    let mut last: Option<(*mut sys::livegraft_object, i32)> = None;
+    // The iterator is lazy: `pre_patch_run` (host-tested) stops calling
+    // callbacks at the first failure.
+    let (_, failed) = compat::pre_patch_run(objs.loaded().map(|o| {
         // SAFETY: a loaded object of the patch being enabled, registry held.
         let ret = unsafe { pre_patch_object(o) };
-        if ret != 0 {
+        last = Some((o, ret));
+        ret
+    }));
+    match (failed, last) {
+        (Some(_), Some((o, ret))) => {
             pr_warn!("pre-patch callback failed for object '{}'\n", object_name(o));
-            return Err(ret);
+            Err(ret)
         }
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// The disable's `pre_unpatch` callbacks: every patched object.

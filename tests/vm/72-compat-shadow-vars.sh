@@ -6,11 +6,23 @@
 # counts checks in SV_COUNTER (get_or_alloc). Every dummy fix1 allocated has
 # its leak freed exactly once, by a destructor (fix1's or fix2's dummy_free,
 # or fix1's klp_shadow_free_all() at its unload); everything unloads and
-# livegraft finds no shadow variable left.
+# livegraft finds no shadow variable left. First, the selftests' own module
+# of the API.
 # timeout: 300
 . ./lib.sh
 . ./compat-lib.sh
 insmod $MODDIR/livegraft.ko
+# The selftests' API test (built unmodified through the compat header): its
+# init fails if a lookup misses, and prints one "got expected" line per
+# check that held (19 in upstream's expected output).
+klp_mark
+insmod $C/test_klp_shadow_vars.ko
+rmmod test_klp_shadow_vars
+n=$(klp_log '^lgcompat-none$' | wc -l)
+[ "$(dmesg | awk -v m="$KLP_MARK" 'p; index($0, m) { p = 1 }' | grep -c 'got expected')" = 19 ] \
+	|| fail "test_klp_shadow_vars: not 19 expected results: $(dmesg | grep -A3 -B3 'test_klp_shadow_vars' | tail -n 30)"
+[ "$n" = 0 ] || fail "livegraft lines during the API test: $(klp_log '^lgcompat-none$')"
+ok "test_klp_shadow_vars: 19 expected results"
 klp_mark
 insmod $C/livepatch-shadow-mod.ko
 wait_for 30 sh -c "dmesg | grep -q '\] dummy_alloc: dummy @'"
