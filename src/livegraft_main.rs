@@ -22,13 +22,16 @@
 
 use kernel::{c_str, prelude::*};
 
+mod callbacks;
 mod core;
 mod direct;
 mod ftrace;
 mod patch;
 mod resolve;
 mod safepoints;
+mod shadow;
 mod stack;
+mod state;
 mod symbols;
 mod sys;
 mod sysfs;
@@ -54,6 +57,8 @@ mod logic {
     pub(crate) mod decide;
     #[path = "replace.rs"]
     pub(crate) mod replace;
+    #[path = "compat.rs"]
+    pub(crate) mod compat;
 }
 
 /// The version printed at load time; the patch-module ABI has its own number.

@@ -23,6 +23,7 @@
 //! as upstream's `klp_check_stack()` checks every patched object.
 
 use super::*;
+use crate::callbacks::{self, Objects};
 
 /// Upstream's `klp_patch.mod->name` is the patch's name in livegraft.
 impl Registry {
@@ -107,9 +108,12 @@ impl Registry {
             return Ok(false);
         };
         let in_transition = transition_patch == Some(p.id);
+        let objs = p.objs;
         // Nops only exist during their replace transition (replace.rs).
         let wanted = |f: &PatchFunc| f.obj == j && (!f.nop || !p.replaces.is_empty());
-        if !p.funcs.iter().any(wanted) {
+        // An object of the descriptor is applied even without functions
+        // (callbacks only), as upstream's klp_module_coming() applies it.
+        if !p.funcs.iter().any(wanted) && objs.find(m).is_none() {
             return Ok(false);
         }
         let pname = self.patch_name(i);
@@ -143,7 +147,7 @@ impl Registry {
         }
         // CALLBACKS: pre-patch callback of the object here (upstream:
         // klp_pre_patch_callback(obj); its failure refuses the load).
-        if let Err(e) = object_callback(ObjectEvent::PrePatch, &pname, m) {
+        if let Err(e) = object_callback(ObjectEvent::PrePatch, objs, m) {
             pr_warn!("pre-patch callback failed for object '{}'\n", m);
             return Err(e);
         }
@@ -156,7 +160,7 @@ impl Registry {
                 Err(e) => {
                     pr_warn!("failed to apply patch '{}' to module '{}' ({})\n", pname, m, e.to_errno());
                     // CALLBACKS: post-unpatch callback of the object here.
-                    object_callback(ObjectEvent::PostUnpatch, &pname, m).ok();
+                    object_callback(ObjectEvent::PostUnpatch, objs, m).ok();
                     return Err(e);
                 }
             };
@@ -188,7 +192,7 @@ impl Registry {
                                 m
                             );
                             // CALLBACKS: post-unpatch callback of the object here.
-                            object_callback(ObjectEvent::PostUnpatch, &pname, m).ok();
+                            object_callback(ObjectEvent::PostUnpatch, objs, m).ok();
                             return Err(err);
                         }
                     }
@@ -204,7 +208,7 @@ impl Registry {
             if let Err(e) = res {
                 pr_warn!("failed to apply patch '{}' to module '{}' ({})\n", pname, m, e.to_errno());
                 // CALLBACKS: post-unpatch callback of the object here.
-                object_callback(ObjectEvent::PostUnpatch, &pname, m).ok();
+                object_callback(ObjectEvent::PostUnpatch, objs, m).ok();
                 return Err(e);
             }
             if in_transition {
@@ -220,7 +224,7 @@ impl Registry {
         if !in_transition {
             // CALLBACKS: post-patch callback of the object here (upstream:
             // not for the patch in transition, whose completion runs it).
-            object_callback(ObjectEvent::PostPatch, &pname, m).ok();
+            object_callback(ObjectEvent::PostPatch, objs, m).ok();
         }
         Ok(true)
     }
@@ -254,15 +258,16 @@ impl Registry {
                 continue;
             };
             let pname = self.patch_name(i);
+            let objs = p.objs;
             if transition_patch != Some(p.id) {
                 // CALLBACKS: pre-unpatch callback of the object here (upstream:
                 // not for the patch in transition).
-                object_callback(ObjectEvent::PreUnpatch, &pname, m).ok();
+                object_callback(ObjectEvent::PreUnpatch, objs, m).ok();
             }
             pr_info!("reverting patch '{}' on unloading module '{}'\n", pname, m);
             self.detach_object(i, j);
             // CALLBACKS: post-unpatch callback of the object here.
-            object_callback(ObjectEvent::PostUnpatch, &pname, m).ok();
+            object_callback(ObjectEvent::PostUnpatch, objs, m).ok();
         }
         // Unregistering waits until no CPU runs the versions of the emptied
         // sites, before ftrace forgets the module (ftrace_release_mod()).
@@ -318,9 +323,48 @@ enum ObjectEvent {
     PostUnpatch,
 }
 
-/// CALLBACKS: where a coming or going module's object runs its callbacks
-/// (src/callbacks.rs, wired at merge); nothing to run yet.
-fn object_callback(_event: ObjectEvent, _patch: &Name, _object: &CStr) -> Result {
+/// Runs the callbacks of a coming or going module's object of a patch
+/// whose descriptor objects are `objs` (src/callbacks.rs): the descriptor's
+/// object of that name, if it has one (the objects `replace.rs` adds for
+/// nops have none), with its engine fields (`obj->mod`, `obj->patched`)
+/// kept as upstream keeps them. The registry mutex is held.
+fn object_callback(event: ObjectEvent, objs: Objects, object: &CStr) -> Result {
+    let Some(o) = objs.find(object) else { return Ok(()) };
+    // SAFETY (every call below): `o` is an object of a registered patch's
+    // descriptor in its pinned module, and the registry mutex is held.
+    match event {
+        ObjectEvent::PrePatch => {
+            // SAFETY: plain call with a NUL-terminated name; the module is
+            // COMING, which find_module() finds.
+            let module = unsafe { sys::lg_find_module(object.as_char_ptr()) };
+            // SAFETY: see above.
+            unsafe { callbacks::set_object_module(o, module) };
+            // SAFETY: see above.
+            let ret = unsafe { callbacks::pre_patch_object(o) };
+            if ret != 0 {
+                // SAFETY: see above.
+                unsafe { callbacks::set_object_module(o, core::ptr::null_mut()) };
+                return Err(Error::from_errno(ret));
+            }
+        }
+        ObjectEvent::PostPatch => {
+            // SAFETY: see above.
+            unsafe {
+                callbacks::set_object_patched(o, true);
+                callbacks::post_patch_object(o);
+            }
+        }
+        // SAFETY: see above.
+        ObjectEvent::PreUnpatch => unsafe { callbacks::pre_unpatch_object(o) },
+        ObjectEvent::PostUnpatch => {
+            // SAFETY: see above.
+            unsafe {
+                callbacks::set_object_patched(o, false);
+                callbacks::post_unpatch_object(o);
+                callbacks::set_object_module(o, core::ptr::null_mut());
+            }
+        }
+    }
     Ok(())
 }
 

@@ -29,3 +29,5 @@ pub mod decide;
 
 #[path = "../../../src/logic/replace.rs"]
 pub mod replace;
+#[path = "../../../src/logic/compat.rs"]
+pub mod compat;
