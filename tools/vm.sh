@@ -207,17 +207,20 @@ for s in "${scenarios[@]}"; do
 		cases=$LIVEGRAFT_ROOT/${cases//\{flavour\}/$LIVEGRAFT_FLAVOUR}
 		[ -f "$cases" ] || die "$s: no case list $cases"
 		cp=0; cf=0
+		clog=$out/$s$suffix.cases
+		grep -a '^LIVEGRAFT-CASE ' "$log" | tr -d '\r' >"$clog" || true
 		while IFS= read -r id; do
-			if grep -qxF "LIVEGRAFT-CASE PASS $id" "$log"; then
+			if grep -qxF "LIVEGRAFT-CASE PASS $id" "$clog"; then
 				echo "PASS $s: $id [$LIVEGRAFT_FLAVOUR]"
 				cp=$((cp + 1))
 			else
-				line=$(grep -F "LIVEGRAFT-CASE FAIL $id (" "$log" | head -n1 || true)
+				line=$(grep -F "LIVEGRAFT-CASE FAIL $id (" "$clog" | head -n1 || true)
 				cwhy=${line#"LIVEGRAFT-CASE FAIL $id "}
 				echo "FAIL $s: $id [$LIVEGRAFT_FLAVOUR]: ${cwhy:-(not reported: the scenario stopped before it)}"
 				cf=$((cf + 1))
 			fi
 		done <"$cases"
+		rm -f "$clog"
 		echo "cases of $s [$LIVEGRAFT_FLAVOUR]: $cp passed, $cf failed"
 		passed=$((passed + cp)); failed=$((failed + cf))
 	fi
