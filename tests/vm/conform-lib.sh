@@ -198,7 +198,7 @@ sample_livepatch_sample() {
 sample_shadow_fix1() {
 	conform_mark
 	conform_insmod livepatch-shadow-mod || return 1
-	conform_wait_log 20 "livepatch_shadow_mod: dummy_alloc: dummy @" || return 1
+	conform_wait_log 20 "] dummy_alloc: dummy @" || return 1
 	conform_insmod livepatch-shadow-fix1 || return 1
 	conform_wait_file 60 "$CONFORM_ROOT/livepatch_shadow_fix1/transition" 0 || return 1
 	# A dummy allocated by fix1 expires after 12 s and is freed by fix1's
