@@ -26,10 +26,20 @@
  * 2: struct livegraft_func gained orig_entry, and a replacement's call of the
  * function it replaces is an ordinary call (it runs the replacement again);
  * the original is reached through LIVEGRAFT_ORIGINAL() only.
+ * 3: upstream livepatch's features under upstream's field names (the
+ * compatibility header include/compat/linux/livepatch.h maps klp_* onto
+ * these): per-object callbacks and the engine-filled mod and patched of
+ * struct livegraft_object; struct livegraft_state and the states and
+ * replace of struct livegraft_patch; a NULL name is the patch module's
+ * name; an object may have no functions (callbacks only).
  */
-#define LIVEGRAFT_ABI_VERSION 2
+#define LIVEGRAFT_ABI_VERSION 3
+
+/* livegraft_patch.flags */
+#define LIVEGRAFT_F_REPLACE	(1U << 0)	/* atomic replace (cumulative patch) */
 
 struct module;
+struct livegraft_object;
 
 /* One patched function. Arrays of these end with an entry whose old_name is NULL. */
 struct livegraft_func {
@@ -45,20 +55,60 @@ struct livegraft_func {
 	unsigned long *orig_entry;
 };
 
-/* The functions of one object: vmlinux (name NULL or "vmlinux") or a module. */
+/*
+ * Per-object callbacks, upstream's semantics and order
+ * (Documentation/livepatch/callbacks.rst): pre_patch before the object's
+ * functions are patched (a non-zero return aborts the enable: nothing stays
+ * registered), post_patch once the patching transition completed,
+ * pre_unpatch before the unpatching transition starts, post_unpatch once it
+ * completed (only if pre_patch ran and succeeded). They run in process
+ * context with livegraft's registry locked: they may sleep, and call
+ * livegraft_get_state()/livegraft_get_prev_state() and the shadow API, but
+ * must not enable or disable patches.
+ */
+struct livegraft_callbacks {
+	int (*pre_patch)(struct livegraft_object *obj);
+	void (*post_patch)(struct livegraft_object *obj);
+	void (*pre_unpatch)(struct livegraft_object *obj);
+	void (*post_unpatch)(struct livegraft_object *obj);
+	bool post_unpatch_enabled;	/* the engine's: pre_patch succeeded */
+};
+
+/*
+ * The functions and callbacks of one object: vmlinux (name NULL or
+ * "vmlinux") or a module. Arrays of these end with an entry whose name and
+ * funcs are both NULL; every other entry needs a funcs array (which may be
+ * empty: just the terminating entry).
+ */
 struct livegraft_object {
 	const char *name;
 	struct livegraft_func *funcs;
+	struct livegraft_callbacks callbacks;
+	/* Filled by livegraft: */
+	struct module *mod;	/* the module of a module object, once loaded */
+	bool patched;		/* its functions are on their version stacks */
+};
+
+/*
+ * A system state a patch introduces or takes over
+ * (Documentation/livepatch/system-state.rst). Arrays end with id 0.
+ */
+struct livegraft_state {
+	unsigned long id;
+	unsigned int version;
+	void *data;		/* the patch's own */
 };
 
 struct livegraft_patch {
 	__u32 abi_version;	/* LIVEGRAFT_ABI_VERSION */
 	__u32 size;		/* sizeof(struct livegraft_patch) */
-	const char *name;	/* sysfs name: /sys/kernel/livegraft/<name>/ */
+	const char *name;	/* sysfs name /sys/kernel/livegraft/<name>/; NULL: the module's name */
 	struct module *mod;	/* THIS_MODULE of the patch module */
-	struct livegraft_object *objs; /* ends with an entry whose funcs is NULL */
-	__u32 flags;		/* LIVEGRAFT_F_*: must be 0 for now */
-	__u32 reserved;
+	struct livegraft_object *objs; /* see struct livegraft_object */
+	__u32 flags;		/* LIVEGRAFT_F_* */
+	__u32 reserved;		/* 0 */
+	struct livegraft_state *states; /* NULL, or an array ending with id 0 */
+	bool replace;		/* same as LIVEGRAFT_F_REPLACE */
 };
 
 #define LIVEGRAFT_PATCH_INIT(_name, _objs) {			\
@@ -76,6 +126,31 @@ struct livegraft_patch {
  * case nothing was changed.
  */
 int livegraft_enable_patch(struct livegraft_patch *patch);
+
+/*
+ * System states: the state of this id in the patch (NULL if none), and the
+ * one of the newest earlier patch that has it, during a transition (for
+ * callbacks; upstream's klp_get_state()/klp_get_prev_state()).
+ */
+struct livegraft_state *livegraft_get_state(struct livegraft_patch *patch, unsigned long id);
+struct livegraft_state *livegraft_get_prev_state(unsigned long id);
+
+/*
+ * Shadow variables (Documentation/livepatch/shadow-vars.rst), upstream's
+ * klp_shadow_* semantics: data attached to any object by <obj, id>, kept in
+ * livegraft.ko, so they outlive the patch module that allocated them. The
+ * constructor runs under the table's spinlock with interrupts disabled.
+ */
+typedef int (*livegraft_shadow_ctor_t)(void *obj, void *shadow_data, void *ctor_data);
+typedef void (*livegraft_shadow_dtor_t)(void *obj, void *shadow_data);
+
+void *livegraft_shadow_get(void *obj, unsigned long id);
+void *livegraft_shadow_alloc(void *obj, unsigned long id, size_t size, gfp_t gfp_flags,
+			     livegraft_shadow_ctor_t ctor, void *ctor_data);
+void *livegraft_shadow_get_or_alloc(void *obj, unsigned long id, size_t size, gfp_t gfp_flags,
+				    livegraft_shadow_ctor_t ctor, void *ctor_data);
+void livegraft_shadow_free(void *obj, unsigned long id, livegraft_shadow_dtor_t dtor);
+void livegraft_shadow_free_all(unsigned long id, livegraft_shadow_dtor_t dtor);
 
 #if defined(__KERNEL__) && !defined(__BINDGEN__) && !defined(__ASSEMBLY__)
 #ifndef CONFIG_X86_64

@@ -135,4 +135,43 @@ ssize_t lg_rust_patch_store(struct kobject *kobj, int attr, const char *buf, siz
 /* the Rust side of livegraft_enable_patch() */
 int lg_rust_enable_patch(struct livegraft_patch *patch);
 
+/* module lookup by name (find_module(), resolved at load; see glue.c) */
+void lg_set_find_module_fn(unsigned long addr);
+struct module *lg_find_module(const char *name);
+const char *lg_module_name(const struct module *mod);
+
+/* system states (src/state.rs) */
+struct livegraft_state;
+struct livegraft_state *lg_rust_get_state(struct livegraft_patch *patch, unsigned long id);
+struct livegraft_state *lg_rust_get_prev_state(unsigned long id);
+void lg_states_lock(void);
+void lg_states_unlock(void);
+
+/*
+ * Shadow variables (src/shadow.rs): the entry, allocated and freed here, the
+ * table's spinlock and RCU read side. data[] starts 8-aligned, as upstream's.
+ */
+struct lg_shadow {
+	struct lg_shadow *next;		/* bucket chain: RCU readers, lock writers */
+	struct callback_head rcu;
+	void *obj;
+	unsigned long id;
+	char data[];
+};
+struct lg_shadow *lg_shadow_new(size_t size, unsigned int gfp_flags);
+void lg_shadow_kfree(struct lg_shadow *s);
+void lg_shadow_kfree_rcu(struct lg_shadow *s);
+unsigned long lg_shadow_lock(void);
+void lg_shadow_unlock(unsigned long flags);
+void lg_rcu_read_lock(void);
+void lg_rcu_read_unlock(void);
+void lg_shadow_ctor_failed(void *obj, unsigned long id, int err);
+void lg_shadow_duplicate(void *obj, unsigned long id);
+void *lg_rust_shadow_get(void *obj, unsigned long id);
+void *lg_rust_shadow_get_or_alloc(void *obj, unsigned long id, size_t size, unsigned int gfp_flags,
+				  int (*ctor)(void *, void *, void *), void *ctor_data,
+				  bool warn_on_exist);
+void lg_rust_shadow_free(void *obj, unsigned long id, void (*dtor)(void *, void *));
+void lg_rust_shadow_free_all(unsigned long id, void (*dtor)(void *, void *));
+
 #endif

@@ -22,6 +22,7 @@
 #include <linux/sysfs.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/mutex.h>
 #include <linux/rcupdate.h>
 #include <linux/rcupdate_wait.h>
 #include <linux/sched.h>
@@ -975,3 +976,168 @@ int livegraft_enable_patch(struct livegraft_patch *patch)
 	return lg_rust_enable_patch(patch);
 }
 EXPORT_SYMBOL_GPL(livegraft_enable_patch);
+
+/* The layouts include/livegraft_abi.rs asserts too (ABI 3). */
+static_assert(sizeof(struct livegraft_func) == 32);
+static_assert(sizeof(struct livegraft_callbacks) == 40);
+static_assert(sizeof(struct livegraft_object) == 72);
+static_assert(sizeof(struct livegraft_state) == 24);
+static_assert(sizeof(struct livegraft_patch) == 56);
+
+/*
+ * find_module() is not exported; livegraft resolves it by name at load and
+ * calls it through a static call (a direct call, for IBT), with preemption
+ * disabled as it requires (module_assert_mutex_or_preempt()). Unbound, a
+ * module object's mod stays NULL.
+ */
+static struct module *lg_unbound_find_module(const char *name)
+{
+	return NULL;
+}
+DEFINE_STATIC_CALL(lg_find_module_call, lg_unbound_find_module);
+
+/* Module init only: process context. */
+void lg_set_find_module_fn(unsigned long addr)
+{
+	static_call_update(lg_find_module_call, (typeof(&find_module))addr);
+}
+
+/*
+ * The module is not pinned: the caller keeps the pointer only while the
+ * patch that names the module is registered (see Documentation/design.rst,
+ * "Known limits": module targets must stay loaded).
+ */
+struct module *lg_find_module(const char *name)
+{
+	struct module *mod;
+
+	preempt_disable();
+	mod = static_call(lg_find_module_call)(name);
+	preempt_enable();
+	return mod;
+}
+
+const char *lg_module_name(const struct module *mod)
+{
+	return mod->name;
+}
+
+/* src/state.rs's list of registered descriptors; after the registry mutex. */
+static DEFINE_MUTEX(lg_states_mutex);
+
+void lg_states_lock(void)
+{
+	mutex_lock(&lg_states_mutex);
+}
+
+void lg_states_unlock(void)
+{
+	mutex_unlock(&lg_states_mutex);
+}
+
+struct livegraft_state *livegraft_get_state(struct livegraft_patch *patch, unsigned long id)
+{
+	return lg_rust_get_state(patch, id);
+}
+EXPORT_SYMBOL_GPL(livegraft_get_state);
+
+struct livegraft_state *livegraft_get_prev_state(unsigned long id)
+{
+	return lg_rust_get_prev_state(id);
+}
+EXPORT_SYMBOL_GPL(livegraft_get_prev_state);
+
+/* --- shadow variables (the table is src/shadow.rs) --- */
+
+static_assert(offsetof(struct lg_shadow, data) % sizeof(unsigned long) == 0);
+
+/*
+ * Upstream's klp_shadow lock: a spinlock taken with interrupts disabled, so
+ * that the API may be used from any context a patched function runs in.
+ */
+static DEFINE_SPINLOCK(lg_shadow_spinlock);
+
+unsigned long lg_shadow_lock(void)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&lg_shadow_spinlock, flags);
+	return flags;
+}
+
+void lg_shadow_unlock(unsigned long flags)
+{
+	spin_unlock_irqrestore(&lg_shadow_spinlock, flags);
+}
+
+void lg_rcu_read_lock(void)
+{
+	rcu_read_lock();
+}
+
+void lg_rcu_read_unlock(void)
+{
+	rcu_read_unlock();
+}
+
+/* Zeroed, with the caller's GFP flags (upstream: kzalloc(size + header)). */
+struct lg_shadow *lg_shadow_new(size_t size, unsigned int gfp_flags)
+{
+	return kzalloc(struct_size_t(struct lg_shadow, data, size), (__force gfp_t)gfp_flags);
+}
+
+void lg_shadow_kfree(struct lg_shadow *s)
+{
+	kfree(s);
+}
+
+/* Readers may still hold it: free after a grace period (no module code runs then). */
+void lg_shadow_kfree_rcu(struct lg_shadow *s)
+{
+	kfree_rcu(s, rcu);
+}
+
+/* upstream's messages, with %p (hashed) */
+void lg_shadow_ctor_failed(void *obj, unsigned long id, int err)
+{
+	pr_err("livegraft: Failed to construct shadow variable <%p, %lx> (%d)\n", obj, id, err);
+}
+
+void lg_shadow_duplicate(void *obj, unsigned long id)
+{
+	pr_err("livegraft: Duplicate shadow variable <%p, %lx>\n", obj, id);
+}
+
+void *livegraft_shadow_get(void *obj, unsigned long id)
+{
+	return lg_rust_shadow_get(obj, id);
+}
+EXPORT_SYMBOL_GPL(livegraft_shadow_get);
+
+void *livegraft_shadow_alloc(void *obj, unsigned long id, size_t size, gfp_t gfp_flags,
+			     livegraft_shadow_ctor_t ctor, void *ctor_data)
+{
+	return lg_rust_shadow_get_or_alloc(obj, id, size, (__force unsigned int)gfp_flags, ctor,
+					   ctor_data, true);
+}
+EXPORT_SYMBOL_GPL(livegraft_shadow_alloc);
+
+void *livegraft_shadow_get_or_alloc(void *obj, unsigned long id, size_t size, gfp_t gfp_flags,
+				    livegraft_shadow_ctor_t ctor, void *ctor_data)
+{
+	return lg_rust_shadow_get_or_alloc(obj, id, size, (__force unsigned int)gfp_flags, ctor,
+					   ctor_data, false);
+}
+EXPORT_SYMBOL_GPL(livegraft_shadow_get_or_alloc);
+
+void livegraft_shadow_free(void *obj, unsigned long id, livegraft_shadow_dtor_t dtor)
+{
+	lg_rust_shadow_free(obj, id, dtor);
+}
+EXPORT_SYMBOL_GPL(livegraft_shadow_free);
+
+void livegraft_shadow_free_all(unsigned long id, livegraft_shadow_dtor_t dtor)
+{
+	lg_rust_shadow_free_all(id, dtor);
+}
+EXPORT_SYMBOL_GPL(livegraft_shadow_free_all);

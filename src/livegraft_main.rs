@@ -22,12 +22,15 @@
 
 use kernel::{c_str, prelude::*};
 
+mod callbacks;
 mod core;
 mod direct;
 mod ftrace;
 mod patch;
 mod safepoints;
+mod shadow;
 mod stack;
+mod state;
 mod symbols;
 mod sys;
 mod sysfs;
@@ -51,6 +54,8 @@ mod logic {
     pub(crate) mod stack_verdict;
     #[path = "decide.rs"]
     pub(crate) mod decide;
+    #[path = "compat.rs"]
+    pub(crate) mod compat;
 }
 
 /// The version printed at load time; the patch-module ABI has its own number.

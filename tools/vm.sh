@@ -91,6 +91,7 @@ done
 if [ "$build" = 1 ]; then
 	kdir=$("$LIVEGRAFT_ROOT/tools/build-module.sh" "$LIVEGRAFT_ROOT"/tests/modules/*/)
 	"$LIVEGRAFT_ROOT/tools/gen-samples.sh"
+	"$LIVEGRAFT_ROOT/tools/build-compat-samples.sh"
 	[ "$conformance" = 0 ] || "$LIVEGRAFT_ROOT/tools/gen-conformance.sh"
 else
 	kdir=$(kernel_dir)
@@ -110,6 +111,9 @@ find "$LIVEGRAFT_ROOT/tests/modules" "$LIVEGRAFT_ROOT/out/patches" -name '*.ko' 
 	-exec cp {} "$stage/lib/livegraft/" \; 2>/dev/null || true
 find "$kdir/samples/livepatch" "$kdir/samples/ftrace" -name '*.ko' \
 	-exec cp {} "$stage/lib/livegraft/" \; 2>/dev/null || true
+# upstream's samples built as livegraft patches (tools/build-compat-samples.sh)
+mkdir -p "$stage/lib/livegraft/compat"
+find "$LIVEGRAFT_ROOT/out/compat" -maxdepth 1 -name '*.ko' -exec cp {} "$stage/lib/livegraft/compat/" \; 2>/dev/null || true
 for prog in "$tests"/progs/*.c; do
 	[ -e "$prog" ] || continue
 	gcc -static -O2 -Wall -Werror -o "$stage/bin/$(basename "${prog%.c}")" "$prog" -lpthread \

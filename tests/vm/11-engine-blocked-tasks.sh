@@ -18,7 +18,7 @@ ok "a task blocks inside lg_target_block"
 insmod $MODDIR/lg_testpatch.ko
 wait_transition_done lg_testpatch 30
 expect_dmesg "livegraft: 'lg_testpatch': patching complete"
-expect_dmesg "livegraft: signaling remaining tasks"
+expect_dmesg "livegraft-stats: signaling remaining tasks"
 cat $LG/lg_testpatch/summary
 [ ! -e /tmp/blocker.rc ] || fail "the blocked writer returned early: $(cat /tmp/blocker.rc)"
 ok "the nudged writer is still blocked (its syscall restarted)"

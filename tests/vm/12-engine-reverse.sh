@@ -28,9 +28,9 @@ ok "tasks switched at syscall exit, idle entry and by stack check"
 expect_fail "rmmod during the transition" rmmod lg_testpatch
 expect_eq "$(cat $LG/lg_testpatch/lg_target/patched)" 1 "object patched during the transition"
 # After report_after_ms the stalled task is reported in dmesg, with the function.
-wait_for 15 sh -c "dmesg | grep -q \"'lg_testpatch': lg_target_hold:[0-9]* is sleeping on function lg_target_hold+0x\""
+wait_for 15 sh -c "dmesg | grep -q \"livegraft-stats: pending: lg_target_hold:[0-9]* is sleeping on function lg_target_hold+0x\""
 ok "dmesg reports the stalled task and the function it sleeps on"
-expect_dmesg "livegraft: signaling remaining tasks"
+expect_dmesg "livegraft-stats: signaling remaining tasks"
 
 echo 0 > $LG/lg_testpatch/enabled
 expect_dmesg "livegraft: 'lg_testpatch': reversing transition from patching to unpatching"

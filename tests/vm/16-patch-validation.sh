@@ -6,7 +6,7 @@
 . ./lib.sh
 load_core_and_target
 expect_fail "insmod of a patch built for ABI 99" insmod $MODDIR/lg_testpatch.ko abi_version=99
-expect_dmesg "livegraft: refusing patch: built for livegraft ABI 99, this core implements ABI 2"
+expect_dmesg "livegraft: refusing patch: built for livegraft ABI 99, this core implements ABI 3"
 [ ! -e $LG/lg_testpatch ] || fail "sysfs directory left behind"
 expect_fail "insmod of a patch naming a missing function" insmod $MODDIR/lg_testpatch.ko bogus=1
 expect_dmesg "livegraft: 'lg_testpatch': symbol 'lg_target_does_not_exist' not found in symbol table of object 'lg_target'"

@@ -23,10 +23,10 @@ ok "the sweep switched $n tasks"
 grep -q "lg_target_hold" $LG/lg_testpatch/pending_tasks || fail "holder not reported: $(cat $LG/lg_testpatch/pending_tasks)"
 echo unhold > $T
 wait_transition_done lg_testpatch
-expect_dmesg "livegraft: 'lg_testpatch': switched in [0-9]+ ms:.* sweep=[0-9]+"
+expect_dmesg "livegraft-stats: patching transition: setup [0-9]+ us, switched in [0-9]+ ms:.* sweep=[0-9]+"
 units_advance syscall 2
 disable_patch lg_testpatch
-expect_dmesg "livegraft: 'lg_testpatch': switched in [0-9]+ ms:.* sweep=[0-9]+.*"
+expect_dmesg "livegraft-stats: unpatching transition: setup [0-9]+ us, switched in [0-9]+ ms:.* sweep=[0-9]+.*"
 units_advance syscall 1
 stop_units
 kill $spawner

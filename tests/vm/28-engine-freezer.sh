@@ -30,7 +30,7 @@ ok "lg_target_fz is what the transition waits for"
 freeze_once
 wait_transition_done lg_testpatch 30
 expect_dmesg "livegraft: 'lg_testpatch': patching complete"
-expect_dmesg "livegraft: 'lg_testpatch': switched in .* freezer=[1-9]"
+expect_dmesg "livegraft-stats: patching transition: .*switched in .* freezer=[1-9]"
 units_advance kthread 2
 
 dmesg -c > /dev/null
@@ -40,7 +40,7 @@ expect_eq "$(cat $LG/lg_testpatch/transition)" 1 "unpatching held open by the fr
 freeze_once
 wait_for 30 [ ! -e $LG/lg_testpatch ]
 expect_dmesg "livegraft: 'lg_testpatch': unpatching complete"
-expect_dmesg "livegraft: 'lg_testpatch': switched in .* freezer=[1-9]"
+expect_dmesg "livegraft-stats: unpatching transition: .*switched in .* freezer=[1-9]"
 units_advance kthread 1
 echo "ztask off" > $T
 expect_no_mixed

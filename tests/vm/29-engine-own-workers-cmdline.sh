@@ -3,7 +3,7 @@
 # read(), and a reader of the patched function (/proc/cmdline, patched by the
 # generated livegraft_cmdline sample). Both transitions complete on their own
 # with nobody reading pending_tasks or summary, and no task is reported as
-# pending for being on a CPU 2 s in ("'<patch>': <comm>:<pid> is running"):
+# pending for being on a CPU 2 s in ("livegraft-stats: pending: <comm>:<pid> is running"):
 # neither a livegraft worker (the pass runs on one, so it always found it
 # running) nor a kernel thread the tick wakes together with the transition
 # work, which is runnable whenever a pass looks (the RCU grace-period
@@ -29,8 +29,8 @@ expect_eq "$(cat /proc/cmdline)" "this has been live patched by livegraft" "the 
 echo 0 > $LG/livegraft_cmdline/enabled
 wait_for 60 [ ! -e $LG/livegraft_cmdline ]
 expect_dmesg "livegraft: 'livegraft_cmdline': unpatching complete"
-expect_no_dmesg "'livegraft_cmdline': .*:[0-9]+ is running"
-dmesg | grep "livegraft: 'livegraft_cmdline': switched in"
+expect_no_dmesg "livegraft-stats: pending: .*:[0-9]+ is running"
+dmesg | grep "livegraft-stats: .*switched in"
 kill $cmdline_loop $spawner
 exec 3>&-
 rmmod livegraft_cmdline

@@ -41,7 +41,7 @@ start_spinners
 insmod $MODDIR/lg_testpatch_idle.ko patch_do_idle=0
 wait_transition_done lg_testpatch_idle 60
 expect_dmesg "livegraft: 'lg_testpatch_idle': patching complete"
-dmesg | grep "'lg_testpatch_idle': switched in" | tail -n 1
+dmesg | grep "livegraft-stats: .*switched in" | tail -n 1
 expect_eq "$(cat $P/units)" 0 "idle-loop iterations while every CPU was busy"
 kill $spinners
 wait_for 10 sh -c "[ \$(cat $P/units) -gt 0 ]"

@@ -38,13 +38,13 @@ taskset -c 0 sh -c 'while :; do :; done' &
 spin0=$!
 taskset -c 1 sh -c 'while :; do :; done' &
 spin1=$!
-user_returns() { dmesg | grep -Ec "'lg_testpatch': switched in [0-9]+ ms:.* user_return=[0-9]+"; }
+user_returns() { dmesg | grep -Ec "livegraft-stats: .*switched in [0-9]+ ms:.* user_return=[0-9]+"; }
 round=0
 while [ "$(user_returns)" = 0 ] && [ $round -lt 5 ]; do
 	patch_and_unpatch
 	round=$((round + 1))
 done
-dmesg | grep "'lg_testpatch': switched in"
+dmesg | grep "livegraft-stats: .*switched in"
 n=$(user_returns)
 [ "$n" -ge 1 ] || fail "no task switched at user_return in $round rounds"
 ok "tasks switched at user_return in $n transitions"

@@ -24,7 +24,7 @@ for dir in patching unpatching; do
 		wait_for 60 [ ! -e $LG/lg_testpatch ]
 	fi
 	expect_dmesg "livegraft: 'lg_testpatch': $dir complete"
-	dmesg | grep "'lg_testpatch': switched in"
+	dmesg | grep "livegraft-stats: .*switched in"
 done
 kill $spin
 rmmod lg_testpatch

@@ -51,8 +51,9 @@ expect_eq "$(field pending)" 1 "pending: cpu1's idle task"
 echo 0 > $C1
 wait_for 30 [ ! -e $LG/lg_testpatch_idle ]
 expect_dmesg "livegraft: 'lg_testpatch_idle': unpatching complete"
-dmesg | grep "'lg_testpatch_idle': switched in" | tail -n 1
-expect_dmesg "'lg_testpatch_idle': switched in .* offline=2"
+dmesg | grep "livegraft-stats: .*switched in" | tail -n 1
+dmesg | grep "livegraft-stats: .*switched in" | tail -n 1 | grep -q "^.*unpatching transition: .* offline=2" \
+	|| fail "the last (unpatching) transition did not switch 2 offline idle tasks"
 echo 1 > $C1
 expect_eq "$(cat $C1)" 1 "cpu1 online"
 u=$(cat $P/units)

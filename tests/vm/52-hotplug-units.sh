@@ -58,7 +58,7 @@ expect_eq "$(cat $LG/lg_testpatch_hotplug/transition)" 1 "unpatching held open b
 echo unhold > $T
 wait_for 30 [ ! -e $LG/lg_testpatch_hotplug ]
 expect_dmesg "livegraft: 'lg_testpatch_hotplug': unpatching complete"
-dmesg | grep "'lg_testpatch_hotplug': switched in" | tail -n 1 | grep -q " offline=1" \
+dmesg | grep "livegraft-stats: .*switched in" | tail -n 1 | grep -q "unpatching transition: .* offline=1" \
 	|| fail "cpu1's idle task was not switched offline: $(dmesg | grep "switched in" | tail -n 1)"
 ok "cpu1's idle task switched while cpu1 was offline"
 units_advance syscall 1

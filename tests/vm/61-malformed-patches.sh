@@ -20,7 +20,7 @@ refused() {
 	[ "$(stat syscall v2)" = 0 ] || fail "bad=$_n: new code ran"
 }
 refused 1 "'lg_badpatch': empty function name in object 'lg_target'"
-refused 2 "'lg_badpatch': object 'lg_target' has no functions"
+refused 2 "'lg_badpatch': object 'lg_target' has no funcs array"
 refused 3 "'lg_badpatch': the patch has no objects"
 refused 4 "'lg_badpatch': function 'lg_target_a' listed twice"
 refused 5 "'lg_badpatch': object 'lg_not_loaded' is not loaded"

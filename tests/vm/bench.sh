@@ -112,5 +112,5 @@ for n in ${SIZES:-10 100 1000}; do
 done
 
 # The transitions' own timeline (setup, switching, teardown) for the record.
-dmesg | grep -E "livegraft: '|livegraft: sweep|livepatch: '" | sed 's/^/BENCHLOG /'
+dmesg | grep -E "livegraft: '|livegraft: sweep|livegraft-stats: |livepatch: '" | sed 's/^/BENCHLOG /'
 echo "BENCH done 1"

@@ -6,7 +6,8 @@
  *
  *   0  a good patch of lg_target_a (the control)
  *   1  an empty function name ("")
- *   2  one object whose funcs array is empty (a NULL old_name ends it)
+ *   2  a module object without a funcs array (NULL; an empty array is
+ *      allowed since ABI 3: callbacks only)
  *   3  no objects at all
  *   4  the same function listed twice
  *   5  an object (module) that is not loaded
@@ -46,10 +47,6 @@ static struct livegraft_func funcs[] = {
 	{ }
 };
 
-static struct livegraft_func no_funcs[] = {
-	{ }
-};
-
 static struct livegraft_object objs[] = {
 	{ .name = "lg_target", .funcs = funcs },
 	{ }
@@ -70,7 +67,7 @@ static int __init lg_badpatch_init(void)
 		funcs[0].old_name = "";
 		break;
 	case 2:
-		objs[0].funcs = no_funcs;
+		objs[0].funcs = NULL;
 		break;
 	case 3:
 		patch.objs = no_objs;

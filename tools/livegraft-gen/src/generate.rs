@@ -232,9 +232,10 @@ module! {{
             move |indent: usize| {
                 let (i, f4) = (" ".repeat(indent), indent + 4);
                 format!(
-                    "{i}abi::Object {{\n{}\n{}\n{i}}},\n",
+                    "{i}abi::Object {{\n{}\n{}\n{}..abi::Object::END\n{i}}},\n",
                     cstr_field(f4, "name", &o.name),
-                    funcs_field(f4, table)
+                    funcs_field(f4, table),
+                    " ".repeat(f4)
                 )
             }
         })
@@ -254,7 +255,7 @@ impl kernel::Module for LivegraftPatch {{
 {}
             GFP_KERNEL,
         )?;
-        // SAFETY: `patch` is a complete ABI-2 descriptor whose strings,
+        // SAFETY: `patch` is a complete ABI-3 descriptor whose strings,
         // arrays and functions are 'static in this module; livegraft copies
         // what it keeps and pins this module while the patch is enabled.
         kernel::error::to_result(unsafe {{ abi::livegraft_enable_patch(&mut *patch) }})?;

@@ -34,6 +34,7 @@ static OBJECTS: abi::Table<abi::Object, 2> = abi::Table([
     abi::Object {
         name: c"vmlinux".as_ptr(),
         funcs: FUNCS_VMLINUX.0.as_ptr(),
+        ..abi::Object::END
     },
     abi::Object::END,
 ]);
@@ -48,7 +49,7 @@ impl kernel::Module for LivegraftPatch {
             abi::Patch::new(c"livegraft_cmdline", module.as_ptr(), OBJECTS.0.as_ptr()),
             GFP_KERNEL,
         )?;
-        // SAFETY: `patch` is a complete ABI-2 descriptor whose strings,
+        // SAFETY: `patch` is a complete ABI-3 descriptor whose strings,
         // arrays and functions are 'static in this module; livegraft copies
         // what it keeps and pins this module while the patch is enabled.
         kernel::error::to_result(unsafe { abi::livegraft_enable_patch(&mut *patch) })?;

@@ -1,0 +1,112 @@
+# Callbacks of a module written against upstream's <linux/livepatch.h>
+# (tests/modules/lg_testcompat/lg_compat_cb.c: callbacks on vmlinux, which it
+# patches, and on the lg_target module, an object without functions):
+# upstream's order and kernel log, line for line (Documentation/livepatch/
+# callbacks.rst and the selftests' test-callbacks.sh): a failing vmlinux
+# pre-patch callback and a failing module one abort the enable with nothing
+# registered (and the post-unpatch callback of the object whose pre-patch
+# succeeded runs); enable and disable; a reversed transition gets no
+# pre-unpatch callback.
+# timeout: 240
+. ./lib.sh
+. ./compat-lib.sh
+orig=$(cat /proc/cmdline)
+insmod $MODDIR/livegraft.ko
+insmod $MODDIR/lg_target.ko
+
+nothing_registered() {
+	! grep -q '^lg_compat_cb ' /proc/modules || fail "$1: the module stayed loaded"
+	[ -z "$(ls $LG)" ] || fail "$1: sysfs left behind: $(ls $LG)"
+	expect_eq "$(cat /proc/cmdline)" "$orig" "$1: /proc/cmdline"
+	! grep -q cmdline_proc_show /sys/kernel/tracing/enabled_functions \
+		|| fail "$1: cmdline_proc_show still hooked: $(cat /sys/kernel/tracing/enabled_functions)"
+	ok "$1: nothing registered"
+}
+
+klp_mark
+expect_fail "vmlinux pre-patch -ENODEV" insmod $MODDIR/lg_compat_cb.ko pre_patch_ret=-19
+grep -q "No such device" /tmp/expect_fail.err || fail "insmod error: $(cat /tmp/expect_fail.err)"
+nothing_registered "vmlinux pre-patch -ENODEV"
+expect_klp_log lg_compat_cb "livegraft: enabling patch 'lg_compat_cb'
+livegraft: 'lg_compat_cb': initializing patching transition
+lg_compat_cb: pre_patch: vmlinux patched=0
+lg_compat_cb: pre_patch: state version 1, previous none
+livegraft: pre-patch callback failed for object 'vmlinux'
+livegraft: failed to enable patch 'lg_compat_cb'
+livegraft: 'lg_compat_cb': canceling patching transition, going to unpatch
+livegraft: 'lg_compat_cb': completing unpatching transition
+livegraft: 'lg_compat_cb': unpatching complete"
+
+klp_mark
+expect_fail "lg_target pre-patch -EINVAL" insmod $MODDIR/lg_compat_cb.ko pre_patch_ret=-22 fail_obj=1
+grep -q "Invalid argument" /tmp/expect_fail.err || fail "insmod error: $(cat /tmp/expect_fail.err)"
+nothing_registered "lg_target pre-patch -EINVAL"
+expect_klp_log lg_compat_cb "livegraft: enabling patch 'lg_compat_cb'
+livegraft: 'lg_compat_cb': initializing patching transition
+lg_compat_cb: pre_patch: vmlinux patched=0
+lg_compat_cb: pre_patch: state version 1, previous none
+lg_compat_cb: pre_patch: lg_target patched=0
+lg_compat_cb: pre_patch: state version 1, previous none
+livegraft: pre-patch callback failed for object 'lg_target'
+livegraft: failed to enable patch 'lg_compat_cb'
+livegraft: 'lg_compat_cb': canceling patching transition, going to unpatch
+livegraft: 'lg_compat_cb': completing unpatching transition
+lg_compat_cb: post_unpatch: vmlinux patched=0
+livegraft: 'lg_compat_cb': unpatching complete"
+
+klp_mark
+insmod $MODDIR/lg_compat_cb.ko
+wait_transition_done lg_compat_cb
+not_upstream lg_compat_cb
+expect_eq "$(cat /proc/cmdline)" "lg_compat_cb: this has been live patched" "patched /proc/cmdline"
+expect_eq "$(cat $LG/lg_compat_cb/lg_target/patched)" 1 "lg_target/patched (an object without functions)"
+echo 0 > $LG/lg_compat_cb/enabled
+wait_for 30 [ ! -e $LG/lg_compat_cb ]
+expect_eq "$(cat /proc/cmdline)" "$orig" "restored /proc/cmdline"
+rmmod lg_compat_cb
+expect_klp_log lg_compat_cb "livegraft: enabling patch 'lg_compat_cb'
+livegraft: 'lg_compat_cb': initializing patching transition
+lg_compat_cb: pre_patch: vmlinux patched=0
+lg_compat_cb: pre_patch: state version 1, previous none
+lg_compat_cb: pre_patch: lg_target patched=0
+lg_compat_cb: pre_patch: state version 1, previous none
+livegraft: 'lg_compat_cb': starting patching transition
+livegraft: 'lg_compat_cb': completing patching transition
+lg_compat_cb: post_patch: vmlinux patched=1
+lg_compat_cb: post_patch: lg_target patched=1
+livegraft: 'lg_compat_cb': patching complete
+livegraft: 'lg_compat_cb': initializing unpatching transition
+lg_compat_cb: pre_unpatch: vmlinux patched=1
+lg_compat_cb: pre_unpatch: lg_target patched=1
+livegraft: 'lg_compat_cb': starting unpatching transition
+livegraft: 'lg_compat_cb': completing unpatching transition
+lg_compat_cb: post_unpatch: vmlinux patched=0
+lg_compat_cb: post_unpatch: lg_target patched=0
+livegraft: 'lg_compat_cb': unpatching complete"
+
+# Reversal: lg_target's holder sleeps in lg_target_hold(), which hold=1
+# patches too: the patching transition waits, and is reversed.
+echo hold > $T
+klp_mark
+insmod $MODDIR/lg_compat_cb.ko hold=1
+sleep 2
+expect_eq "$(cat $LG/lg_compat_cb/transition)" 1 "transition held open by the holder"
+echo 0 > $LG/lg_compat_cb/enabled
+wait_for 30 [ ! -e $LG/lg_compat_cb ]
+rmmod lg_compat_cb
+echo unhold > $T
+expect_klp_log lg_compat_cb "livegraft: enabling patch 'lg_compat_cb'
+livegraft: 'lg_compat_cb': initializing patching transition
+lg_compat_cb: pre_patch: vmlinux patched=0
+lg_compat_cb: pre_patch: state version 1, previous none
+lg_compat_cb: pre_patch: lg_target patched=0
+lg_compat_cb: pre_patch: state version 1, previous none
+livegraft: 'lg_compat_cb': starting patching transition
+livegraft: 'lg_compat_cb': reversing transition from patching to unpatching
+livegraft: 'lg_compat_cb': starting unpatching transition
+livegraft: 'lg_compat_cb': completing unpatching transition
+lg_compat_cb: post_unpatch: vmlinux patched=0
+lg_compat_cb: post_unpatch: lg_target patched=0
+livegraft: 'lg_compat_cb': unpatching complete"
+rmmod lg_target
+rmmod livegraft
