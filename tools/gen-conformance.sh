@@ -150,10 +150,6 @@ build_column() {
 	[ ! -f "$b/BUILD-FAILED" ] || cp "$b/BUILD-FAILED" "$g/"
 	[ ! -f "$b/BUILD-ERRORS" ] || cp "$b/BUILD-ERRORS" "$g/"
 	"$LIVEGRAFT_ROOT/tools/conform-map.sh" "$col" "$selftests" "$g"
-	# is_livepatch_mod's answer for the livegraft column (see conform-map.sh):
-	# the modules whose unmodified source declares MODULE_INFO(livepatch, "Y").
-	grep -l 'MODULE_INFO(livepatch, "Y")' "$selftests"/test_modules/*.c "$samples"/*.c \
-		| xargs -n1 basename | sed 's/\.c$//' >"$g/livepatch-modules"
 	gcc -static -O2 -o "$g/test_klp-call_getpid" "$selftests/test_klp-call_getpid.c" \
 		|| die "building test_klp-call_getpid failed"
 	cp "$out/cases.txt" "$g/cases.txt"
