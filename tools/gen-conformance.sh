@@ -65,10 +65,14 @@ done
 
 # --- build the two columns -----------------------------------------------------
 guest=$out/guest
+# Objects built against another kernel tree, or before a compat header file
+# existed (Kbuild tracks the headers a source included, not those that would
+# now shadow them), are not reused.
 stamp=$out/.livegraft-kdir
-if [ "$(cat "$stamp" 2>/dev/null)" != "$kdir" ]; then
+want="$kdir $(find "$LIVEGRAFT_ROOT/include" -type f 2>/dev/null | sort | sha256sum | cut -c1-12)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
 	rm -rf "$guest" "$out/build"
-	echo "$kdir" >"$stamp"
+	echo "$want" >"$stamp"
 fi
 mkdir -p "$guest/conform" "$out/build"
 
