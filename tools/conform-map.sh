@@ -41,6 +41,6 @@ cat >"$dest/bin/modinfo" <<'EOF'
 #!/bin/sh
 # conform-map.sh (3): the compat layer's modinfo tag "livegraft: Y" read as
 # upstream's "livepatch: Y".
-/conform/bin/kmod modinfo "$@" | sed 's/^livegraft:/livepatch:/'
+/conform/bin/modinfo "$@" | sed 's/^livegraft:/livepatch:/'
 EOF
 chmod +x "$dest/bin/dmesg" "$dest/bin/modinfo"
