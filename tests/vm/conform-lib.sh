@@ -119,7 +119,12 @@ conform_mark() {
 	echo "$CONFORM_MARK" >/dev/kmsg
 }
 conform_since() {
-	PATH=$CONFORM_DIR/bin:/conform/bin:/bin dmesg | sed -n "/$CONFORM_MARK/,\$p"
+	# By path: busybox's sh runs its own dmesg applet whatever PATH says.
+	if [ -x "$CONFORM_DIR/bin/dmesg" ]; then
+		"$CONFORM_DIR/bin/dmesg"
+	else
+		dmesg
+	fi | sed -n "/$CONFORM_MARK/,\$p"
 }
 # conform_wait_log SECONDS REGEX: the log since the mark gets a matching line.
 conform_wait_log() {
