@@ -24,7 +24,18 @@
 //! [`pre_patch_object`] (before the object is patched; its non-zero return
 //! must refuse the module: upstream's "pre-patch callback failed for
 //! object"), [`post_patch_object`] (once it is patched), [`pre_unpatch_object`]
-//! and [`post_unpatch_object`] (around its reverting when the module goes).
+//! and [`post_unpatch_object`] (around its reverting when the module goes),
+//! with [`set_object_module`] and [`set_object_patched`] for its engine
+//! fields. upstream's order for a module that comes
+//! (`klp_module_coming()`): "applying patch '<p>' to loading module '<m>'",
+//! `pre_patch` (failure: "pre-patch callback failed for object '<m>'", the
+//! module is refused), patch it, `post_patch` unless the patch is the one
+//! in transition (its completion runs it then); a failed patching runs
+//! `post_unpatch`. For a module that goes
+//! (`klp_cleanup_module_patches_limited()`): `pre_unpatch` unless the patch
+//! is the one in transition, "reverting patch '<p>' on unloading module
+//! '<m>'", revert, `post_unpatch` (gated by `post_unpatch_enabled` as
+//! always).
 //!
 //! Callbacks run in process context with the registry mutex held, on the
 //! thread that holds it: the enabling module's init, the `enabled` writer,
@@ -72,6 +83,32 @@ impl Objects {
             unsafe { (*o).patched = patched };
         }
     }
+}
+
+/// For an object that appears after the enable (a module loaded later):
+/// records its module (`obj->mod`, which makes it a loaded object for the
+/// callbacks) before [`pre_patch_object`], or clears it once the module
+/// went (after [`post_unpatch_object`]).
+///
+/// # Safety
+///
+/// `o` is an object of a registered patch; the registry mutex is held.
+#[allow(dead_code)]
+pub(crate) unsafe fn set_object_module(o: *mut sys::livegraft_object, module: *mut sys::module) {
+    // SAFETY: the engine's field of the pinned patch module's object.
+    unsafe { (*o).mod_ = module };
+}
+
+/// `obj->patched` of one object (`<object>/patched`), for an object patched
+/// or reverted on its own (a module loaded later, or going).
+///
+/// # Safety
+///
+/// As [`set_object_module`].
+#[allow(dead_code)]
+pub(crate) unsafe fn set_object_patched(o: *mut sys::livegraft_object, patched: bool) {
+    // SAFETY: the engine's field of the pinned patch module's object.
+    unsafe { (*o).patched = patched };
 }
 
 fn is_vmlinux(o: *mut sys::livegraft_object) -> bool {
@@ -162,15 +199,22 @@ pub(crate) unsafe fn post_unpatch_object(o: *mut sys::livegraft_object) {
 /// first failure, which is reported as upstream reports it; the caller then
 /// cancels with [`cancel`].
 pub(crate) fn pre_patch_all(objs: Objects) -> core::result::Result<(), i32> {
-    for o in objs.loaded() {
+    let mut last: Option<(*mut sys::livegraft_object, i32)> = None;
+    // The iterator is lazy: `pre_patch_run` (host-tested) stops calling
+    // callbacks at the first failure.
+    let (_, failed) = compat::pre_patch_run(objs.loaded().map(|o| {
         // SAFETY: a loaded object of the patch being enabled, registry held.
         let ret = unsafe { pre_patch_object(o) };
-        if ret != 0 {
+        last = Some((o, ret));
+        ret
+    }));
+    match (failed, last) {
+        (Some(_), Some((o, ret))) => {
             pr_warn!("pre-patch callback failed for object '{}'\n", object_name(o));
-            return Err(ret);
+            Err(ret)
         }
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// The disable's `pre_unpatch` callbacks: every patched object.

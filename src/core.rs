@@ -725,7 +725,8 @@ impl Registry {
                         crate::callbacks::cancel(&name, objs);
                         crate::state::set_transition(core::ptr::null_mut());
                         self.state = TransitionState::Idle;
-                        return Err(errno(ret));
+                        // `ret` is the callback's negative errno.
+                        return Err(Error::from_errno(ret));
                     }
                 } else {
                     crate::callbacks::pre_unpatch_all(objs);

@@ -6,7 +6,8 @@
 # pre-patch callback and a failing module one abort the enable with nothing
 # registered (and the post-unpatch callback of the object whose pre-patch
 # succeeded runs); enable and disable; a reversed transition gets no
-# pre-unpatch callback.
+# pre-unpatch callback; a setup that fails after the pre-patch callbacks
+# (base flavour) is cancelled with the post-unpatch callbacks.
 # timeout: 240
 . ./lib.sh
 . ./compat-lib.sh
@@ -27,7 +28,7 @@ klp_mark
 expect_fail "vmlinux pre-patch -ENODEV" insmod $MODDIR/lg_compat_cb.ko pre_patch_ret=-19
 grep -q "No such device" /tmp/expect_fail.err || fail "insmod error: $(cat /tmp/expect_fail.err)"
 nothing_registered "vmlinux pre-patch -ENODEV"
-expect_klp_log lg_compat_cb "livegraft: enabling patch 'lg_compat_cb'
+expect_klp_log lg_compat_cb "$(twice "livegraft: enabling patch 'lg_compat_cb'
 livegraft: 'lg_compat_cb': initializing patching transition
 lg_compat_cb: pre_patch: vmlinux patched=0
 lg_compat_cb: pre_patch: state version 1, previous none
@@ -35,13 +36,13 @@ livegraft: pre-patch callback failed for object 'vmlinux'
 livegraft: failed to enable patch 'lg_compat_cb'
 livegraft: 'lg_compat_cb': canceling patching transition, going to unpatch
 livegraft: 'lg_compat_cb': completing unpatching transition
-livegraft: 'lg_compat_cb': unpatching complete"
+livegraft: 'lg_compat_cb': unpatching complete")"
 
 klp_mark
 expect_fail "lg_target pre-patch -EINVAL" insmod $MODDIR/lg_compat_cb.ko pre_patch_ret=-22 fail_obj=1
 grep -q "Invalid argument" /tmp/expect_fail.err || fail "insmod error: $(cat /tmp/expect_fail.err)"
 nothing_registered "lg_target pre-patch -EINVAL"
-expect_klp_log lg_compat_cb "livegraft: enabling patch 'lg_compat_cb'
+expect_klp_log lg_compat_cb "$(twice "livegraft: enabling patch 'lg_compat_cb'
 livegraft: 'lg_compat_cb': initializing patching transition
 lg_compat_cb: pre_patch: vmlinux patched=0
 lg_compat_cb: pre_patch: state version 1, previous none
@@ -52,7 +53,7 @@ livegraft: failed to enable patch 'lg_compat_cb'
 livegraft: 'lg_compat_cb': canceling patching transition, going to unpatch
 livegraft: 'lg_compat_cb': completing unpatching transition
 lg_compat_cb: post_unpatch: vmlinux patched=0
-livegraft: 'lg_compat_cb': unpatching complete"
+livegraft: 'lg_compat_cb': unpatching complete")"
 
 klp_mark
 insmod $MODDIR/lg_compat_cb.ko
@@ -108,5 +109,34 @@ livegraft: 'lg_compat_cb': completing unpatching transition
 lg_compat_cb: post_unpatch: vmlinux patched=0
 lg_compat_cb: post_unpatch: lg_target patched=0
 livegraft: 'lg_compat_cb': unpatching complete"
+# A setup that fails after the pre-patch callbacks succeeded (base flavour:
+# upstream's own sample owns cmdline_proc_show, so livegraft's ftrace
+# registration gets -EBUSY): the enable is cancelled as upstream cancels a
+# failed klp_patch_object(), with the post-unpatch callbacks of both objects.
+if have_upstream_livepatch; then
+	insmod $MODDIR/livepatch-sample.ko
+	wait_for 30 file_is /sys/kernel/livepatch/livepatch_sample/transition 0
+	klp_mark
+	expect_fail "setup -EBUSY" insmod $MODDIR/lg_compat_cb.ko
+	grep -q "busy" /tmp/expect_fail.err || fail "insmod error: $(cat /tmp/expect_fail.err)"
+	[ -z "$(ls $LG)" ] || fail "sysfs left behind: $(ls $LG)"
+	! grep -q '^lg_compat_cb ' /proc/modules || fail "the module stayed loaded"
+	expect_klp_log lg_compat_cb "$(twice "livegraft: enabling patch 'lg_compat_cb'
+livegraft: 'lg_compat_cb': initializing patching transition
+lg_compat_cb: pre_patch: vmlinux patched=0
+lg_compat_cb: pre_patch: state version 1, previous none
+lg_compat_cb: pre_patch: lg_target patched=0
+lg_compat_cb: pre_patch: state version 1, previous none
+livegraft: failed to register ftrace handler for function 'cmdline_proc_show' (-16)
+livegraft: failed to enable patch 'lg_compat_cb'
+livegraft: 'lg_compat_cb': canceling patching transition, going to unpatch
+livegraft: 'lg_compat_cb': completing unpatching transition
+lg_compat_cb: post_unpatch: vmlinux patched=0
+lg_compat_cb: post_unpatch: lg_target patched=0
+livegraft: 'lg_compat_cb': unpatching complete")"
+	echo 0 > /sys/kernel/livepatch/livepatch_sample/enabled
+	wait_for 30 [ ! -e /sys/kernel/livepatch/livepatch_sample ]
+	rmmod livepatch_sample
+fi
 rmmod lg_target
 rmmod livegraft

@@ -6,14 +6,26 @@
 # counts checks in SV_COUNTER (get_or_alloc). Every dummy fix1 allocated has
 # its leak freed exactly once, by a destructor (fix1's or fix2's dummy_free,
 # or fix1's klp_shadow_free_all() at its unload); everything unloads and
-# livegraft finds no shadow variable left.
+# livegraft finds no shadow variable left. First, the selftests' own module
+# of the API.
 # timeout: 300
 . ./lib.sh
 . ./compat-lib.sh
 insmod $MODDIR/livegraft.ko
+# The selftests' API test (built unmodified through the compat header): its
+# init fails if a lookup misses, and prints one "got expected" line per
+# check that held (19 in upstream's expected output).
+klp_mark
+insmod $C/test_klp_shadow_vars.ko
+rmmod test_klp_shadow_vars
+n=$(klp_log '^lgcompat-none$' | wc -l)
+[ "$(dmesg | awk -v m="$KLP_MARK" 'p; index($0, m) { p = 1 }' | grep -c 'got expected')" = 19 ] \
+	|| fail "test_klp_shadow_vars: not 19 expected results: $(dmesg | grep -A3 -B3 'test_klp_shadow_vars' | tail -n 30)"
+[ "$n" = 0 ] || fail "livegraft lines during the API test: $(klp_log '^lgcompat-none$')"
+ok "test_klp_shadow_vars: 19 expected results"
 klp_mark
 insmod $C/livepatch-shadow-mod.ko
-wait_for 30 sh -c "dmesg | grep -q 'livepatch_shadow_mod: dummy_alloc: dummy @'"
+wait_for 30 sh -c "dmesg | grep -q '\] dummy_alloc: dummy @'"
 insmod $C/livepatch-shadow-fix1.ko
 wait_transition_done livepatch_shadow_fix1 60
 not_upstream livepatch_shadow_fix1
@@ -64,3 +76,11 @@ livegraft: 'livepatch_shadow_fix1': completing unpatching transition
 livegraft: 'livepatch_shadow_fix1': unpatching complete"
 rmmod livegraft
 expect_no_dmesg "shadow variables left at unload"
+# With kmemleak (debug flavour): none of livegraft's shadow entries leaked
+# (the sample's own leaks from before fix1 are expected).
+if [ -e /sys/kernel/debug/kmemleak ]; then
+	echo scan > /sys/kernel/debug/kmemleak
+	! grep -q "lg_shadow_new" /sys/kernel/debug/kmemleak \
+		|| fail "leaked shadow entries: $(grep -B12 lg_shadow_new /sys/kernel/debug/kmemleak | head -40)"
+	ok "kmemleak: no shadow entry leaked"
+fi

@@ -18,7 +18,7 @@ expect_fail "state version 0 under version 1" insmod $MODDIR/lg_compat_cb2.ko st
 grep -q "Invalid argument" /tmp/expect_fail.err || fail "insmod error: $(cat /tmp/expect_fail.err)"
 [ ! -e $LG/lg_compat_cb2 ] || fail "refused patch left sysfs behind"
 ! grep -q '^lg_compat_cb2 ' /proc/modules || fail "refused patch module stayed loaded"
-expect_klp_log lg_compat_cb2 "livegraft: Livepatch patch (lg_compat_cb2) is not compatible with the already installed livepatches."
+expect_klp_log lg_compat_cb2 "$(twice "livegraft: Livepatch patch (lg_compat_cb2) is not compatible with the already installed livepatches.")"
 
 klp_mark
 insmod $MODDIR/lg_compat_cb2.ko state_version=2
@@ -57,6 +57,7 @@ lg_compat_cb2: pre_patch: state version 2, previous version -1
 livegraft: 'lg_compat_cb2': starting patching transition
 livegraft: 'lg_compat_cb2': completing patching transition
 livegraft: 'lg_compat_cb2': patching complete
+livegraft: Livepatch patch (lg_compat_cb) is not compatible with the already installed livepatches.
 livegraft: Livepatch patch (lg_compat_cb) is not compatible with the already installed livepatches.
 livegraft: 'lg_compat_cb2': initializing unpatching transition
 livegraft: 'lg_compat_cb2': starting unpatching transition

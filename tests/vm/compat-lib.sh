@@ -29,6 +29,13 @@ expect_klp_log() {
 	ok "kernel log: upstream's sequence of $(echo "$2" | wc -l) lines"
 }
 
+# twice TEXT: TEXT, a newline, TEXT. busybox's insmod retries a failed
+# finit_module() with init_module(), so the init of a module that fails
+# runs twice and logs its sequence twice.
+twice() {
+	printf '%s\n%s' "$1" "$1"
+}
+
 # not_upstream MODULE: the module is livegraft's, not upstream livepatch's
 # (no /sys/kernel/livepatch entry, no livepatch taint 'K').
 not_upstream() {
