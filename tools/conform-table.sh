@@ -9,10 +9,10 @@ set -euo pipefail
 out=$LIVEGRAFT_ROOT/out
 verdict() { # LOG COLUMN ID
 	if [ ! -f "$1" ]; then echo "(no run)"; return; fi
-	if tr -d '\r' <"$1" | grep -qxF "LIVEGRAFT-CASE PASS $2 $3"; then echo PASS; else echo FAIL; fi
+	if tr -d '\r' <"$1" | grep -xF "LIVEGRAFT-CASE PASS $2 $3" >/dev/null; then echo PASS; else echo FAIL; fi
 }
 table() { # SCENARIO CASEFILE
-	local s=$1 w=62
+	local s=$1 w=64
 	printf '%s\n' "$(printf '=%.0s' $(seq $w)) ========= ========= ========="
 	printf "%-${w}s %-9s %-9s %-9s\n" "case" upstream livegraft livegraft
 	printf "%-${w}s %-9s %-9s %-9s\n" "" base base debug
