@@ -36,6 +36,15 @@
 #   # timeout: S       this scenario's timeout in seconds
 #   # cmdline: ARGS    appended to this scenario's kernel command line
 #                      (e.g. "highres=off" to run without hrtimer_interrupt)
+#   # conformance: yes the scenario needs the conformance tree
+#                      (tools/gen-conformance.sh: upstream's selftests and
+#                      samples built for both columns, bash, kmod, ...),
+#                      added to its initramfs as a second archive
+#   # cases: FILE      the scenario reports cases ("LIVEGRAFT-CASE PASS|FAIL
+#                      ID [(why)]" lines); FILE (relative to the repository,
+#                      "{flavour}" replaced) lists the IDs, one a line. Each
+#                      ID counts as one test: PASS only with its PASS line,
+#                      so a case the guest never reported fails
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -75,10 +84,15 @@ for s in "${scenarios[@]}"; do
 done
 
 "$LIVEGRAFT_ROOT/tools/setup.sh"
+conformance=0
+for s in "${scenarios[@]}"; do
+	! grep -q '^# conformance: *yes' "$tests/$s.sh" || conformance=1
+done
 if [ "$build" = 1 ]; then
 	kdir=$("$LIVEGRAFT_ROOT/tools/build-module.sh" "$LIVEGRAFT_ROOT"/tests/modules/*/)
 	"$LIVEGRAFT_ROOT/tools/gen-samples.sh"
 	"$LIVEGRAFT_ROOT/tools/build-compat-samples.sh"
+	[ "$conformance" = 0 ] || "$LIVEGRAFT_ROOT/tools/gen-conformance.sh"
 else
 	kdir=$(kernel_dir)
 fi
@@ -125,6 +139,14 @@ poweroff -f
 INIT
 chmod +x "$stage/init"
 (cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1) >"$initrd"
+# The conformance tree as a second archive after the first (the kernel
+# unpacks concatenated archives in order), only for the scenarios that ask.
+initrd_conf=$out/initramfs-conformance.cpio.gz
+if [ "$conformance" = 1 ]; then
+	guest=$LIVEGRAFT_ROOT/out/conformance/guest
+	[ -d "$guest/conform" ] || die "no $guest: run without --no-build once (tools/gen-conformance.sh)"
+	{ cat "$initrd"; (cd "$guest" && find . | cpio -o -H newc --quiet | gzip -1); } >"$initrd_conf"
+fi
 
 # --- run ---------------------------------------------------------------------
 bad_patterns='Oops|BUG:|WARNING:|Kernel panic|general protection fault|possible recursive locking|possible circular locking|inconsistent lock state|suspicious RCU usage|KASAN|UBSAN|Call Trace:|hung_task|soft lockup|hard LOCKUP|stack-protector|list_add corruption|list_del corruption'
@@ -147,6 +169,8 @@ for s in "${scenarios[@]}"; do
 	t=$(sed -n 's/^# timeout: *\([0-9]*\).*/\1/p' "$tests/$s.sh" | head -n1)
 	t=$(( ${t:-$timeout_default} * timeout_scale ))
 	cmdline=$(sed -n 's/^# cmdline: *//p' "$tests/$s.sh" | head -n1)
+	s_initrd=$initrd
+	! grep -q '^# conformance: *yes' "$tests/$s.sh" || s_initrd=$initrd_conf
 	start=$(date +%s)
 	why=
 	: >"$out/$s.host.log"
@@ -165,7 +189,7 @@ for s in "${scenarios[@]}"; do
 	set +e
 	timeout --foreground -k 5 "$t" qemu-system-x86_64 -accel "$accel$accel_opts" -cpu max -smp "$smp" -m "$mem" \
 		-display none -monitor none -serial "file:$log" -no-reboot \
-		-kernel "$kdir/arch/x86/boot/bzImage" -initrd "$initrd" \
+		-kernel "$kdir/arch/x86/boot/bzImage" -initrd "$s_initrd" \
 		-append "console=ttyS0 panic=-1 lg.scenario=$s lg.flavour=$LIVEGRAFT_FLAVOUR${cmdline:+ $cmdline}" </dev/null >/dev/null 2>"$out/$s$suffix.qemu.err"
 	qrc=$?
 	set -e
@@ -180,13 +204,40 @@ for s in "${scenarios[@]}"; do
 	if [ -z "$why" ] && hit=$(grep -E -m1 "$bad_patterns" "$log"); then
 		why="kernel report: $hit"
 	fi
+	# The scenario's cases, each one count (see "# cases:" above).
+	cases=$(sed -n 's/^# cases: *//p' "$tests/$s.sh" | head -n1)
+	cf=0
+	if [ -n "$cases" ]; then
+		cases=$LIVEGRAFT_ROOT/${cases//\{flavour\}/$LIVEGRAFT_FLAVOUR}
+		[ -f "$cases" ] || die "$s: no case list $cases"
+		cp=0; cf=0
+		clog=$out/$s$suffix.cases
+		grep -a '^LIVEGRAFT-CASE ' "$log" | tr -d '\r' >"$clog" || true
+		while IFS= read -r id; do
+			if grep -qxF "LIVEGRAFT-CASE PASS $id" "$clog"; then
+				echo "PASS $s: $id [$LIVEGRAFT_FLAVOUR]"
+				cp=$((cp + 1))
+			else
+				line=$(grep -F "LIVEGRAFT-CASE FAIL $id (" "$clog" | head -n1 || true)
+				cwhy=${line#"LIVEGRAFT-CASE FAIL $id "}
+				echo "FAIL $s: $id [$LIVEGRAFT_FLAVOUR]: ${cwhy:-(not reported: the scenario stopped before it)}"
+				cf=$((cf + 1))
+			fi
+		done <"$cases"
+		rm -f "$clog"
+		echo "cases of $s [$LIVEGRAFT_FLAVOUR]: $cp passed, $cf failed"
+		passed=$((passed + cp)); failed=$((failed + cf))
+	fi
 	if [ -z "$why" ]; then
 		echo "PASS $s [$LIVEGRAFT_FLAVOUR] (${secs}s)"
 		passed=$((passed + 1))
-		[ "$keep_logs" = 1 ] || rm -f "$log" "$out/$s$suffix.qemu.err" "$out/$s.host.log"
+		# (A failed case keeps the log: its diff is there.)
+		[ "$keep_logs" = 1 ] || [ "$cf" != 0 ] || rm -f "$log" "$out/$s$suffix.qemu.err" "$out/$s.host.log"
 	else
 		echo "FAIL $s [$LIVEGRAFT_FLAVOUR]: $why; console log: $log"
-		grep -E "^(FAIL|not ok)|LIVEGRAFT-" "$log" | head -n 20 | sed 's/^/    /'
+		# (|| true: a boot that died before /init has no such line, and
+		# set -e with pipefail must not end the whole run there.)
+		grep -E "^(FAIL|not ok)|LIVEGRAFT-" "$log" | head -n 20 | sed 's/^/    /' || true
 		failed=$((failed + 1))
 	fi
 done
