@@ -296,11 +296,11 @@ fn modinfo_rs(plan: &Plan) -> String {
     }
     let mut w = String::from("\n// What `livegraft info` shows without loading the module.\n");
     for (i, t) in tags.iter().enumerate() {
-        let _ = write!(
-            w,
-            "#[link_section = \".modinfo\"]\n#[used]\nstatic LIVEGRAFT_MODINFO_{i}: [u8; {}] = *b\"{t}\\0\";\n",
-            t.len() + 1
-        );
+        let head = format!("static LIVEGRAFT_MODINFO_{i}: [u8; {}] =", t.len() + 1);
+        let value = format!("*b\"{t}\\0\";");
+        // rustfmt's layout: one line if it fits in 100 columns, else the value indented below.
+        let sep = if head.len() + 1 + value.len() <= 100 { " " } else { "\n    " };
+        let _ = write!(w, "#[link_section = \".modinfo\"]\n#[used]\n{head}{sep}{value}\n");
     }
     w
 }
