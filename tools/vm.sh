@@ -96,6 +96,25 @@ find "$LIVEGRAFT_ROOT/tests/modules" "$LIVEGRAFT_ROOT/out/patches" -name '*.ko' 
 	-exec cp {} "$stage/lib/livegraft/" \; 2>/dev/null || true
 find "$kdir/samples/livepatch" "$kdir/samples/ftrace" -name '*.ko' \
 	-exec cp {} "$stage/lib/livegraft/" \; 2>/dev/null || true
+# The livegraft command, statically linked (the initramfs has no libc):
+# built once in release mode, then incrementally.
+cli=$LIVEGRAFT_ROOT/target/x86_64-unknown-linux-gnu/release/livegraft
+if [ "$build" = 1 ] || [ ! -x "$cli" ]; then
+	(cd "$LIVEGRAFT_ROOT" && RUSTFLAGS="-C target-feature=+crt-static" \
+		cargo build --quiet --release --target x86_64-unknown-linux-gnu -p livegraft) \
+		|| die "building the livegraft command failed"
+fi
+cp "$cli" "$stage/bin/livegraft"
+# Copies of lg_testpatch that the command must refuse from the file alone
+# (scenario 84): another patch ABI, and another kernel release (same-length
+# edits of .modinfo; the kernel itself would accept the first one).
+tp=$stage/lib/livegraft/lg_testpatch.ko
+if [ -f "$tp" ]; then
+	perl -pe 's/livegraft_abi=\d\0/livegraft_abi=1\0/' "$tp" >"$stage/lib/livegraft/lg_badabi.ko"
+	perl -pe 's/vermagic=6\.12\./vermagic=9.99./' "$tp" >"$stage/lib/livegraft/lg_badkver.ko"
+	cmp -s "$tp" "$stage/lib/livegraft/lg_badabi.ko" && die "lg_badabi.ko: no livegraft_abi tag to change"
+	cmp -s "$tp" "$stage/lib/livegraft/lg_badkver.ko" && die "lg_badkver.ko: no 6.12 vermagic to change"
+fi
 for prog in "$tests"/progs/*.c; do
 	[ -e "$prog" ] || continue
 	gcc -static -O2 -Wall -Werror -o "$stage/bin/$(basename "${prog%.c}")" "$prog" -lpthread \

@@ -683,7 +683,8 @@ fn wait_transition(ctx: &Ctx, name: &str, secs: u64, mode: ProgressMode, want_go
         _ => false,
     };
     let bar = bar_mode.then(|| {
-        let b = indicatif::ProgressBar::new(0);
+        // Hidden until the summary gives a total: a 0/0 bar would show as full.
+        let b = indicatif::ProgressBar::with_draw_target(Some(0), indicatif::ProgressDrawTarget::hidden());
         b.set_style(
             indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} tasks {msg}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
@@ -714,7 +715,10 @@ fn wait_transition(ctx: &Ctx, name: &str, secs: u64, mode: ProgressMode, want_go
                 let (done, total) = s.progress().unwrap_or((0, 0));
                 let by = s.switched_text();
                 let stalled: Vec<String> = p.pending_tasks.iter().take(5).map(|t| t.describe()).collect();
-                if let Some(b) = &bar {
+                if let Some(b) = bar.as_ref().filter(|_| total > 0) {
+                    if b.is_hidden() {
+                        b.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                    }
                     b.set_length(total);
                     b.set_position(done);
                     let first = p.pending_tasks.first().map(|t| {
@@ -873,7 +877,7 @@ fn load(ctx: &Ctx, path: &Path, wait: Option<u64>, revert: bool, core: Option<&P
             }
         }
         Waited::Gone => Err(fail(exit::FAILURE, format!("{name}: the patch went away while patching (disabled meanwhile?)"))),
-        Waited::TimedOut(last) => timed_out(ctx, &name, &modname, secs, last, revert, mode),
+        Waited::TimedOut(last) => timed_out(ctx, &name, &modname, path, secs, last, revert, mode),
     }
 }
 
@@ -890,7 +894,8 @@ fn last_switched(ctx: &Ctx, name: &str) -> String {
     }
 }
 
-fn timed_out(ctx: &Ctx, name: &str, modname: &str, secs: u64, last: Option<Patch>, revert: bool, mode: ProgressMode) -> Res<String> {
+#[allow(clippy::too_many_arguments)]
+fn timed_out(ctx: &Ctx, name: &str, modname: &str, path: &Path, secs: u64, last: Option<Patch>, revert: bool, mode: ProgressMode) -> Res<String> {
     let p = ctx.sys.patch(name).ok().flatten().or(last);
     let mut msg = format!("{name}: patching did not complete in {secs} s");
     if let Some(p) = &p {
@@ -905,7 +910,8 @@ fn timed_out(ctx: &Ctx, name: &str, modname: &str, secs: u64, last: Option<Patch
     }
     println!("{msg}");
     let steps = format!(
-        "next steps:\n  - wait longer: livegraft load --wait --timeout N {modname}.ko (or --no-revert, then watch `livegraft pending {name}`)\n  - make the listed tasks leave the patched functions (end or wake what they wait for)\n  - livegraft force {name} --yes: completes at once, but the listed tasks may run old and new code mixed, and the module can never be unloaded"
+        "next steps:\n  - wait longer: livegraft load --wait --timeout N {} (or --no-revert, then watch `livegraft pending {name}`)\n  - make the listed tasks leave the patched functions (end or wake what they wait for)\n  - livegraft force {name} --yes: completes at once, but the listed tasks may run old and new code mixed, and the module can never be unloaded",
+        path.display()
     );
     if !revert {
         println!("left in transition (--no-revert): the machine runs mixed universes until it completes");

@@ -57,7 +57,7 @@ impl std::fmt::Display for Mismatch {
             ),
             Mismatch::Abi { module, core } => write!(
                 f,
-                "built for livegraft patch ABI {module}, but the loaded core implements ABI {core}: rebuild the patch with this core's include/livegraft.h (or livegraft-gen), or load the core that matches it"
+                "built for livegraft patch ABI {module}, but the livegraft core implements ABI {core}: rebuild the patch with that core's include/livegraft.h (or livegraft-gen), or load the core that matches it"
             ),
             Mismatch::NoAbi => write!(
                 f,
