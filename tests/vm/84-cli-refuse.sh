@@ -11,6 +11,8 @@ rel=$(uname -r)
 rc=0; livegraft load --core $MODDIR/livegraft.ko $MODDIR/lg_badabi.ko >/tmp/o 2>&1 || rc=$?
 cat /tmp/o
 expect_eq "$rc" 5 "ABI mismatch with no core loaded: exit status"
+grep -q "built for livegraft patch ABI 1, but the livegraft core implements ABI [0-9]" /tmp/o \
+	|| fail "ABI mismatch with the core file not named"
 [ ! -e $LG ] || fail "the core was loaded for a patch that cannot load"
 load_core_and_target
 abi=$(cat /sys/module/livegraft/parameters/abi_version)

@@ -601,6 +601,22 @@ fn delete_module(name: &str) -> std::io::Result<()> {
     }
 }
 
+/// delete_module, retried for a while on EAGAIN/EBUSY: the core drops its
+/// reference to a patch module just after the patch's sysfs directory goes
+/// (the unpatching work finishes after removing it), so the first attempt
+/// right after "unpatching complete" can still find the module in use.
+fn delete_module_retry(name: &str) -> std::io::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match delete_module(name) {
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::EBUSY)) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            r => return r,
+        }
+    }
+}
+
 fn last_seq(ctx: &Ctx) -> Option<u64> {
     kmsg::read_kmsg(&ctx.kmsg).ok()?.iter().filter_map(|r| r.seq).max()
 }
@@ -924,7 +940,7 @@ fn timed_out(ctx: &Ctx, name: &str, modname: &str, path: &Path, secs: u64, last:
     }
     match wait_transition(ctx, name, secs.max(30), mode, true) {
         Waited::Gone => {
-            let removed = match delete_module(modname) {
+            let removed = match delete_module_retry(modname) {
                 Ok(()) => format!("; module {modname} removed"),
                 Err(e) => format!("; removing module {modname} failed: {e}"),
             };
@@ -982,7 +998,7 @@ fn unload(ctx: &Ctx, name: &str, secs: u64, module: Option<&str>, mode: Progress
     } else if !ctx.sys.module_loaded(&modname) {
         return Err(fail(exit::NO_PATCH, format!("no patch or module '{name}' is loaded (see `livegraft list`)")));
     }
-    delete_module(&modname).map_err(|e| match e.raw_os_error() {
+    delete_module_retry(&modname).map_err(|e| match e.raw_os_error() {
         Some(libc::EBUSY) | Some(libc::EAGAIN) => fail(exit::BUSY, format!("module {modname} is in use: {e}")),
         Some(libc::ENOENT) => fail(exit::NO_PATCH, format!("no module {modname} (pass --module if the patch's module has another name)")),
         _ => io_fail(&format!("removing module {modname}"), e),
