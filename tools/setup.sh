@@ -7,7 +7,7 @@ set -euo pipefail
 BINDGEN_VERSION=0.73.2
 DEB_PACKAGES=(linux-source-6.12 rustc-web rust-web-src clang lld llvm libclang-dev
               flex bison bc libelf-dev libssl-dev cpio make xz-utils gcc libc6-dev
-              qemu-system-x86 busybox-static)
+              qemu-system-x86 busybox-static kmod dkms)
 
 die() { echo "setup: error: $*" >&2; exit 1; }
 say() { echo "setup: $*" >&2; }
