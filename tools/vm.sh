@@ -97,13 +97,12 @@ find "$LIVEGRAFT_ROOT/tests/modules" "$LIVEGRAFT_ROOT/out/patches" -name '*.ko' 
 find "$kdir/samples/livepatch" "$kdir/samples/ftrace" -name '*.ko' \
 	-exec cp {} "$stage/lib/livegraft/" \; 2>/dev/null || true
 # The livegraft command, statically linked (the initramfs has no libc):
-# built once in release mode, then incrementally.
+# built in release mode, then incrementally (also with --no-build: cargo does
+# nothing when it is up to date).
 cli=$LIVEGRAFT_ROOT/target/x86_64-unknown-linux-gnu/release/livegraft
-if [ "$build" = 1 ] || [ ! -x "$cli" ]; then
-	(cd "$LIVEGRAFT_ROOT" && RUSTFLAGS="-C target-feature=+crt-static" \
-		cargo build --quiet --release --target x86_64-unknown-linux-gnu -p livegraft) \
-		|| die "building the livegraft command failed"
-fi
+(cd "$LIVEGRAFT_ROOT" && RUSTFLAGS="-C target-feature=+crt-static" \
+	cargo build --quiet --release --target x86_64-unknown-linux-gnu -p livegraft) \
+	|| die "building the livegraft command failed"
 cp "$cli" "$stage/bin/livegraft"
 # Copies of lg_testpatch that the command must refuse from the file alone
 # (scenario 84): another patch ABI, and another kernel release (same-length
