@@ -57,9 +57,17 @@ struct livegraft_patch {
 	const char *name;	/* sysfs name: /sys/kernel/livegraft/<name>/ */
 	struct module *mod;	/* THIS_MODULE of the patch module */
 	struct livegraft_object *objs; /* ends with an entry whose funcs is NULL */
-	__u32 flags;		/* LIVEGRAFT_F_*: must be 0 for now */
+	__u32 flags;		/* LIVEGRAFT_F_*; other bits must be 0 */
 	__u32 reserved;
 };
+
+/*
+ * flags: a cumulative patch (upstream's klp_patch.replace): it replaces every
+ * patch enabled before it in one transition; the functions only those
+ * patches replaced go back to their original code (Documentation/design.rst,
+ * "Atomic replace").
+ */
+#define LIVEGRAFT_F_REPLACE	(1U << 0)
 
 #define LIVEGRAFT_PATCH_INIT(_name, _objs) {			\
 	.abi_version = LIVEGRAFT_ABI_VERSION,			\

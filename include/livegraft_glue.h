@@ -123,6 +123,8 @@ struct kobject;
 #define LG_ATTR_PENDING_TASKS	3
 #define LG_ATTR_SUMMARY		4
 #define LG_ATTR_OBJ_PATCHED	5
+#define LG_ATTR_REPLACE		6
+#define LG_ATTR_STACK_ORDER	7
 struct kobject *lg_patch_dir_create(struct kobject *parent, const char *name);
 void lg_patch_dir_destroy(struct kobject *kobj);
 struct kobject *lg_object_dir_create(struct kobject *patch_dir, const char *name);
@@ -131,8 +133,21 @@ struct kobject *lg_func_dir_create(struct kobject *obj_dir, const char *name);
 void lg_kobject_put(struct kobject *kobj);
 ssize_t lg_rust_patch_show(struct kobject *kobj, int attr, char *buf);
 ssize_t lg_rust_patch_store(struct kobject *kobj, int attr, const char *buf, size_t count);
+ssize_t lg_rust_object_show(struct kobject *obj_kobj, char *buf);
+
+/* objects that are modules loaded later (src/objects.rs) */
+int lg_module_notifier_register(void);
+void lg_module_notifier_unregister(void);
+int lg_rust_module_coming(const char *name);
+void lg_rust_module_going(const char *name);
 
 /* the Rust side of livegraft_enable_patch() */
 int lg_rust_enable_patch(struct livegraft_patch *patch);
+
+/* livegraft_resolve_symbols() (include/livegraft_symbols.h) */
+struct livegraft_symbol;
+int lg_rust_resolve_symbols(struct module *mod, struct livegraft_symbol *syms);
+bool lg_within_module_data(unsigned long addr, unsigned long size, const struct module *mod);
+const char *lg_module_name(const struct module *mod);
 
 #endif

@@ -9,6 +9,7 @@
 #include <linux/kallsyms.h>
 #include <linux/kprobes.h>
 #include "livegraft.h"
+#include "livegraft_symbols.h"
 #include <linux/smp.h>
 #include <linux/rcupdate.h>
 #include <linux/rcupdate_wait.h>

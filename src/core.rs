@@ -35,6 +35,11 @@ use kernel::prelude::*;
 use kernel::str::{CStr, CString};
 use kernel::sync::Mutex;
 
+#[path = "objects.rs"]
+mod objects;
+#[path = "replace.rs"]
+mod replace;
+
 /// Longest delay between two stack-check passes.
 const MAX_RETRY_MS: u32 = 250;
 
@@ -45,8 +50,29 @@ const REPORT_MAX: usize = 128;
 /// One function of a patch.
 struct PatchFunc {
     name: CString,
+    /// Null while its object is a module that is not loaded (`objects.rs`).
     site: *mut Site,
     version: KBox<Version>,
+    /// Index of its object in `Patch::objects`.
+    obj: usize,
+    /// `old_sympos` as given (0: the unique symbol of that name).
+    sympos: u64,
+    /// The `LIVEGRAFT_ORIGINAL` word to fill when the object loads (null: none).
+    orig_entry: *mut kernel::ffi::c_ulong,
+    /// A nop of an atomic replace (`replace.rs`): no sysfs directory, gone
+    /// when the replace completes.
+    nop: bool,
+}
+
+/// One object of a patch: vmlinux or a module, loaded or not.
+struct PatchObject {
+    name: CString,
+    /// A module (not vmlinux): it may load and unload under the patch.
+    module: bool,
+    /// Its functions are resolved and their sites exist.
+    loaded: bool,
+    /// `<patch>/<object>/`, null for an object that has only nops.
+    dir: *mut sys::kobject,
 }
 
 /// A loaded patch.
@@ -60,8 +86,22 @@ struct Patch {
     /// `<object>/` directories and `<object>/<function,sympos>/` ones.
     objdirs: KVec<*mut sys::kobject>,
     funcdirs: KVec<*mut sys::kobject>,
-    /// Whether the versions are on the sites' stacks (`<object>/patched`).
+    /// Whether the versions of its loaded objects are on the sites' stacks
+    /// (`<object>/patched` with the object's `loaded`).
     pushed: bool,
+    /// The patch's objects; objects that only nops use come last.
+    objects: KVec<PatchObject>,
+    /// `LIVEGRAFT_F_REPLACE` (the `replace` file).
+    replace: bool,
+    /// While its patching transition runs, the patches it replaces.
+    replaces: KVec<PatchId>,
+}
+
+impl Patch {
+    /// The functions whose object is loaded (their site exists).
+    fn live_funcs(&self) -> impl Iterator<Item = &PatchFunc> {
+        self.funcs.iter().filter(|f| !f.site.is_null())
+    }
 }
 
 /// The transition in progress.
@@ -98,6 +138,9 @@ struct Registry {
     next_id: u32,
     deferred: KVec<Deferred>,
     root: *mut sys::kobject,
+    /// Modules whose GOING notification ran and that did not come again:
+    /// still in kallsyms for a while, but not loaded for a patch (objects.rs).
+    going: KVec<CString>,
 }
 
 // SAFETY: the raw pointers are kobjects, modules and sites owned by the
@@ -140,6 +183,7 @@ impl Core {
                     next_id: 1,
                     deferred: KVec::new(),
                     root,
+                    going: KVec::new(),
                 }),
             }),
             GFP_KERNEL,
@@ -153,6 +197,15 @@ impl Core {
         };
         // Release: pairs with the Acquire in `state()`.
         STATE.store((&*state as *const State).cast_mut(), Ordering::Release);
+        // Objects that are modules loaded later (objects.rs): after the
+        // state is published, which the notifier uses.
+        // SAFETY: plain call.
+        let res = unsafe { sys::lg_module_notifier_register() };
+        if res != 0 {
+            STATE.store(core::ptr::null_mut(), Ordering::Release);
+            crate::worker::destroy();
+            return Err(errno(res));
+        }
         Ok(Core { state })
     }
 }
@@ -161,6 +214,8 @@ impl Drop for Core {
     fn drop(&mut self) {
         // No patch module can be loaded (they depend on our symbols), so no
         // patch, site or transition exists; the work cannot be queued.
+        // SAFETY: plain call; on return no notifier call runs.
+        unsafe { sys::lg_module_notifier_unregister() };
         // SAFETY: plain call.
         unsafe { sys::lg_cancel_transition_work_sync() };
         self.state.registry.lock().retire();
@@ -235,12 +290,25 @@ fn valid_name(name: &CStr) -> bool {
         && b.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
 }
 
+/// One function of a parsed patch.
+struct ParsedFunc {
+    name: CString,
+    /// Index in `Parsed::objects`.
+    obj: usize,
+    sympos: u64,
+    /// The original's extent, if its object is loaded.
+    old: Option<Extent>,
+    new: Extent,
+    orig_entry: *mut kernel::ffi::c_ulong,
+}
+
 struct Parsed {
     name: CString,
     module: *mut sys::module,
-    funcs: KVec<(CString, usize, Extent, Extent)>,
-    /// Per function (same order): its object's name and "<function>,<sympos>".
-    layout: KVec<(CString, CString)>,
+    /// Per object: its name, whether it is a module, whether it is loaded.
+    objects: KVec<(CString, bool, bool)>,
+    funcs: KVec<ParsedFunc>,
+    replace: bool,
 }
 
 /// Validates and resolves a patch description without changing anything.
@@ -275,7 +343,7 @@ unsafe fn parse(raw: *const sys::livegraft_patch) -> Result<Parsed> {
     }
     // SAFETY: the ABI version and size match our definition.
     let p = unsafe { &*raw };
-    if p.flags != 0 || p.reserved != 0 {
+    if p.flags & !sys::LIVEGRAFT_F_REPLACE != 0 || p.reserved != 0 {
         pr_err!("refusing patch: unknown flags {:#x}\n", p.flags);
         return Err(EINVAL);
     }
@@ -288,8 +356,8 @@ unsafe fn parse(raw: *const sys::livegraft_patch) -> Result<Parsed> {
         pr_err!("'{}': no module or no objects in the patch descriptor\n", name);
         return Err(EINVAL);
     }
-    let mut funcs = KVec::new();
-    let mut layout = KVec::new();
+    let mut funcs: KVec<ParsedFunc> = KVec::new();
+    let mut objects: KVec<(CString, bool, bool)> = KVec::new();
     // (LIVEGRAFT_ORIGINAL stub's word, the original's address) per function
     // whose replacement calls the original.
     let mut originals: KVec<(*mut kernel::ffi::c_ulong, usize, &CStr)> = KVec::new();
@@ -305,18 +373,22 @@ unsafe fn parse(raw: *const sys::livegraft_patch) -> Result<Parsed> {
         if o.funcs.is_null() {
             break;
         }
-        // vmlinux, or a module that is loaded now (the patch module must
-        // depend on it so that it cannot be unloaded under the patch).
+        // vmlinux, or a module: loaded now, or later (`objects.rs`), as
+        // upstream: its functions are resolved and patched when it loads,
+        // before its init runs, and unpatched when it goes.
         let object = cstr_at(o.name).filter(|n| n.as_bytes() != b"vmlinux");
         let objname = object.unwrap_or(c_str!("vmlinux"));
-        if let Some(m) = object {
-            // Unlike upstream, which defers an object until its module
-            // loads, livegraft patches loaded objects only.
-            if !symbols::module_loaded(m) {
-                pr_err!("'{}': object '{}' is not loaded\n", name, m);
-                return Err(ENOENT);
-            }
+        let loaded = match object {
+            // Checked again under the registry mutex (`Registry::recheck_objects`).
+            Some(m) => symbols::module_loaded(m),
+            None => true,
+        };
+        if objects.iter().any(|(n, _, _): &(CString, bool, bool)| n.as_bytes() == objname.as_bytes()) {
+            pr_err!("'{}': object '{}' listed twice\n", name, objname);
+            return Err(EINVAL);
         }
+        let obj_index = objects.len();
+        objects.push((CString::try_from(objname)?, object.is_some(), loaded), GFP_KERNEL)?;
         // SAFETY: each funcs array ends with an entry whose old_name is NULL.
         if unsafe { (*o.funcs).old_name.is_null() } {
             pr_err!("'{}': object '{}' has no functions\n", name, objname);
@@ -360,40 +432,28 @@ unsafe fn parse(raw: *const sys::livegraft_patch) -> Result<Parsed> {
                 return Err(EINVAL);
             }
             let sympos = u64::try_from(func.old_sympos).unwrap_or(u64::MAX);
-            // Upstream's klp_find_object_symbol(): only that object, sympos 0
-            // only for a unique name, N the Nth; its messages.
-            let addr = match symbols::find(object, fname, sympos) {
-                Resolution::Found(addr) => addr,
-                Resolution::NotFound => {
-                    pr_err!("'{}': symbol '{}' not found in symbol table of object '{}'\n", name, fname, objname);
-                    return Err(ENOENT);
-                }
-                Resolution::Ambiguous => {
-                    pr_err!("'{}': unresolvable ambiguity for symbol '{}' in object '{}'\n", name, fname, objname);
-                    return Err(EINVAL);
-                }
-                Resolution::NoSuchPosition => {
-                    pr_err!(
-                        "'{}': symbol position {} for symbol '{}' in object '{}' not found\n",
-                        name,
-                        sympos,
-                        fname,
-                        objname
-                    );
-                    return Err(ENOENT);
-                }
-            };
-            let old = symbols::extent_of(addr)?;
             let new = symbols::extent_of(func.new_func as usize)?;
-            if funcs.iter().any(|(_, a, _, _): &(CString, usize, Extent, Extent)| *a == old.start) {
+            let old = if loaded { Some(resolve(name, object, fname, sympos)?) } else { None };
+            let twice = funcs.iter().any(|g| match (g.old, old) {
+                (Some(a), Some(b)) => a.start == b.start,
+                _ => g.obj == obj_index && g.name.as_bytes() == fname.as_bytes() && g.sympos.max(1) == sympos.max(1),
+            });
+            if twice {
                 pr_err!("'{}': function '{}' listed twice\n", name, fname);
                 return Err(EINVAL);
             }
-            funcs.push((CString::try_from(fname)?, old.start, old, new), GFP_KERNEL)?;
-            // The sysfs name is "<function>,<sympos>" with 0 shown as 1, as upstream.
-            let dir = CString::try_from_fmt(kernel::fmt!("{},{}", fname, sympos.max(1)))?;
-            layout.push((CString::try_from(objname)?, dir), GFP_KERNEL)?;
-            if !func.orig_entry.is_null() {
+            funcs.push(
+                ParsedFunc {
+                    name: CString::try_from(fname)?,
+                    obj: obj_index,
+                    sympos,
+                    old,
+                    new,
+                    orig_entry: func.orig_entry,
+                },
+                GFP_KERNEL,
+            )?;
+            if let (false, Some(old)) = (func.orig_entry.is_null(), old) {
                 originals.push((func.orig_entry, old.start, fname), GFP_KERNEL)?;
             }
             // SAFETY: still inside the terminated array.
@@ -429,7 +489,41 @@ unsafe fn parse(raw: *const sys::livegraft_patch) -> Result<Parsed> {
         // module, writable data of a module in its init function.
         unsafe { at.write_volatile(entry) };
     }
-    Ok(Parsed { name: CString::try_from(name)?, module: p.mod_, funcs, layout })
+    Ok(Parsed {
+        name: CString::try_from(name)?,
+        module: p.mod_,
+        objects,
+        funcs,
+        replace: p.flags & sys::LIVEGRAFT_F_REPLACE != 0,
+    })
+}
+
+/// Resolves one function of a loaded object with upstream's semantics and
+/// messages (`klp_find_object_symbol()`): its extent.
+fn resolve(patch: &CStr, object: Option<&CStr>, fname: &CStr, sympos: u64) -> Result<Extent> {
+    let objname = object.unwrap_or(c_str!("vmlinux"));
+    let addr = match symbols::find(object, fname, sympos) {
+        Resolution::Found(addr) => addr,
+        Resolution::NotFound => {
+            pr_err!("'{}': symbol '{}' not found in symbol table of object '{}'\n", patch, fname, objname);
+            return Err(ENOENT);
+        }
+        Resolution::Ambiguous => {
+            pr_err!("'{}': unresolvable ambiguity for symbol '{}' in object '{}'\n", patch, fname, objname);
+            return Err(EINVAL);
+        }
+        Resolution::NoSuchPosition => {
+            pr_err!(
+                "'{}': symbol position {} for symbol '{}' in object '{}' not found\n",
+                patch,
+                sympos,
+                fname,
+                objname
+            );
+            return Err(ENOENT);
+        }
+    };
+    symbols::extent_of(addr)
 }
 
 /// `livegraft_enable_patch()`, called from a patch module's init.
@@ -485,7 +579,7 @@ impl Registry {
         }
     }
 
-    fn enable(&mut self, parsed: Parsed) -> Result {
+    fn enable(&mut self, mut parsed: Parsed) -> Result {
         let name = &parsed.name;
         if self.patches.iter().flatten().any(|p| p.name.as_bytes() == name.as_bytes()) {
             pr_err!("'{}': a patch of that name is already loaded\n", &**name);
@@ -495,38 +589,73 @@ impl Registry {
             pr_err!("'{}': another transition is in progress\n", &**name);
             return Err(EBUSY);
         }
+        // A module that came or went since `parse` (objects.rs).
+        self.recheck_objects(&mut parsed)?;
+        let name = &parsed.name;
         // SAFETY: `module` is the caller's THIS_MODULE, in its init function.
         if !unsafe { sys::lg_try_module_get(parsed.module) } {
             return Err(ENODEV);
         }
+        let fail = |reg: &mut Registry, e: Error| {
+            reg.reap_sites();
+            reg.deferred.push(Deferred::PutModule(parsed.module), GFP_KERNEL).ok();
+            e
+        };
         let mut funcs = KVec::new();
-        for (fname, addr, old, new) in parsed.funcs.iter() {
-            let made = self
-                .site_for(*addr, fname, *old)
-                .and_then(|site| Ok((site, KBox::new(Version::new(new.start, *new), GFP_KERNEL)?)));
+        for pf in parsed.funcs.iter() {
+            let made = match pf.old {
+                Some(old) => self
+                    .site_for(old.start, &pf.name, old)
+                    .and_then(|site| Ok((site, KBox::new(Version::new(pf.new.start, pf.new), GFP_KERNEL)?))),
+                None => KBox::new(Version::new(pf.new.start, pf.new), GFP_KERNEL)
+                    .map(|v| (core::ptr::null_mut(), v))
+                    .map_err(Error::from),
+            };
             let (site, version) = match made {
                 Ok(v) => v,
-                Err(e) => {
-                    self.reap_sites();
-                    self.deferred.push(Deferred::PutModule(parsed.module), GFP_KERNEL).ok();
-                    return Err(e);
-                }
+                Err(e) => return Err(fail(self, e)),
             };
-            if let Err(e) = funcs.push(
-                PatchFunc { name: CString::try_from(&**fname)?, site, version },
-                GFP_KERNEL,
-            ) {
-                self.reap_sites();
-                self.deferred.push(Deferred::PutModule(parsed.module), GFP_KERNEL).ok();
-                return Err(e.into());
+            let fname = match CString::try_from(&*pf.name) {
+                Ok(n) => n,
+                Err(e) => return Err(fail(self, e.into())),
+            };
+            let func = PatchFunc {
+                name: fname,
+                site,
+                version,
+                obj: pf.obj,
+                sympos: pf.sympos,
+                orig_entry: pf.orig_entry,
+                nop: false,
+            };
+            if let Err(e) = funcs.push(func, GFP_KERNEL) {
+                return Err(fail(self, e.into()));
+            }
+        }
+        let mut objects = KVec::new();
+        for (oname, module, loaded) in parsed.objects.iter() {
+            let oname = match CString::try_from(&**oname) {
+                Ok(n) => n,
+                Err(e) => return Err(fail(self, e.into())),
+            };
+            let o = PatchObject { name: oname, module: *module, loaded: *loaded, dir: core::ptr::null_mut() };
+            if let Err(e) = objects.push(o, GFP_KERNEL) {
+                return Err(fail(self, e.into()));
+            }
+        }
+        // An atomic replace: every registered patch (all enabled, since no
+        // transition runs) is replaced; nops for the functions only they
+        // touch (replace.rs).
+        let mut replaces = KVec::new();
+        if parsed.replace {
+            if let Err(e) = self.add_nops(&mut funcs, &mut objects, &mut replaces) {
+                return Err(fail(self, e));
             }
         }
         // SAFETY: `root` is our live sysfs root and `name` a valid C string.
         let dir = unsafe { sys::lg_patch_dir_create(self.root, name.as_char_ptr()) };
         if dir.is_null() {
-            self.reap_sites();
-            self.deferred.push(Deferred::PutModule(parsed.module), GFP_KERNEL).ok();
-            return Err(ENOMEM);
+            return Err(fail(self, ENOMEM));
         }
         let id = PatchId(self.next_id);
         self.next_id = self.next_id.wrapping_add(1);
@@ -541,27 +670,26 @@ impl Registry {
                 objdirs: KVec::new(),
                 funcdirs: KVec::new(),
                 pushed: false,
+                objects,
+                replace: parsed.replace,
+                replaces,
             },
             GFP_KERNEL,
         );
         let patch = match patch {
             Ok(p) => p,
             Err(e) => {
-                self.reap_sites();
                 self.deferred.push(Deferred::RemoveDir(dir), GFP_KERNEL).ok();
-                self.deferred.push(Deferred::PutModule(parsed.module), GFP_KERNEL).ok();
-                return Err(e.into());
+                return Err(fail(self, e.into()));
             }
         };
         if let Some(slot) = self.patches.iter_mut().find(|p| p.is_none()) {
             *slot = Some(patch);
         } else if let Err(e) = self.patches.push(Some(patch), GFP_KERNEL) {
-            self.reap_sites();
             self.deferred.push(Deferred::RemoveDir(dir), GFP_KERNEL).ok();
-            self.deferred.push(Deferred::PutModule(parsed.module), GFP_KERNEL).ok();
-            return Err(e.into());
+            return Err(fail(self, e.into()));
         }
-        if let Err(e) = self.build_tree(id, &parsed.layout) {
+        if let Err(e) = self.build_tree(id) {
             self.drop_patch(id);
             self.reap_sites();
             return Err(e);
@@ -571,37 +699,39 @@ impl Registry {
         if res.is_err() {
             self.drop_patch(id);
             self.reap_sites();
+            // `pin_ftrace` may have registered the anchor for this patch.
+            if self.sites.iter().flatten().next().is_none() {
+                self.anchor = None;
+            }
         }
         res
     }
 
     /// Creates `<patch>/<object>/` (with `patched`) and
-    /// `<patch>/<object>/<function,sympos>/`, as upstream's sysfs tree.
-    fn build_tree(&mut self, id: PatchId, layout: &KVec<(CString, CString)>) -> Result {
+    /// `<patch>/<object>/<function,sympos>/`, as upstream's sysfs tree
+    /// (nops get none).
+    fn build_tree(&mut self, id: PatchId) -> Result {
         let i = self.patch_index(id).ok_or(ENOENT)?;
-        let p = self.patches.as_mut_slice().get_mut(i).and_then(|p| p.as_mut()).ok_or(ENOENT)?;
-        let mut objects: KVec<(&CStr, *mut sys::kobject)> = KVec::new();
-        for (object, func) in layout.iter() {
-            let existing = objects.iter().find(|(n, _)| n.as_bytes() == object.as_bytes()).map(|(_, k)| *k);
-            let obj = match existing {
-                Some(k) => k,
-                None => {
-                    // SAFETY: `p.dir` is this patch's live directory.
-                    let k = unsafe { sys::lg_object_dir_create(p.dir, object.as_char_ptr()) };
-                    if k.is_null() {
-                        return Err(ENOMEM);
-                    }
-                    p.objdirs.push(k, GFP_KERNEL)?;
-                    objects.push((&**object, k), GFP_KERNEL)?;
-                    k
+        let p: &mut Patch = self.patches.as_mut_slice().get_mut(i).and_then(|p| p.as_mut()).ok_or(ENOENT)?;
+        for f in p.funcs.iter().filter(|f| !f.nop) {
+            let o = p.objects.as_mut_slice().get_mut(f.obj).ok_or(EINVAL)?;
+            if o.dir.is_null() {
+                // SAFETY: `p.dir` is this patch's live directory.
+                let k = unsafe { sys::lg_object_dir_create(p.dir, o.name.as_char_ptr()) };
+                if k.is_null() {
+                    return Err(ENOMEM);
                 }
-            };
-            // SAFETY: `obj` is a live object directory of this patch.
-            let f = unsafe { sys::lg_func_dir_create(obj, func.as_char_ptr()) };
-            if f.is_null() {
+                p.objdirs.push(k, GFP_KERNEL)?;
+                o.dir = k;
+            }
+            // The sysfs name is "<function>,<sympos>" with 0 shown as 1, as upstream.
+            let dname = CString::try_from_fmt(kernel::fmt!("{},{}", &*f.name, f.sympos.max(1)))?;
+            // SAFETY: `o.dir` is a live object directory of this patch.
+            let k = unsafe { sys::lg_func_dir_create(o.dir, dname.as_char_ptr()) };
+            if k.is_null() {
                 return Err(ENOMEM);
             }
-            p.funcdirs.push(f, GFP_KERNEL)?;
+            p.funcdirs.push(k, GFP_KERNEL)?;
         }
         Ok(())
     }
@@ -724,7 +854,7 @@ impl Registry {
     /// Stack order: a patch can be unpatched only if it is the newest on every function.
     fn check_stack_order(&self, i: usize) -> Result {
         let p = self.patches.get(i).and_then(|p| p.as_ref()).ok_or(ENOENT)?;
-        for f in p.funcs.iter() {
+        for f in p.live_funcs() {
             // SAFETY: sites outlive the versions on their stacks.
             let top = unsafe { (*f.site).top() };
             if !top.is_null() && top != &*f.version as *const Version {
@@ -743,16 +873,19 @@ impl Registry {
     fn begin(&mut self, i: usize, direction: Direction) -> Result {
         self.retire();
         let setup_start = now_ns();
-        let p = self.patches.as_mut_slice().get_mut(i).and_then(|p| p.as_mut()).ok_or(ENOENT)?;
         let verb = if direction == Direction::Patching { "patching" } else { "unpatching" };
-        pr_info!("'{}': initializing {} transition\n", &*p.name, verb);
+        pr_info!("'{}': initializing {} transition\n", self.patch_name(i), verb);
+        if direction == Direction::Patching {
+            self.pin_ftrace(i)?;
+        }
+        let p = self.patches.as_mut_slice().get_mut(i).and_then(|p| p.as_mut()).ok_or(ENOENT)?;
         // The code a switching task must not have on its stack, per side
         // (`stack_verdict::affected_code`, as the model test): the version
         // it leaves and the original, which a replacement may have entered
         // through its LIVEGRAFT_ORIGINAL stub by a tail call.
         let mut old_code = KVec::new();
         let mut new_code = KVec::new();
-        for f in p.funcs.iter() {
+        for f in p.live_funcs() {
             // SAFETY: the site outlives the patch's versions.
             let site = unsafe { &*f.site };
             // The version under the patch's own: the top before the push
@@ -791,31 +924,39 @@ impl Registry {
         if direction == Direction::Patching {
             let mut pushed = 0usize;
             let mut failed = None;
-            for f in p.funcs.iter() {
+            for f in p.live_funcs() {
                 // SAFETY: the version lives in the patch until it is popped
                 // and every context synchronised (`complete`).
                 if let Err(e) = unsafe { (*f.site).push(&f.version) } {
-                    failed = Some(e);
+                    failed = Some((e, f.obj));
                     break;
                 }
                 pushed = pushed.wrapping_add(1);
             }
-            if let Some(e) = failed {
+            if let Some((e, obj)) = failed {
                 abort_begin(&p.funcs, pushed, t);
+                // Upstream's messages for a failed enable (test-ftrace.sh):
+                // the transition it had initialised is cancelled.
+                let oname = p.objects.get(obj).map_or(c_str!("?"), |o| &*o.name);
+                pr_err!("failed to patch object '{}'\n", oname);
+                pr_err!("failed to enable patch '{}'\n", &*p.name);
+                pr_info!("'{}': canceling patching transition, going to unpatch\n", &*p.name);
+                pr_info!("'{}': completing unpatching transition\n", &*p.name);
+                pr_info!("'{}': unpatching complete\n", &*p.name);
                 self.reap_sites();
                 return Err(e);
             }
         }
         // Every function's calls go through the per-task decision before any
         // task may switch (direct.rs).
-        for f in p.funcs.iter() {
+        for f in p.live_funcs() {
             // SAFETY: the site outlives the patch's versions; the caller
             // holds the registry mutex.
             unsafe { (*f.site).enter_transition() };
         }
         if let Err(e) = t.start() {
             pr_err!("'{}': cannot register the safe points ({})\n", &*p.name, e.to_errno());
-            let pushed = if direction == Direction::Patching { p.funcs.len() } else { 0 };
+            let pushed = if direction == Direction::Patching { p.live_funcs().count() } else { 0 };
             abort_begin(&p.funcs, pushed, t);
             self.reap_sites();
             return Err(e);
@@ -936,7 +1077,7 @@ impl Registry {
                 f.version.set_transition(false);
             }
         } else {
-            for f in p.funcs.iter() {
+            for f in p.live_funcs() {
                 // SAFETY: the patch is on top of every site (stack order).
                 unsafe { (*f.site).pop(&f.version) };
             }
@@ -947,7 +1088,7 @@ impl Registry {
             // unregistration waits for that, before the patch (and its
             // module) may go.
             // SAFETY: the sites outlive their versions.
-            if p.funcs.iter().any(|f| unsafe { !(*f.site).is_empty() }) {
+            if p.live_funcs().any(|f| unsafe { !(*f.site).is_empty() }) {
                 // SAFETY: plain call in process context.
                 unsafe { sys::lg_synchronize_all_contexts() };
             }
@@ -961,6 +1102,10 @@ impl Registry {
             }
         }
         self.state = TransitionState::Idle;
+        if run.direction == Direction::Patching {
+            // An atomic replace: the replaced patches go (replace.rs).
+            self.finish_replace(id);
+        }
         pr_info!("'{}': {} complete\n", name, verb);
         // Where the tasks switched, for whoever follows the transition in dmesg.
         let mut line = [0u8; 200];
@@ -1002,6 +1147,35 @@ impl Registry {
         }
     }
 
+    /// Registers the PERMANENT anchor (direct.rs) before patch `i` patches
+    /// anything, as upstream registers its ftrace ops PERMANENT: with
+    /// `kernel.ftrace_enabled` 0 the enable fails with EBUSY and upstream's
+    /// messages (test-ftrace.sh), and while any function is patched the
+    /// sysctl cannot be set to 0.
+    fn pin_ftrace(&mut self, i: usize) -> Result {
+        let Some(Some(p)) = self.patches.get(i) else { return Err(ENOENT) };
+        let Some(first) = p.live_funcs().next() else { return Ok(()) };
+        if self.anchor.is_some() {
+            return Ok(());
+        }
+        match crate::direct::PermanentAnchor::new() {
+            Ok(a) => {
+                self.anchor = Some(a);
+                Ok(())
+            }
+            Err(e) => {
+                let oname = p.objects.get(first.obj).map_or(c_str!("?"), |o| &*o.name);
+                pr_err!("failed to register ftrace handler for function '{}' ({})\n", &*first.name, e.to_errno());
+                pr_err!("failed to patch object '{}'\n", oname);
+                pr_err!("failed to enable patch '{}'\n", &*p.name);
+                pr_info!("'{}': canceling patching transition, going to unpatch\n", &*p.name);
+                pr_info!("'{}': completing unpatching transition\n", &*p.name);
+                pr_info!("'{}': unpatching complete\n", &*p.name);
+                Err(e)
+            }
+        }
+    }
+
     /// With no transition running or being set up (the transition work
     /// only), functions left without versions are unhooked, and the others
     /// take the retired fast path (direct calls). Not from `begin`: the
@@ -1039,8 +1213,13 @@ impl Registry {
             sys::LG_ATTR_TRANSITION => {
                 let _ = writeln!(out, "{}", self.state.is_in_transition(p.id) as u8);
             }
-            sys::LG_ATTR_OBJ_PATCHED => {
-                let _ = writeln!(out, "{}", p.pushed as u8);
+            sys::LG_ATTR_REPLACE => {
+                let _ = writeln!(out, "{}", p.replace as u8);
+            }
+            sys::LG_ATTR_STACK_ORDER => {
+                let ids = self.patches.iter().flatten().map(|q| q.id.0);
+                let order = crate::logic::replace::stack_order(ids, p.id.0).unwrap_or(0);
+                let _ = writeln!(out, "{}", order);
             }
             sys::LG_ATTR_PENDING_TASKS => {
                 // What the work's last pass found, minus the tasks that
@@ -1086,8 +1265,7 @@ impl Registry {
                 }
                 let _ = writeln!(out, "forced: {}", p.state.forced as u8);
                 let direct = p
-                    .funcs
-                    .iter()
+                    .live_funcs()
                     // SAFETY: sites outlive the versions on their stacks.
                     .filter(|f| unsafe { (*f.site).is_fast() && (*f.site).top() == &*f.version as *const Version })
                     .count();
@@ -1130,7 +1308,7 @@ impl Registry {
 /// the table. The caller then reaps the sites left empty.
 fn abort_begin(funcs: &KVec<PatchFunc>, pushed: usize, mut t: Transition) {
     t.unhook();
-    for f in funcs.iter().take(pushed) {
+    for f in funcs.iter().filter(|f| !f.site.is_null()).take(pushed) {
         // SAFETY: the site outlives its versions; the caller holds the mutex.
         unsafe { (*f.site).pop(&f.version) };
     }

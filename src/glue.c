@@ -22,6 +22,7 @@
 #include <linux/sysfs.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/notifier.h>
 #include <linux/rcupdate.h>
 #include <linux/rcupdate_wait.h>
 #include <linux/sched.h>
@@ -43,6 +44,7 @@
 #include <asm/text-patching.h>
 #include <asm/unwind.h>
 #include "livegraft.h"
+#include "livegraft_symbols.h"
 #include "livegraft_glue.h"
 
 /*
@@ -911,6 +913,8 @@ LG_PATCH_ATTR(transition, 0444, LG_ATTR_TRANSITION);
 LG_PATCH_ATTR(force, 0200, LG_ATTR_FORCE);
 LG_PATCH_ATTR(pending_tasks, 0444, LG_ATTR_PENDING_TASKS);
 LG_PATCH_ATTR(summary, 0444, LG_ATTR_SUMMARY);
+LG_PATCH_ATTR(replace, 0444, LG_ATTR_REPLACE);
+LG_PATCH_ATTR(stack_order, 0444, LG_ATTR_STACK_ORDER);
 
 static struct attribute *lg_patch_attrs[] = {
 	&enabled_attr.attr,
@@ -918,6 +922,8 @@ static struct attribute *lg_patch_attrs[] = {
 	&force_attr.attr,
 	&pending_tasks_attr.attr,
 	&summary_attr.attr,
+	&replace_attr.attr,
+	&stack_order_attr.attr,
 	NULL,
 };
 static const struct attribute_group lg_patch_group = { .attrs = lg_patch_attrs };
@@ -945,7 +951,7 @@ void lg_patch_dir_destroy(struct kobject *kobj)
 /* <patch>/<object>/patched: whether the object's functions are patched now. */
 static ssize_t obj_patched_show(struct kobject *kobj, struct kobj_attribute *a, char *buf)
 {
-	return lg_rust_patch_show(kobj->parent, LG_ATTR_OBJ_PATCHED, buf);
+	return lg_rust_object_show(kobj, buf);
 }
 static struct kobj_attribute obj_patched_attr = __ATTR(patched, 0444, obj_patched_show, NULL);
 static struct attribute *lg_object_attrs[] = { &obj_patched_attr.attr, NULL };
@@ -981,8 +987,73 @@ void lg_kobject_put(struct kobject *kobj)
 	kobject_put(kobj);
 }
 
+/*
+ * Objects that are modules loaded later: upstream calls klp_module_coming()
+ * from prepare_coming_module(), after ftrace_module_enable() and before the
+ * notifier chain; a notifier of the highest priority runs at the same point
+ * (the module's ftrace records are enabled, its init has not run). An error
+ * at COMING refuses the load; the robust chain then sends GOING to us.
+ * GOING comes after the module's exit (or a failed init) and before
+ * ftrace_release_mod(), so our ftrace registrations go first.
+ */
+static int lg_module_notify(struct notifier_block *nb, unsigned long action, void *data)
+{
+	struct module *mod = data;
+
+	switch (action) {
+	case MODULE_STATE_COMING:
+		return notifier_from_errno(lg_rust_module_coming(mod->name));
+	case MODULE_STATE_GOING:
+		lg_rust_module_going(mod->name);
+		break;
+	}
+	return NOTIFY_OK;
+}
+
+static struct notifier_block lg_module_nb = {
+	.notifier_call = lg_module_notify,
+	.priority = INT_MAX,
+};
+
+int lg_module_notifier_register(void)
+{
+	return register_module_notifier(&lg_module_nb);
+}
+
+void lg_module_notifier_unregister(void)
+{
+	unregister_module_notifier(&lg_module_nb);
+}
+
 int livegraft_enable_patch(struct livegraft_patch *patch)
 {
 	return lg_rust_enable_patch(patch);
 }
 EXPORT_SYMBOL_GPL(livegraft_enable_patch);
+
+/*
+ * Whether [addr, addr + size) is writable data of mod during its init:
+ * .data/.bss or .data..ro_after_init (LIVEGRAFT_SYMBOL's slots).
+ */
+bool lg_within_module_data(unsigned long addr, unsigned long size, const struct module *mod)
+{
+	unsigned long last = addr + size - 1;
+
+	if (!size || last < addr)
+		return false;
+	return (within_module_mem_type(addr, mod, MOD_DATA) &&
+		within_module_mem_type(last, mod, MOD_DATA)) ||
+	       (within_module_mem_type(addr, mod, MOD_RO_AFTER_INIT) &&
+		within_module_mem_type(last, mod, MOD_RO_AFTER_INIT));
+}
+
+const char *lg_module_name(const struct module *mod)
+{
+	return mod->name;
+}
+
+int livegraft_resolve_symbols(struct module *mod, struct livegraft_symbol *syms)
+{
+	return lg_rust_resolve_symbols(mod, syms);
+}
+EXPORT_SYMBOL_GPL(livegraft_resolve_symbols);

@@ -26,6 +26,7 @@ mod core;
 mod direct;
 mod ftrace;
 mod patch;
+mod resolve;
 mod safepoints;
 mod stack;
 mod symbols;
@@ -51,6 +52,8 @@ mod logic {
     pub(crate) mod stack_verdict;
     #[path = "decide.rs"]
     pub(crate) mod decide;
+    #[path = "replace.rs"]
+    pub(crate) mod replace;
 }
 
 /// The version printed at load time; the patch-module ABI has its own number.

@@ -80,6 +80,26 @@ impl Version {
         }
     }
 
+    /// A *nop* version of an atomic replace (`logic::replace`): its code is
+    /// the original function (`new_addr` 0: the decision's "original"), so
+    /// its text is the original's, `extent`.
+    pub(crate) fn nop(extent: Extent) -> Self {
+        Version::new(0, extent)
+    }
+
+    /// Whether this is a nop version.
+    pub(crate) fn is_nop(&self) -> bool {
+        self.new_addr == 0
+    }
+
+    /// Cuts the stack below this version once no decision can read it: at
+    /// the end of an atomic replace, after `in_transition` was cleared and
+    /// every context synchronised (the decision reads `older` only while
+    /// the top is in transition), so the replaced versions below can go.
+    pub(crate) fn detach_older(&self) {
+        self.older.store(core::ptr::null_mut(), Ordering::Relaxed);
+    }
+
     /// Marks or unmarks the version as part of the transition.
     pub(crate) fn set_transition(&self, on: bool) {
         // Release: pairs with the Acquire load in `lg_rust_redirect_target`; when setting, the
@@ -195,6 +215,16 @@ impl Site {
         self.top.store(version.older.load(Ordering::Relaxed), Ordering::Release);
     }
 
+    /// Empties the stack at once (caller holds the registry mutex): at the
+    /// end of an atomic replace, for a function whose top is a nop (every
+    /// task runs the original already), and when the function's module goes
+    /// (`objects.rs`). The caller then reaps the site: unregistering waits
+    /// until no CPU uses the versions that were on it.
+    pub(crate) fn clear(&mut self) {
+        // Release: pairs with the Acquire in `Site::top` (`lg_rust_redirect_target`).
+        self.top.store(core::ptr::null_mut(), Ordering::Release);
+    }
+
     /// Routes every call through the per-task decision, for a transition:
     /// before the transition lets tasks switch (see `direct.rs`).
     pub(crate) fn enter_transition(&mut self) {
@@ -214,7 +244,9 @@ impl Site {
         // SAFETY: the top version is alive while on the stack, and the
         // caller holds the registry mutex, so nothing pops it meanwhile.
         let v = unsafe { &*top };
-        if v.in_transition.load(Ordering::Acquire) {
+        // A nop has no code of its own to jump to; it is gone once its
+        // replace completes.
+        if v.in_transition.load(Ordering::Acquire) || v.is_nop() {
             return;
         }
         if let Some(Route::Direct(d)) = self.route.as_mut() {

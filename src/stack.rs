@@ -22,7 +22,7 @@
 
 use crate::logic::stack_verdict::{self, Judge};
 use crate::logic::symbols::Resolution;
-use crate::symbols::Extent;
+use crate::transition::Code;
 use crate::sys;
 use core::ffi::c_void;
 use kernel::prelude::*;
@@ -57,8 +57,8 @@ unsafe extern "C" fn consume<F: Fn(usize) -> bool>(cookie: *mut c_void, addr: us
 ///
 /// `task` must be the current task, or a task that cannot run for the
 /// duration of the call and is not `TASK_DEAD`.
-unsafe fn walk(task: *mut sys::task_struct, affected: &[Extent]) -> Verdict {
-    let is_affected = |addr: usize| affected.iter().any(|e| e.contains(addr));
+unsafe fn walk(task: *mut sys::task_struct, affected: Code<'_>) -> Verdict {
+    let is_affected = |addr: usize| affected.contains(addr);
     // SAFETY: the caller's promise.
     unsafe { walk_judged(task, is_affected) }
 }
@@ -80,7 +80,7 @@ unsafe fn walk_judged<F: Fn(usize) -> bool>(task: *mut sys::task_struct, is_affe
 }
 
 /// Checks the current task's stack (from a safe-point hook).
-pub(crate) fn check_current(affected: &[Extent]) -> Verdict {
+pub(crate) fn check_current(affected: Code<'_>) -> Verdict {
     // SAFETY: plain call.
     let me = unsafe { sys::lg_current_task() };
     // SAFETY: the current task's stack is its own, alive while it runs this.
@@ -88,7 +88,7 @@ pub(crate) fn check_current(affected: &[Extent]) -> Verdict {
 }
 
 struct Blocked<'a, F: FnMut(Verdict)> {
-    affected: &'a [Extent],
+    affected: Code<'a>,
     on_verdict: F,
 }
 
@@ -98,7 +98,7 @@ struct Blocked<'a, F: FnMut(Verdict)> {
 /// # Safety
 ///
 /// `task` must be valid and unable to run for the duration of the call.
-unsafe fn check_stable(task: *mut sys::task_struct, affected: &[Extent]) -> Verdict {
+unsafe fn check_stable(task: *mut sys::task_struct, affected: Code<'_>) -> Verdict {
     // SAFETY: `task` is valid (the caller's promise).
     let dead = unsafe { sys::lg_task_is_dead(task) };
     // A dead task is not walked: it never runs again, and its stack may
@@ -138,7 +138,7 @@ unsafe extern "C" fn unwind_blocked<F: FnMut(Verdict)>(task: *mut sys::task_stru
 /// section of the task walk or holds a reference).
 pub(crate) unsafe fn check_blocked<F: FnMut(Verdict)>(
     task: *mut sys::task_struct,
-    affected: &[Extent],
+    affected: Code<'_>,
     on_verdict: F,
 ) -> bool {
     let mut ctx = Blocked { affected, on_verdict };
@@ -155,7 +155,7 @@ pub(crate) unsafe fn check_blocked<F: FnMut(Verdict)>(
 /// cannot run before the callback returns). `on_verdict` runs while it is
 /// pinned. Returns `false` (and does not call `on_verdict`) when the idle
 /// task is the one running, or cannot be found.
-pub(crate) fn check_parked_idle<F: FnMut(Verdict)>(affected: &[Extent], on_verdict: F) -> bool {
+pub(crate) fn check_parked_idle<F: FnMut(Verdict)>(affected: Code<'_>, on_verdict: F) -> bool {
     let mut ctx = Blocked { affected, on_verdict };
     // SAFETY: `unwind_blocked::<F>` matches `lg_task_call_fn` and `ctx`
     // outlives the call; the glue checks the context (interrupts off, the
@@ -170,7 +170,7 @@ pub(crate) fn check_parked_idle<F: FnMut(Verdict)>(affected: &[Extent], on_verdi
 /// # Safety
 ///
 /// Must run inside a `stop_machine` callback, with `task` valid (RCU walk).
-pub(crate) unsafe fn check_stopped(task: *mut sys::task_struct, affected: &[Extent]) -> Option<Verdict> {
+pub(crate) unsafe fn check_stopped(task: *mut sys::task_struct, affected: Code<'_>) -> Option<Verdict> {
     // SAFETY: `task` is valid under the walk's RCU read lock.
     if unsafe { sys::lg_task_on_cpu(task) } {
         return None;

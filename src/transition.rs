@@ -106,6 +106,8 @@ pub(crate) struct Active {
     /// ... and to switch to Unpatched (`Affected::NewCode`: the new
     /// functions of the patch, and the originals).
     new_code: KVec<Extent>,
+    /// The code of objects that loaded during the transition (both sides).
+    late: LateCode,
     /// Switches by kind.
     pub(crate) switched: [AtomicUsize; KINDS],
     /// Tasks the fork hook could not track (table full, reserve included).
@@ -113,6 +115,76 @@ pub(crate) struct Active {
     /// ... of which the parent was in the other universe: their first unit
     /// of work may have mixed versions (`decide::Forked::Untracked`).
     pub(crate) mixed_forks: AtomicUsize,
+}
+
+/// Most functions of objects that load during one transition.
+const LATE_MAX: usize = 64;
+
+/// The code of objects (modules) that loaded during a transition: the
+/// affected code is otherwise fixed when the transition begins. Upstream's
+/// `klp_check_stack()` checks every *patched* object of the patch in
+/// transition, one patched by `klp_module_coming()` meanwhile included.
+/// Added under the registry mutex before the function's version is pushed,
+/// read lock-free by the stack checks. Counted on both sides (a task must
+/// have neither the late function's original, nor its versions on its
+/// stack to switch either way): conservative, never a wrong switch.
+struct LateCode {
+    len: AtomicUsize,
+    start: [AtomicUsize; LATE_MAX],
+    end: [AtomicUsize; LATE_MAX],
+}
+
+impl LateCode {
+    fn new() -> Self {
+        LateCode {
+            len: AtomicUsize::new(0),
+            start: [const { AtomicUsize::new(0) }; LATE_MAX],
+            end: [const { AtomicUsize::new(0) }; LATE_MAX],
+        }
+    }
+
+    fn add(&self, e: Extent) -> Result {
+        if self.contains(e.start) {
+            return Ok(());
+        }
+        let n = self.len.load(Ordering::Relaxed);
+        let (Some(s), Some(x)) = (self.start.get(n), self.end.get(n)) else {
+            return Err(ENOSPC);
+        };
+        s.store(e.start, Ordering::Relaxed);
+        x.store(e.end, Ordering::Relaxed);
+        // Release: pairs with the Acquire in `contains`: an entry counted
+        // is written. A task can only have the function on its stack after
+        // the version was pushed (the module's init had not run, and ftrace
+        // registration synchronises every CPU), which is after this store.
+        self.len.store(n.wrapping_add(1), Ordering::Release);
+        Ok(())
+    }
+
+    fn contains(&self, addr: usize) -> bool {
+        // Acquire: pairs with the Release in `add`.
+        let n = self.len.load(Ordering::Acquire).min(LATE_MAX);
+        self.start
+            .iter()
+            .zip(self.end.iter())
+            .take(n)
+            .any(|(s, e)| s.load(Ordering::Relaxed) <= addr && addr < e.load(Ordering::Relaxed))
+    }
+}
+
+/// The code that blocks a switch: fixed at the start of the transition,
+/// plus the functions of objects that loaded since.
+#[derive(Clone, Copy)]
+pub(crate) struct Code<'a> {
+    fixed: &'a [Extent],
+    late: &'a LateCode,
+}
+
+impl Code<'_> {
+    /// Whether `addr` is in affected code.
+    pub(crate) fn contains(&self, addr: usize) -> bool {
+        self.fixed.iter().any(|e| e.contains(addr)) || self.late.contains(addr)
+    }
 }
 
 /// A task table with the memory it borrows.
@@ -157,11 +229,18 @@ impl Active {
     }
 
     /// The functions that block a switch to the current target.
-    pub(crate) fn affected(&self) -> &[Extent] {
-        match affected_for(self.table().target()) {
+    pub(crate) fn affected(&self) -> Code<'_> {
+        let fixed = match affected_for(self.table().target()) {
             Affected::OldCode => &self.old_code,
             Affected::NewCode => &self.new_code,
-        }
+        };
+        Code { fixed, late: &self.late }
+    }
+
+    /// Adds the code of a function of an object that loads during the
+    /// transition (`objects.rs`; registry mutex held: the only writer).
+    pub(crate) fn add_late_code(&self, e: Extent) -> Result {
+        self.late.add(e)
     }
 
     /// The universe of task `key`, tracking it first in `initial` if the
@@ -566,6 +645,7 @@ impl Transition {
                 current: AtomicPtr::new(first),
                 old_code,
                 new_code,
+                late: LateCode::new(),
                 switched: Default::default(),
                 untracked_forks: AtomicUsize::new(0),
                 mixed_forks: AtomicUsize::new(0),

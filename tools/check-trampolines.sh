@@ -54,6 +54,61 @@ check() {
 	return $bad
 }
 
+# check_slot_reads OBJECT: the slot publication protocol (issue 13, item 8),
+# checked on the code: lg_direct_slot_target() changes one aligned word per
+# slot while its trampoline is attached, so each trampoline lg_dt_H_L (slot
+# n = 16H+L) must read that word, target at 16n, first and once, branch on
+# it, and read nothing else of lg_direct_slots but its own site at 16n+8,
+# which is written only while it is detached. A trampoline that read a
+# second changing field (the start/len of the first design) could combine
+# two publications. Prints each violation; returns 1 if any.
+check_slot_reads() {
+	local obj=$1
+	objdump -dr --no-show-raw-insn "$obj" | awk '
+	function hexval(h,   i, v) {
+		v = 0
+		for (i = 1; i <= length(h); i++)
+			v = v * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1
+		return v
+	}
+	function flush() {
+		if (fn == "") return
+		n = 16 * hi + lo
+		want = sprintf("%d %d", 16 * n, 16 * n + 8)
+		if (reads != want || !branched) {
+			printf "  %s: slot reads at offsets [%s] (want [%s], the target first and a branch on it)\n", fn, reads, want
+			bad = 1
+		}
+		checked++
+		fn = ""
+	}
+	/^[0-9a-f]+ <[^>]+>:$/ {
+		flush()
+		name = $2; gsub(/[<>:]/, "", name)
+		if (name ~ /^lg_dt_[0-9]+_[0-9]+$/) {
+			split(name, part, "_"); hi = part[3]; lo = part[4]
+			fn = name; reads = ""; branched = 0; loads = 0
+		}
+		next
+	}
+	fn != "" && /R_X86_64_PC32[ \t]+lg_direct_slots/ {
+		off = $NF; sub(/^lg_direct_slots/, "", off)
+		v = 0
+		if (off != "") { sign = substr(off, 1, 1); hex = substr(off, 4); v = hexval(hex); if (sign == "-") v = -v }
+		# PC-relative: the addend is the field offset minus 4.
+		reads = reads (reads == "" ? "" : " ") (v + 4)
+		loads++
+		next
+	}
+	fn != "" && loads == 1 && /\tj(e|z) / { branched = 1 }
+	END {
+		flush()
+		if (checked == 0) { print "  no lg_dt_* trampoline found"; exit 1 }
+		if (!bad) printf "  %d trampolines read only their target word before branching, then their site\n", checked
+		exit bad
+	}'
+}
+
 # mock OBJECT REGEX: rebuilds OBJECT (a kbuild object with its .cmd file)
 # with RETHUNK and IBT defined, checks it and runs objtool on it.
 mock() {
@@ -111,6 +166,8 @@ for f in "$ko" "$tail.ko"; do [ -f "$f" ] || die "no $f: build it first"; done
 echo "kernel: MITIGATION_RETHUNK=$rethunk X86_KERNEL_IBT=$ibt"
 echo "livegraft.ko:"
 check "$ko" "$rethunk" "$ibt" "$tramps" || status=1
+echo "livegraft.ko, slot reads:"
+check_slot_reads "$ko" || status=1
 echo "lg_tailpatch.ko:"
 check "$tail.ko" "$rethunk" "$ibt" "$stub" || status=1
 

@@ -26,3 +26,25 @@ for manifest in samples/*/patch.toml; do
 		--module-ko "$target_dir/lg_target.ko" --build >&2 \
 		|| die "livegraft-gen failed for $dir"
 done
+# The corpus of fixes (tests/corpus/*.patch, diffs of the kernel source):
+# `livegraft-gen diff` turns each accepted one into a module, and must refuse
+# each refused one with the message its first line names.
+for fix in tests/corpus/*.patch; do
+	verdict=$(head -n1 "$fix")
+	name=livegraft_$(basename "$fix" .patch | tr -c 'A-Za-z0-9\n' '_')
+	case $verdict in
+	"livegraft-corpus: accept")
+		RUSTC=$RUSTC BINDGEN=$BINDGEN "$gen" diff "$fix" --kdir "$kdir" --name "$name" \
+			-o "out/diff/$name" --symvers "$LIVEGRAFT_ROOT/Module.symvers" --build >&2 \
+			|| die "livegraft-gen diff failed for $fix"
+		;;
+	"livegraft-corpus: refuse "*)
+		msg=${verdict#livegraft-corpus: refuse }
+		if "$gen" diff "$fix" --kdir "$kdir" --name "$name" -o "out/diff/$name" 2>out/diff-refusal.log; then
+			die "livegraft-gen diff accepted $fix, which must be refused"
+		fi
+		grep -qF -- "$msg" out/diff-refusal.log || die "$fix: refused without '$msg': $(cat out/diff-refusal.log)"
+		;;
+	*) die "$fix: first line must be 'livegraft-corpus: accept' or 'livegraft-corpus: refuse <message>'" ;;
+	esac
+done

@@ -26,3 +26,6 @@ pub mod stack_verdict;
 
 #[path = "../../../src/logic/decide.rs"]
 pub mod decide;
+
+#[path = "../../../src/logic/replace.rs"]
+pub mod replace;

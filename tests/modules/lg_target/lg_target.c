@@ -76,6 +76,28 @@ noinline int lg_target_wrap(int x)
 EXPORT_SYMBOL_GPL(lg_target_wrap);
 static atomic_t wrap_result;
 
+/*
+ * A fix that needs this file's non-exported helper and variable: patches
+ * declare them through livegraft_resolve_symbols() (scenario 85).
+ * lg_target_fix() returns x + 1; lg_target_scale() (used by "scale N")
+ * multiplies by lg_target_factor ("factor N" sets it).
+ */
+static int lg_target_factor = 7;
+static atomic_t fix_result;
+
+static noinline int lg_target_scale(int x)
+{
+	barrier();
+	return x * READ_ONCE(lg_target_factor);
+}
+
+noinline int lg_target_fix(int x)
+{
+	barrier();
+	return x + 1;
+}
+EXPORT_SYMBOL_GPL(lg_target_fix);
+
 noinline int lg_target_a(void)
 {
 	barrier();
@@ -174,9 +196,21 @@ noinline void lg_target_hold(void)
 }
 EXPORT_SYMBOL_GPL(lg_target_hold);
 
+/*
+ * Set by lg_late (scenario 78): what the holder calls once released, still
+ * in the universe it held the transition in.
+ */
+void (*lg_target_after_hold)(void);
+EXPORT_SYMBOL_GPL(lg_target_after_hold);
+
 static int hold_fn(void *unused)
 {
+	void (*after)(void);
+
 	lg_target_hold();
+	after = READ_ONCE(lg_target_after_hold);
+	if (after)
+		after();
 	while (!kthread_should_stop())
 		schedule_timeout_interruptible(HZ);
 	return 0;
@@ -360,6 +394,7 @@ static int show(struct seq_file *m, void *v)
 			   atomic_read(&stats[k].v[5]), atomic_read(&stats[k].mixed));
 	seq_printf(m, "blocked %d\n", atomic_read(&blocked));
 	seq_printf(m, "wrap %d\n", atomic_read(&wrap_result));
+	seq_printf(m, "fix %d\n", atomic_read(&fix_result));
 	seq_printf(m, "kspin_bh %d\n", atomic_read(&kspin_bh_on_kthread));
 	seq_printf(m, "kbusy %d\n", atomic_read(&kbusy_state));
 	return 0;
@@ -392,6 +427,19 @@ static ssize_t write_fn(struct file *file, const char __user *ubuf, size_t len, 
 		if (ret)
 			return ret;
 		atomic_set(&wrap_result, lg_target_wrap(x));
+	} else if (!strncmp(buf, "fix ", 4) || !strncmp(buf, "scale ", 6) ||
+		   !strncmp(buf, "factor ", 7)) {
+		int x;
+
+		ret = kstrtoint(strchr(buf, ' ') + 1, 10, &x);
+		if (ret)
+			return ret;
+		if (buf[1] == 'i')
+			atomic_set(&fix_result, lg_target_fix(x));
+		else if (buf[0] == 's')
+			atomic_set(&fix_result, lg_target_scale(x));
+		else
+			WRITE_ONCE(lg_target_factor, x);
 	} else if (!strcmp(buf, "block")) {
 		ret = lg_target_block();
 		if (ret)

@@ -20,6 +20,7 @@ void lg_target_unit(int kind);
 int lg_target_block(void);
 void lg_target_hold(void);
 int lg_target_wrap(int x);
+int lg_target_fix(int x);
 int lg_target_tblock(void);
 void lg_target_spin(unsigned long end);
 
@@ -27,5 +28,7 @@ void lg_target_spin(unsigned long end);
 void lg_target_record(int kind, int v_unit, int v_a, int v_b);
 /* Sleep (interruptibly) until released; -ERESTARTSYS on a signal. */
 int lg_target_wait_release(void);
+/* Called by the "hold" kthread once released, if set (scenario 78). */
+extern void (*lg_target_after_hold)(void);
 
 #endif

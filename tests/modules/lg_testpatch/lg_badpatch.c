@@ -9,7 +9,8 @@
  *   2  one object whose funcs array is empty (a NULL old_name ends it)
  *   3  no objects at all
  *   4  the same function listed twice
- *   5  an object (module) that is not loaded
+ *   5  the same object listed twice (a module that is not loaded is no
+ *      malformation: it is patched when it loads, scenario 77)
  *   6  a patch name of 60 characters
  *   7  a function name of 1000 characters
  *   8  a replacement outside the patch module: vmlinux's printk
@@ -52,6 +53,7 @@ static struct livegraft_func no_funcs[] = {
 
 static struct livegraft_object objs[] = {
 	{ .name = "lg_target", .funcs = funcs },
+	{ },	/* room for a malformed second entry */
 	{ }
 };
 
@@ -79,7 +81,7 @@ static int __init lg_badpatch_init(void)
 		funcs[1] = (struct livegraft_func){ .old_name = "lg_target_a", .new_func = new_b };
 		break;
 	case 5:
-		objs[0].name = "lg_not_loaded";
+		objs[1] = objs[0];
 		break;
 	case 6:
 		patch.name = "lg_badpatch_with_a_name_of_sixty_characters_xxxxxxxxxxxxxxx";

@@ -26,12 +26,17 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::validate::Plan;
+use crate::validate::{Lang, Plan, SymbolPlan};
 
 /// The ABI mirror copied into every patch module.
 pub const ABI_RS: &str = include_str!("../../../include/livegraft_abi.rs");
 /// The C ABI header, copied into patch modules that define originals.
 pub const ABI_H: &str = include_str!("../../../include/livegraft.h");
+/// The C header of `livegraft_resolve_symbols()`, copied into patch modules
+/// that declare `[[symbol]]`s or are written in C.
+pub const SYMBOLS_H: &str = include_str!("../../../include/livegraft_symbols.h");
+/// The copy of a C source in the output.
+pub const C_SOURCE: &str = "replacements.c";
 /// The C object of the originals, without its `.c`.
 pub const ORIGINALS: &str = "livegraft_originals";
 
@@ -67,6 +72,9 @@ pub fn crate_root_file(plan: &Plan) -> String {
 ///
 /// `manifest` is the manifest path that the header lines name.
 pub fn render(plan: &Plan, manifest: &str) -> Vec<(String, String)> {
+    if plan.lang == Lang::C {
+        return render_c(plan, manifest);
+    }
     let gen = generated_line(manifest);
     let name = &plan.name;
     let kbuild = if has_originals(plan) {
@@ -91,6 +99,204 @@ pub fn render(plan: &Plan, manifest: &str) -> Vec<(String, String)> {
         files.push(("livegraft.h".to_string(), with_c_header(ABI_H, &gen)));
     }
     files
+}
+
+/// The files of a C patch module: `<name>.c` (the descriptors, the symbol
+/// declarations, the originals and the init function) includes
+/// `replacements.c`, a copy of the source whose `#line` directive makes
+/// the compiler name the user's file and lines.
+fn render_c(plan: &Plan, manifest: &str) -> Vec<(String, String)> {
+    let gen = generated_line(manifest);
+    let name = &plan.name;
+    // Headers beside the source are found as from the source itself.
+    let dir = Path::new(&plan.source_path)
+        .parent()
+        .and_then(|d| d.canonicalize().ok())
+        .map_or(String::new(), |d| format!(" -I{}", d.display()));
+    let kbuild = format!(
+        "# SPDX-License-Identifier: GPL-2.0\n# {gen}\nobj-m := {name}.o\nccflags-y += -I$(src){dir}\n"
+    );
+    vec![
+        ("Kbuild".to_string(), kbuild),
+        (format!("{name}.c"), c_main(plan, &gen)),
+        (C_SOURCE.to_string(), c_source_copy(&hoisted_source(plan), &plan.source_path, &gen)),
+        ("livegraft.h".to_string(), with_c_header(ABI_H, &gen)),
+        ("livegraft_symbols.h".to_string(), with_c_header(SYMBOLS_H, &gen)),
+    ]
+}
+
+/// The 0-based lines of the `#include` directives before the first line of
+/// code of a C source (blank lines, comments and other directives skipped).
+pub fn leading_includes(text: &str) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut in_comment = false;
+    for (i, l) in text.lines().enumerate() {
+        let t = l.trim();
+        if in_comment {
+            if t.contains("*/") {
+                in_comment = false;
+            }
+            continue;
+        }
+        if t.is_empty() || t.starts_with("//") {
+            continue;
+        }
+        if t.starts_with("/*") {
+            in_comment = !t.contains("*/");
+            continue;
+        }
+        if t.starts_with("#include") {
+            out.push(i);
+        } else if !t.starts_with('#') {
+            break;
+        }
+    }
+    out
+}
+
+/// The source as copied: with `[[symbol]]`s, its leading `#include` lines
+/// are in the generated `<name>.c` (before the symbol declarations, which
+/// may use `__typeof__`), so they become comments here (same line numbers;
+/// a header without include guards must not be included twice).
+fn hoisted_source(plan: &Plan) -> String {
+    if plan.symbols.is_empty() {
+        return plan.source_text.clone();
+    }
+    let hoisted = leading_includes(&plan.source_text);
+    let mut out: String = plan
+        .source_text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if hoisted.contains(&i) {
+                format!("/* {} (included by the generated file) */\n", l.trim().replace("*/", "* /"))
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    if !plan.source_text.ends_with('\n') {
+        out.pop();
+    }
+    out
+}
+
+/// The copy of a C source: its SPDX line (or one added), then the "do not
+/// edit" comment and a `#line` directive on one line, so that every line
+/// after it keeps its number in the user's file, which the compiler names.
+pub fn c_source_copy(text: &str, path: &str, gen: &str) -> String {
+    let quoted = path.replace('\\', "\\\\").replace('"', "\\\"");
+    let mut out = match text.split_once('\n') {
+        Some((first, rest)) if first.contains("SPDX-License-Identifier:") => {
+            format!("{first}\n/* {gen} */ #line 2 \"{quoted}\"\n{rest}")
+        }
+        _ => format!("// SPDX-License-Identifier: GPL-2.0\n/* {gen} */ #line 1 \"{quoted}\"\n{text}"),
+    };
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out
+}
+
+/// `"name"` as a C string literal (names are identifiers: nothing to escape).
+fn c_str(s: &str) -> String {
+    format!("\"{s}\"")
+}
+
+/// The C crate root of a C patch: see [`render_c`].
+fn c_main(plan: &Plan, gen: &str) -> String {
+    let mut w = format!(
+        "// SPDX-License-Identifier: GPL-2.0\n/* {gen} */\n\n\
+         /* livegraft patch `{}`: {} */\n\n\
+         #include <linux/init.h>\n#include <linux/module.h>\n\
+         #include \"livegraft.h\"\n#include \"livegraft_symbols.h\"\n",
+        plan.name, plan.description
+    );
+    if !plan.symbols.is_empty() {
+        // The source's own #include lines first, so that a [[symbol]] type
+        // may be `__typeof__(name)` of a header's declaration.
+        let lines: Vec<&str> = plan.source_text.lines().collect();
+        let includes: Vec<&str> = leading_includes(&plan.source_text).iter().map(|&i| lines[i]).collect();
+        if !includes.is_empty() {
+            w.push_str(
+                "\n/* The source's leading #include lines, moved here (for `__typeof__` in symbol types). */\n",
+            );
+            for l in includes {
+                let _ = writeln!(w, "{}", l.trim());
+            }
+        }
+        w.push_str(
+            "\n/*\n * The non-exported symbols the source uses ([[symbol]]): LIVEGRAFT_SYM(name)\n \
+             * is the symbol; livegraft resolves them all before the patch is enabled.\n */\n",
+        );
+        for s in &plan.symbols {
+            let _ = writeln!(w, "LIVEGRAFT_SYMBOL({}, {});", s.ty, s.name);
+        }
+    }
+    w.push_str("\n#include \"replacements.c\"\n");
+    w.push_str(
+        "\n/*\n * Each replacement has its target's prototype: where the headers fix.c\n \
+         * includes declare the target, a different prototype is a compile error\n \
+         * (\"conflicting types\", with the kernel's declaration as a note).\n */\n",
+    );
+    for f in plan.objects.iter().flat_map(|o| &o.funcs) {
+        let _ = writeln!(
+            w,
+            "extern __typeof__({r}) {t};\t/* replacement {r} of {t}: same prototype */",
+            r = f.replacement,
+            t = f.target
+        );
+    }
+    if has_originals(plan) {
+        w.push_str("\n/* The originals the replacements call (`original`; declared by the source). */\n");
+        for f in plan.objects.iter().flat_map(|o| &o.funcs) {
+            if let Some(o) = &f.original {
+                let _ = writeln!(w, "LIVEGRAFT_ORIGINAL({o});\t/* {} */", f.target);
+            }
+        }
+    }
+    w.push_str("\nstatic struct livegraft_symbol __livegraft_symbols[] = {\n");
+    for s in &plan.symbols {
+        let object = if s.object == crate::validate::VMLINUX { "NULL".to_string() } else { c_str(&s.object) };
+        let _ = writeln!(w, "\tLIVEGRAFT_SYMBOL_ENTRY({object}, {}, {}),", s.name, s.sympos);
+    }
+    w.push_str("\t{ }\n};\n");
+    for (i, o) in plan.objects.iter().enumerate() {
+        let _ = writeln!(w, "\nstatic struct livegraft_func __livegraft_funcs_{i}[] = {{\t/* {} */", o.name);
+        for f in &o.funcs {
+            let orig = f
+                .original
+                .as_ref()
+                .map_or(String::new(), |o| format!(",\n\t  .orig_entry = LIVEGRAFT_ORIGINAL_ENTRY({o})"));
+            let _ = writeln!(
+                w,
+                "\t{{ .old_name = {}, .old_sympos = {}, .new_func = (void *){}{orig} }},",
+                c_str(&f.target),
+                f.sympos,
+                f.replacement
+            );
+        }
+        w.push_str("\t{ }\n};\n");
+    }
+    w.push_str("\nstatic struct livegraft_object __livegraft_objs[] = {\n");
+    for (i, o) in plan.objects.iter().enumerate() {
+        let _ = writeln!(w, "\t{{ .name = {}, .funcs = __livegraft_funcs_{i} }},", c_str(&o.name));
+    }
+    w.push_str("\t{ }\n};\n");
+    let _ = write!(
+        w,
+        "\nstatic struct livegraft_patch __livegraft_patch = LIVEGRAFT_PATCH_INIT({}, __livegraft_objs);\n\n\
+         static int __init __livegraft_init(void)\n{{\n\
+         \tint ret = livegraft_resolve_symbols(THIS_MODULE, __livegraft_symbols);\n\n\
+         \tif (ret)\n\t\treturn ret;\n\
+         \treturn livegraft_enable_patch(&__livegraft_patch);\n}}\n\n\
+         static void __exit __livegraft_exit(void)\n{{\n}}\n\n\
+         module_init(__livegraft_init);\nmodule_exit(__livegraft_exit);\n\
+         MODULE_DESCRIPTION({});\nMODULE_LICENSE(\"GPL\");\nMODULE_INFO(livegraft, \"Y\");\n",
+        c_str(&plan.name),
+        c_str(&plan.description)
+    );
+    w
 }
 
 /// The C object that defines each `original` with `LIVEGRAFT_ORIGINAL()`.
@@ -225,6 +431,9 @@ module! {{
     if has_originals(plan) {
         w.push_str(&originals_rs(plan));
     }
+    if !plan.symbols.is_empty() {
+        w.push_str(&symbols_rs(&plan.symbols));
+    }
     let elems: Vec<_> = plan
         .objects
         .iter()
@@ -250,7 +459,7 @@ struct LivegraftPatch {{
 }}
 
 impl kernel::Module for LivegraftPatch {{
-    fn init(module: &'static ThisModule) -> Result<Self> {{
+    fn init(module: &'static ThisModule) -> Result<Self> {{{}
         let mut patch = KBox::new(
 {}
             GFP_KERNEL,
@@ -263,6 +472,11 @@ impl kernel::Module for LivegraftPatch {{
     }}
 }}
 ",
+        if plan.symbols.is_empty() {
+            ""
+        } else {
+            "\n        symbols::resolve(module.as_ptr())?;"
+        },
         patch_new_arg(name)
     );
     w
@@ -302,6 +516,154 @@ fn modinfo_rs(plan: &Plan) -> String {
         let sep = if head.len() + 1 + value.len() <= 100 { " " } else { "\n    " };
         let _ = write!(w, "#[link_section = \".modinfo\"]\n#[used]\n{head}{sep}{value}\n");
     }
+    w
+}
+
+/// The Rust type behind a `[[symbol]]` accessor: a function pointer for
+/// `fn(...)` types, an atomic for integer and `bool` variables (shared with
+/// the kernel, which writes them concurrently), a raw pointer otherwise.
+pub fn accessor_type(ty: &str) -> (String, &'static str) {
+    let t = ty.trim();
+    if let Some(rest) = t.strip_prefix("fn(").or_else(|| t.strip_prefix("fn (")) {
+        return (format!("unsafe extern \"C\" fn({rest}"), "fn");
+    }
+    let atomic = match t {
+        "i8" | "c_schar" | "c_char" => Some("AtomicI8"),
+        "u8" | "c_uchar" => Some("AtomicU8"),
+        "i16" | "c_short" => Some("AtomicI16"),
+        "u16" | "c_ushort" => Some("AtomicU16"),
+        "i32" | "c_int" => Some("AtomicI32"),
+        "u32" | "c_uint" => Some("AtomicU32"),
+        "i64" | "c_long" | "c_longlong" => Some("AtomicI64"),
+        "u64" | "c_ulong" | "c_ulonglong" => Some("AtomicU64"),
+        "isize" => Some("AtomicIsize"),
+        "usize" => Some("AtomicUsize"),
+        "bool" => Some("AtomicBool"),
+        _ => None,
+    };
+    match atomic {
+        Some(a) => (format!("&'static core::sync::atomic::{a}"), "atomic"),
+        None => (format!("*mut {t}"), "ptr"),
+    }
+}
+
+/// The `symbols` module of a Rust patch: one slot per `[[symbol]]` in
+/// `.data..ro_after_init`, their table, its resolution at init, and one
+/// typed accessor per symbol for the replacements (`crate::symbols::name()`).
+fn symbols_rs(syms: &[SymbolPlan]) -> String {
+    let mut w = String::from(
+        "
+/// The non-exported kernel symbols the replacements use (`[[symbol]]`),
+/// resolved by livegraft before the patch is enabled.
+#[allow(dead_code, non_upper_case_globals)]
+pub(crate) mod symbols {
+    use core::ffi::*;
+
+    /// `struct livegraft_symbol` (include/livegraft_symbols.h).
+    #[repr(C)]
+    pub(super) struct Symbol {
+        object: *const c_char,
+        name: *const c_char,
+        sympos: c_ulong,
+        addr: *mut *mut c_void,
+    }
+
+    /// The table: static, read by livegraft during init only.
+    #[repr(transparent)]
+    pub(super) struct Table<const N: usize>([Symbol; N]);
+
+    // SAFETY: pointers to 'static strings and to this module's slots, never
+    // written through except by livegraft during init.
+    unsafe impl<const N: usize> Sync for Table<N> {}
+
+    extern \"C\" {
+        fn livegraft_resolve_symbols(
+            module: *mut kernel::bindings::module,
+            syms: *const Symbol,
+        ) -> c_int;
+    }
+",
+    );
+    for s in syms {
+        let _ = write!(
+            w,
+            "
+    #[link_section = \".data..ro_after_init\"]
+    static mut __livegraft_sym_{}: *mut c_void = core::ptr::null_mut();
+",
+            s.name
+        );
+    }
+    let _ = write!(w, "\n    static TABLE: Table<{}> = Table([\n", syms.len() + 1);
+    for s in syms {
+        let object = if s.object == crate::validate::VMLINUX {
+            "core::ptr::null()".to_string()
+        } else {
+            format!("c\"{}\".as_ptr()", s.object)
+        };
+        let _ = write!(
+            w,
+            "        Symbol {{
+            object: {object},
+            name: c\"{}\".as_ptr(),
+            sympos: {},
+            addr: &raw mut __livegraft_sym_{},
+        }},
+",
+            s.name, s.sympos, s.name
+        );
+    }
+    w.push_str(
+        "        Symbol {
+            object: core::ptr::null(),
+            name: core::ptr::null(),
+            sympos: 0,
+            addr: core::ptr::null_mut(),
+        },
+    ]);
+
+    /// Resolves every symbol (one dmesg line per failure, nothing stored
+    /// unless all resolve).
+    pub(super) fn resolve(module: *mut kernel::bindings::module) -> kernel::error::Result {
+        // SAFETY: `module` is THIS_MODULE during its init; the table ends
+        // with a NULL name and its slots are this module's data.
+        kernel::error::to_result(unsafe { livegraft_resolve_symbols(module, TABLE.0.as_ptr()) })
+    }
+",
+    );
+    for s in syms {
+        let (ty, kind) = accessor_type(&s.ty);
+        let n = &s.name;
+        let read = format!(
+            "        // SAFETY: a plain read of this module's slot (written during init only).\n        \
+             let slot = unsafe {{ core::ptr::read_volatile(&raw const __livegraft_sym_{n}) }};\n"
+        );
+        let body = match kind {
+            "fn" => format!(
+                "{read}        // SAFETY: the slot holds the address of the function `{n}`, filled before the\n        \
+                 // patch was enabled (replacements run only after); the manifest gives its prototype.\n        \
+                 unsafe {{ core::mem::transmute::<*mut c_void, {ty}>(slot) }}\n"
+            ),
+            "atomic" => format!(
+                "{read}        // SAFETY: the slot holds the address of the variable `{n}`, filled before the\n        \
+                 // patch was enabled; an atomic has the layout of its integer type.\n        \
+                 unsafe {{ &*slot.cast() }}\n"
+            ),
+            _ => format!("{read}        slot.cast()\n"),
+        };
+        let _ = write!(
+            w,
+            "
+    /// `{n}` ({}{}): `{}`.
+    pub(crate) fn {n}() -> {ty} {{
+{body}    }}
+",
+            s.object,
+            if s.sympos > 0 { format!(", sympos {}", s.sympos) } else { String::new() },
+            s.ty
+        );
+    }
+    w.push_str("}\n");
     w
 }
 

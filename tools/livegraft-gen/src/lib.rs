@@ -9,7 +9,9 @@
 //! Problems are [`diag::Diagnostic`]s, all reported at once.
 
 pub mod build;
+pub mod checks;
 pub mod diag;
+pub mod diff;
 pub mod generate;
 pub mod manifest;
 pub mod progress;

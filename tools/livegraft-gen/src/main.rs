@@ -26,7 +26,8 @@ const LONG_HELP: &str = r#"MANIFEST (<PATCH_DIR>/patch.toml):
                                      #   (letters, digits and _, at most 55 characters)
   description = "cat /proc/cmdline prints a patched message"
                                      # required: one line, without " or \
-  source = "replacements.rs"         # optional (this is the default), relative to PATCH_DIR
+  source = "replacements.rs"         # optional (this is the default), relative to PATCH_DIR;
+                                     #   a .c file makes a C patch (see C SOURCES)
 
   [[function]]                       # one table per replaced function
   target = "cmdline_proc_show"       # the kernel function to replace
@@ -44,7 +45,27 @@ const LONG_HELP: &str = r#"MANIFEST (<PATCH_DIR>/patch.toml):
                                      #   of the target by its own name runs the patched
                                      #   function again, as under upstream livepatch.
 
+  [[symbol]]                         # optional, one per non-exported kernel symbol the source uses
+  name = "lg_target_scale"           # a function or variable (static ones included)
+  object = "lg_target"               # optional: "vmlinux" (default) or a module name
+  sympos = 0                         # optional: as for functions
+  type = "int (int)"                 # C source: its C type; used as LIVEGRAFT_SYM(lg_target_scale)
+                                     # Rust source: "fn(c_int) -> c_int" (core::ffi types) or a
+                                     #   variable's type ("c_int": an atomic); used through the typed
+                                     #   accessor crate::symbols::lg_target_scale()
+                                     # livegraft resolves them all (kallsyms) before the patch is
+                                     #   enabled; one that does not resolve fails the load, with
+                                     #   nothing registered (checked now against System.map/--module-ko)
+
   Unknown keys are errors. Every problem in the patch is reported at once.
+
+C SOURCES (source = "fix.c"):
+  The replacements are C functions of fix.c (they may be static), with the targets' prototypes.
+  The generated module includes it after livegraft.h, livegraft_symbols.h and the [[symbol]]
+  declarations, and compiles it with the kernel's flags and headers (Kbuild); headers beside
+  fix.c are found; compiler messages name fix.c and its own lines. An `original` is declared by
+  fix.c (e.g. `extern typeof(target) orig_target;`) and defined by livegraft-gen. See
+  samples/target_static_c.
 
 REPLACEMENT SOURCE (<PATCH_DIR>/replacements.rs):
   use core::ffi::{c_int, c_void};
@@ -59,6 +80,14 @@ REPLACEMENT SOURCE (<PATCH_DIR>/replacements.rs):
   }
   It becomes the module `replacements` of the patch crate (it may use the `kernel` crate);
   kernel functions it calls must be exported to modules. See samples/cmdline.
+
+FROM A DIFF:
+  livegraft-gen diff FIX.patch --kdir <built tree> [--source <src>] [--name N] [-o DIR]
+                     [--symvers FILE...] [--build]
+  compiles the .c files the diff touches before and after it (scratch copies, the tree's own
+  recorded flags), compares them per function and writes a patch directory (fix.c and
+  patch.toml) for the changed functions, or refuses what it cannot patch, one line each
+  (changed data, __init code, untraceable, new or removed functions, headers, file statics).
 
 WORKFLOW:
   1. Build livegraft.ko (`make` or tools/build-module.sh): its Module.symvers is what patch
@@ -79,15 +108,29 @@ WORKFLOW:
 
 CHECKS:
   Always: names, duplicates, that each replacement is a top-level `pub extern "C" fn` of
-  the source and each original a visible declaration of a top-level `extern` block. With a
-  System.map (--system-map, or <kdir>/System.map): each vmlinux target exists, is a function
-  and is unambiguous. With <kdir>/vmlinux: it has an ftrace call site (its address is in
-  __mcount_loc). With --module-ko: module targets are functions of that
-  .ko. What cannot be checked is reported as a warning, and checked by livegraft at load time.
+  the Rust source (a function definition of a C source) and each original a visible
+  declaration of a top-level `extern` block. With a System.map (--system-map, or
+  <kdir>/System.map): each vmlinux target and [[symbol]] exists, is unambiguous, and targets
+  are functions; a static inline (no symbol) gets a hint to the exported functions it calls,
+  from the headers of --kdir. Traceability: a vmlinux target must have an ftrace call site
+  (__mcount_loc of <kdir>/vmlinux or --vmlinux, or its name in --available-filter-functions);
+  a module target likewise (the .ko's own __mcount_loc, via --module-ko); when targets were
+  checked but their traceability cannot be, that is an error unless --unchecked-trace.
+  With Module.symvers (<kdir>'s and --symvers): each function a Rust source imports in an
+  `extern` block is exported or declared as a [[symbol]] (an error names the symbol and the
+  fix); for a C source modpost's undefined symbols get the same explanation after --build.
+  A C replacement must have its target's prototype where a header fix.c includes declares
+  it (a compile error otherwise); a Rust replacement's parameters and return type are compared
+  with the target's prototype in the headers of --kdir (count, and pointer or integer size
+  where both types are known); a target declared in no header (a static) is not compared. What cannot be checked without kernel files is reported as
+  a warning and checked by livegraft at load time.
 
 OUTPUT (<out>/):
-  Kbuild, <name>.rs (crate root: descriptors and module!), livegraft_abi.rs (the ABI mirror),
-  replacements.rs (a copy of the source). With originals: the crate root is <name>_main.rs,
+  Kbuild, <name>.rs (crate root: descriptors, module!, and with [[symbol]]s the `symbols`
+  module of accessors), livegraft_abi.rs (the ABI mirror), replacements.rs (a copy of the
+  source). A C source instead gives <name>.c (descriptors, symbol declarations, originals,
+  init), replacements.c (the source, with a #line directive), livegraft.h and
+  livegraft_symbols.h. With originals: the crate root is <name>_main.rs,
   and livegraft_originals.c (their LIVEGRAFT_ORIGINAL stubs) and livegraft.h join it. Written to <out>.tmp-<pid> and renamed into place:
   a failed run leaves nothing behind. An existing <out> is replaced only if livegraft-gen made it.
 
@@ -96,10 +139,11 @@ EXIT STATUS:
 
 /// Generates a livegraft patch module from a patch directory.
 ///
-/// A patch directory holds a manifest, patch.toml, and the Rust source of the
-/// replacement functions. livegraft-gen checks them (reporting every problem
-/// at once), writes an out-of-tree Rust kernel module that registers the
-/// patch with livegraft.ko, and with --build builds it.
+/// A patch directory holds a manifest, patch.toml, and the Rust or C source of
+/// the replacement functions. livegraft-gen checks them (reporting every
+/// problem at once), writes an out-of-tree kernel module (Rust, or C for a C
+/// source) that registers the patch with livegraft.ko, and with --build
+/// builds it.
 #[derive(Parser, Debug)]
 #[command(
     name = "livegraft-gen",
@@ -141,6 +185,21 @@ struct Cli {
     #[arg(long, value_name = "FILE", num_args = 1.., action = ArgAction::Append)]
     symvers: Vec<PathBuf>,
 
+    /// The target's vmlinux, for the traceability of vmlinux targets (its
+    /// __mcount_loc) when --kdir has none [default: <kdir>/vmlinux].
+    #[arg(long, value_name = "FILE")]
+    vmlinux: Option<PathBuf>,
+
+    /// A copy of the target's /sys/kernel/tracing/available_filter_functions:
+    /// the traceable functions, for a kernel without a build tree.
+    #[arg(long = "available-filter-functions", value_name = "FILE")]
+    available_filter_functions: Option<PathBuf>,
+
+    /// A target whose traceability cannot be checked is only a warning
+    /// (livegraft checks it at load time) instead of an error.
+    #[arg(long = "unchecked-trace")]
+    unchecked_trace: bool,
+
     /// No progress display and no warnings; only errors and the result path.
     #[arg(short, long, conflicts_with = "verbose")]
     quiet: bool,
@@ -150,7 +209,115 @@ struct Cli {
     verbose: bool,
 }
 
+/// `livegraft-gen diff`: from a unified diff of a built tree's source to a
+/// patch directory (and, with --build, a module).
+#[derive(Parser, Debug)]
+#[command(name = "livegraft-gen diff")]
+struct DiffCli {
+    /// The unified diff (`git diff` / `diff -u` of the kernel source, paths a/ b/).
+    #[arg(value_name = "FIX.patch")]
+    diff: PathBuf,
+    /// The built kernel tree whose objects' recorded commands are used.
+    #[arg(long, value_name = "DIR")]
+    kdir: PathBuf,
+    /// The kernel source the diff applies to [default: --kdir].
+    #[arg(long, value_name = "DIR")]
+    source: Option<PathBuf>,
+    /// The patch name [default: livegraft_<diff file stem>].
+    #[arg(long)]
+    name: Option<String>,
+    /// The patch directory to write [default: out/diff/<name>].
+    #[arg(short, long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Then generate and build the module (as `livegraft-gen <dir> --kdir ... --build`).
+    #[arg(long)]
+    build: bool,
+    /// Module.symvers files (livegraft's) for --build.
+    #[arg(long, value_name = "FILE", num_args = 1.., action = ArgAction::Append)]
+    symvers: Vec<PathBuf>,
+}
+
+fn run_diff(args: Vec<std::ffi::OsString>) -> Result<(), u8> {
+    let d = match DiffCli::try_parse_from(args) {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = e.print();
+            return Err(if e.use_stderr() { EXIT_USAGE } else { 0 });
+        }
+    };
+    let start = std::time::Instant::now();
+    let stem = d.diff.file_stem().map_or("fix".into(), |s| s.to_string_lossy().into_owned());
+    let name = d.name.clone().unwrap_or_else(|| {
+        let n: String = stem.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+        format!("livegraft_{n}").chars().take(validate::MAX_NAME_LEN).collect()
+    });
+    let repo = find_repo(Path::new("."));
+    let out = d.out.clone().unwrap_or_else(|| {
+        repo.clone().unwrap_or_else(|| PathBuf::from(".")).join("out/diff").join(&name)
+    });
+    let mut exports = std::collections::HashSet::new();
+    for p in std::iter::once(d.kdir.join("Module.symvers")).chain(d.symvers.iter().cloned()) {
+        if let Ok(t) = std::fs::read_to_string(&p) {
+            exports.extend(livegraft_gen::checks::parse_symvers(&t));
+        }
+    }
+    let source = d.source.clone().unwrap_or_else(|| d.kdir.clone());
+    match livegraft_gen::diff::run(&d.diff, &d.kdir, &source, &out, &name, &exports) {
+        Err(refused) => {
+            for r in &refused {
+                eprintln!("refused: {r}");
+            }
+            eprintln!(
+                "livegraft-gen diff: {} item(s) refused; no patch written ({:.1}s)",
+                refused.len(),
+                start.elapsed().as_secs_f64()
+            );
+            Err(EXIT_INVALID)
+        }
+        Ok(r) => {
+            eprintln!("livegraft-gen diff: {} ({:.1}s)", r.patch_dir.display(), start.elapsed().as_secs_f64());
+            for (f, func) in &r.changed {
+                eprintln!("  changed: {func} ({f})");
+            }
+            for s in &r.symbols {
+                eprintln!("  resolved at load: {s}");
+            }
+            eprintln!("  refused: nothing");
+            if !d.build {
+                println!("{}", r.patch_dir.display());
+                return Ok(());
+            }
+            let cli = Cli {
+                patch_dir: r.patch_dir.clone(),
+                out: None,
+                system_map: None,
+                kdir: Some(d.kdir.clone()),
+                module_ko: vec![],
+                build: true,
+                symvers: d.symvers.clone(),
+                vmlinux: None,
+                available_filter_functions: None,
+                unchecked_trace: false,
+                quiet: true,
+                verbose: false,
+            };
+            let res = run(&cli);
+            eprintln!("livegraft-gen diff: total {:.1}s", start.elapsed().as_secs_f64());
+            res
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "diff") {
+        let mut rest = vec![std::ffi::OsString::from("livegraft-gen diff")];
+        rest.extend(args.into_iter().skip(2));
+        return match run_diff(rest) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(code) => ExitCode::from(code),
+        };
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -211,6 +378,9 @@ fn check_cli(cli: &Cli) -> Result<(), u8> {
         ));
     }
     let files = cli.system_map.iter().map(|f| (f, "--system-map"));
+    let files = files
+        .chain(cli.vmlinux.iter().map(|f| (f, "--vmlinux")))
+        .chain(cli.available_filter_functions.iter().map(|f| (f, "--available-filter-functions")));
     let files = files.chain(cli.module_ko.iter().map(|f| (f, "--module-ko")));
     for (f, opt) in files.chain(cli.symvers.iter().map(|f| (f, "--symvers"))) {
         if !f.is_file() {
@@ -263,6 +433,10 @@ fn run(cli: &Cli) -> Result<(), u8> {
         system_map: map,
         mcount: &kernel.mcount,
         modules: &kernel.modules,
+        exports: kernel.exports.as_ref(),
+        kdir: cli.kdir.as_deref(),
+        filter_functions: kernel.filter_functions.as_ref(),
+        allow_unchecked_trace: cli.unchecked_trace,
     };
     let (plan, more) = validate::validate(&manifest, &inputs);
     diags.extend(more);
@@ -364,6 +538,24 @@ fn run(cli: &Cli) -> Result<(), u8> {
             Err(e) => {
                 if let Some(log) = &e.log {
                     eprint!("{log}");
+                    for n in livegraft_gen::checks::modpost_undefined(log) {
+                        eprintln!(
+                            "{}",
+                            Diagnostic::error(
+                                source.display().to_string(),
+                                "undefined symbol",
+                                format!(
+                                    "`{n}` is not exported to modules (not in the tree's Module.symvers or \
+                                     --symvers) and not declared as a [[symbol]]"
+                                ),
+                                format!(
+                                    "declare it in patch.toml:\n[[symbol]]\nname = \"{n}\"\ntype = \"...\"  \
+                                     # its C type\nand use it as LIVEGRAFT_SYM({n}) (C) or crate::symbols::{n}() \
+                                     (Rust); or, if a module exports it, pass its Module.symvers with --symvers"
+                                ),
+                            )
+                        );
+                    }
                 }
                 eprintln!(
                     "{}",
@@ -372,13 +564,18 @@ fn run(cli: &Cli) -> Result<(), u8> {
                         "build",
                         e.message,
                         format!(
-                            "the command was: {}\nthe generated source is kept in {}; its log is make.log there\n\
-                             replacements.rs there is {} with {} header line(s) added: subtract {} from its line numbers",
+                            "the command was: {}\nthe generated source is kept in {}; its log is make.log there\n{}",
                             cfg.command_line(),
                             cfg.out.display(),
-                            source.display(),
-                            offset,
-                            offset
+                            if plan.lang == validate::Lang::C {
+                                format!("compiler messages name {} and its own line numbers", source.display())
+                            } else {
+                                format!(
+                                    "replacements.rs there is {} with {offset} header line(s) added: subtract {offset} \
+                                     from its line numbers",
+                                    source.display()
+                                )
+                            }
                         )
                     )
                 );
@@ -397,6 +594,8 @@ struct KernelData {
     map: Option<(String, SystemMap)>,
     mcount: Mcount,
     modules: Vec<(String, String, ModuleSymbols)>,
+    exports: Option<std::collections::HashSet<String>>,
+    filter_functions: Option<std::collections::HashSet<String>>,
 }
 
 /// Loads System.map, vmlinux's ftrace call sites and the --module-ko files;
@@ -450,10 +649,10 @@ fn load_kernel_data(cli: &Cli, diags: &mut Vec<Diagnostic>) -> KernelData {
             }
         }
     });
-    let mcount = match &cli.kdir {
+    let vmlinux = cli.vmlinux.clone().or_else(|| cli.kdir.as_ref().map(|k| k.join("vmlinux")));
+    let mcount = match &vmlinux {
         None => Mcount::NoKdir,
-        Some(k) => {
-            let v = k.join("vmlinux");
+        Some(v) => {
             let name = v.display().to_string();
             match std::fs::read(&v) {
                 Err(_) => Mcount::NoVmlinux(name),
@@ -492,9 +691,35 @@ fn load_kernel_data(cli: &Cli, diags: &mut Vec<Diagnostic>) -> KernelData {
             )),
         }
     }
+    // Exports: the tree's Module.symvers and every --symvers.
+    let mut exports: Option<std::collections::HashSet<String>> = None;
+    let tree = cli.kdir.as_ref().map(|k| k.join("Module.symvers")).filter(|p| p.is_file());
+    for p in tree.iter().chain(cli.symvers.iter()) {
+        if let Ok(text) = std::fs::read_to_string(p) {
+            exports
+                .get_or_insert_with(Default::default)
+                .extend(livegraft_gen::checks::parse_symvers(&text));
+        }
+    }
+    let filter_functions = cli.available_filter_functions.as_ref().and_then(|p| {
+        match std::fs::read_to_string(p) {
+            Ok(t) => Some(livegraft_gen::checks::parse_filter_functions(&t)),
+            Err(e) => {
+                diags.push(Diagnostic::error(
+                    p.display().to_string(),
+                    "--available-filter-functions",
+                    format!("cannot read: {e}"),
+                    "check the path",
+                ));
+                None
+            }
+        }
+    });
     KernelData {
         map,
         mcount,
         modules,
+        exports,
+        filter_functions,
     }
 }

@@ -12,6 +12,12 @@
 //! sympos = 0                                       # optional: 0 (unique) or N (the Nth of that name)
 //! replacement = "livegraft_cmdline_proc_show"      # an `extern "C" fn` of the source
 //! original = "orig_cmdline_proc_show"              # optional: how the source calls the original
+//!
+//! [[symbol]]                                       # optional: a non-exported symbol the source uses
+//! name = "lg_target_scale"                         # its name
+//! object = "lg_target"                             # optional: "vmlinux" (default) or a module name
+//! sympos = 0                                       # optional: as for functions
+//! type = "int (int)"                               # its C type (C source) or Rust type (Rust source)
 //! ```
 //!
 //! This module only checks the *shape* of the file (TOML syntax, known keys,
@@ -51,6 +57,55 @@ pub const FUNCTION_KEYS: &[(&str, Kind)] = &[
     ("replacement", Kind::Str),
     ("original", Kind::Str),
 ];
+
+/// The keys of a `[[symbol]]` and their types.
+pub const SYMBOL_KEYS: &[(&str, Kind)] = &[
+    ("name", Kind::Str),
+    ("object", Kind::Str),
+    ("sympos", Kind::Int),
+    ("type", Kind::Str),
+];
+
+/// One `[[symbol]]` table: a non-exported kernel symbol the source uses,
+/// resolved by `livegraft_resolve_symbols()` when the module loads.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SymbolTable {
+    /// 1-based position among the `[[symbol]]` tables.
+    pub index: usize,
+    /// Line of its `[[symbol]]` header.
+    pub line: usize,
+    /// `name`.
+    pub name: Option<Loc<String>>,
+    /// `object`.
+    pub object: Option<Loc<String>>,
+    /// `sympos`.
+    pub sympos: Option<Loc<i64>>,
+    /// `type`.
+    pub ty: Option<Loc<String>>,
+    /// Keys with a value of the wrong type, or misspelt (already reported).
+    pub bad_keys: Vec<String>,
+}
+
+impl SymbolTable {
+    /// How diagnostics name this entry: `[[symbol]] #2 (foo)`.
+    pub fn entry(&self) -> String {
+        match &self.name {
+            Some(t) => format!("[[symbol]] #{} ({})", self.index, t.value),
+            None => format!("[[symbol]] #{}", self.index),
+        }
+    }
+}
+
+/// Serde's view of a `[[symbol]]`: unknown keys are refused.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SymbolSerde {
+    name: Option<Spanned<String>>,
+    object: Option<Spanned<String>>,
+    sympos: Option<Spanned<i64>>,
+    #[serde(rename = "type")]
+    ty: Option<Spanned<String>>,
+}
 
 /// A value and the line of the manifest it came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -119,6 +174,8 @@ pub struct Manifest {
     pub functions: Vec<FunctionTable>,
     /// How many `[[function]]` tables there are, well-formed or not.
     pub function_count: usize,
+    /// The well-formed `[[symbol]]` tables.
+    pub symbols: Vec<SymbolTable>,
     /// How many errors parsing found: a manifest with any is not usable.
     pub parse_errors: usize,
     /// The file is not TOML: there is nothing to validate.
@@ -280,9 +337,64 @@ pub fn parse(file: &str, text: &str) -> (Manifest, Vec<Diagnostic>) {
                     }
                 }
             }
+            "symbol" => {
+                let Some(array) = value.get_ref().as_array() else {
+                    diags.push(
+                        Diagnostic::error(
+                            file,
+                            "[symbol]",
+                            format!(
+                                "`symbol` must be an array of tables, not a {}",
+                                value.get_ref().type_str()
+                            ),
+                            "declare each symbol in its own `[[symbol]]` table (double brackets)",
+                        )
+                        .at_line(line),
+                    );
+                    continue;
+                };
+                let headers = header_lines(text, "[[symbol]]");
+                for (i, item) in array.iter().enumerate() {
+                    let index = i + 1;
+                    let header = headers.get(i).copied().unwrap_or_else(|| loc(item.span()));
+                    let entry = format!("[[symbol]] #{index}");
+                    let Some(table) = item.get_ref().as_table() else {
+                        diags.push(
+                            Diagnostic::error(
+                                file,
+                                entry,
+                                format!("must be a table, not a {}", item.get_ref().type_str()),
+                                "declare each symbol in its own `[[symbol]]` table",
+                            )
+                            .at_line(header),
+                        );
+                        continue;
+                    };
+                    let entry = match table.get("name").and_then(|t| t.get_ref().as_str()) {
+                        Some(t) => format!("{entry} ({t})"),
+                        None => entry,
+                    };
+                    let (clean, bad_keys) =
+                        clean_table(file, &entry, table, SYMBOL_KEYS, text, &mut diags);
+                    let value = Spanned::new(item.span(), DeValue::Table(clean));
+                    match SymbolSerde::deserialize(ValueDeserializer::from(value)) {
+                        Ok(f) => manifest.symbols.push(SymbolTable {
+                            index,
+                            line: header,
+                            name: f.name.map(|s| located(text, s)),
+                            object: f.object.map(|s| located(text, s)),
+                            sympos: f.sympos.map(|s| located(text, s)),
+                            ty: f.ty.map(|s| located(text, s)),
+                            bad_keys,
+                        }),
+                        Err(e) => diags.push(serde_error(file, &entry, header, text, &e)),
+                    }
+                }
+            }
             other => {
-                let hint = match did_you_mean(other, ["patch", "function"]) {
+                let hint = match did_you_mean(other, ["patch", "function", "symbol"]) {
                     Some("patch") => " (did you mean `[patch]`?)".to_string(),
+                    Some("symbol") => " (did you mean `[[symbol]]`?)".to_string(),
                     Some(_) => " (did you mean `[[function]]`?)".to_string(),
                     None => String::new(),
                 };
@@ -298,8 +410,8 @@ pub fn parse(file: &str, text: &str) -> (Manifest, Vec<Diagnostic>) {
                         file,
                         shown.clone(),
                         format!("unknown table or key {shown}{hint}"),
-                        "a manifest has one `[patch]` table and one `[[function]]` table per function; \
-                         nothing else is allowed at the top level",
+                        "a manifest has one `[patch]` table, one `[[function]]` table per function and \
+                         one `[[symbol]]` table per non-exported symbol; nothing else is allowed at the top level",
                     )
                     .at_line(line),
                 );
@@ -399,6 +511,8 @@ fn clean_table<'i>(
 fn entry_kind(entry: &str) -> &'static str {
     if entry.starts_with("[patch]") {
         "[patch]"
+    } else if entry.starts_with("[[symbol]]") {
+        "[[symbol]]"
     } else {
         "[[function]]"
     }

@@ -424,3 +424,212 @@ mod tests {
         assert!(d[1].is_usable_original());
     }
 }
+
+/// One function definition at file scope of a C source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CFnDef {
+    /// Its name.
+    pub name: String,
+    /// 1-based line of its name.
+    pub line: usize,
+    /// Its declaration (return type, name, parameters), whitespace squeezed.
+    pub decl: String,
+    /// Whether it is `static`.
+    pub is_static: bool,
+    /// Byte range of the whole definition, declaration to closing brace.
+    pub span: (usize, usize),
+    /// Byte offset of its name.
+    pub name_at: usize,
+}
+
+/// Every function definition at file scope of the C source `src`: an
+/// identifier followed by a parenthesised list and a `{` at brace depth 0.
+/// Comments, string and character literals and preprocessor lines are
+/// skipped (not expanded): a definition made by a macro is not seen.
+pub fn c_functions(src: &str) -> Vec<CFnDef> {
+    // Tokens: (text, line); punctuation one character each.
+    let mut toks: Vec<(String, usize, usize)> = Vec::new();
+    let b = src.as_bytes();
+    let (mut i, mut line, mut at_line_start) = (0usize, 1usize, true);
+    while i < b.len() {
+        let c = b[i];
+        if c == b'\n' {
+            line += 1;
+            at_line_start = true;
+            i += 1;
+            continue;
+        }
+        if c.is_ascii_whitespace() {
+            i += 1;
+            continue;
+        }
+        if c == b'#' && at_line_start {
+            // A preprocessor line, with its continuations: a boundary.
+            while i < b.len() && b[i] != b'\n' {
+                if b[i] == b'\\' && b.get(i + 1) == Some(&b'\n') {
+                    line += 1;
+                    i += 1;
+                }
+                i += 1;
+            }
+            toks.push((";".into(), line, i));
+            continue;
+        }
+        at_line_start = false;
+        if c == b'/' && b.get(i + 1) == Some(&b'/') {
+            while i < b.len() && b[i] != b'\n' {
+                i += 1;
+            }
+            continue;
+        }
+        if c == b'/' && b.get(i + 1) == Some(&b'*') {
+            i += 2;
+            while i < b.len() && !(b[i] == b'*' && b.get(i + 1) == Some(&b'/')) {
+                if b[i] == b'\n' {
+                    line += 1;
+                }
+                i += 1;
+            }
+            i += 2;
+            continue;
+        }
+        if c == b'"' || c == b'\'' {
+            let start = i;
+            i += 1;
+            while i < b.len() && b[i] != c {
+                if b[i] == b'\\' {
+                    i += 1;
+                }
+                if b.get(i) == Some(&b'\n') {
+                    line += 1;
+                }
+                i += 1;
+            }
+            i += 1;
+            toks.push(("\"\"".into(), line, start));
+            continue;
+        }
+        if c.is_ascii_alphanumeric() || c == b'_' {
+            let start = i;
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                i += 1;
+            }
+            toks.push((src[start..i].to_string(), line, start));
+            continue;
+        }
+        toks.push(((c as char).to_string(), line, i));
+        i += 1;
+    }
+    let mut out = Vec::new();
+    let mut depth = 0usize;
+    let mut decl_start = 0usize;
+    let mut k = 0usize;
+    while k < toks.len() {
+        let t = toks[k].0.as_str();
+        match t {
+            "{" => {
+                depth += 1;
+            }
+            "}" => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    decl_start = k + 1;
+                }
+            }
+            ";" if depth == 0 => decl_start = k + 1,
+            "(" if depth == 0 && k > 0 => {
+                let (name, name_line) = (&toks[k - 1].0, toks[k - 1].1);
+                let is_ident = name
+                    .bytes()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == b'_');
+                // The matching ')'.
+                let mut d = 0usize;
+                let mut m = k;
+                while m < toks.len() {
+                    match toks[m].0.as_str() {
+                        "(" => d += 1,
+                        ")" => {
+                            d -= 1;
+                            if d == 0 {
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                    m += 1;
+                }
+                let next = toks.get(m + 1).map(|t| t.0.as_str());
+                let keyword = matches!(
+                    name.as_str(),
+                    "if" | "while" | "for" | "switch" | "return" | "sizeof" | "__attribute__"
+                        | "typeof" | "__typeof__"
+                );
+                if is_ident && !keyword && next == Some("{") {
+                    let words: Vec<&str> =
+                        toks[decl_start..=m].iter().map(|t| t.0.as_str()).collect();
+                    let mut decl = String::new();
+                    for w in &words {
+                        let word = w.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_');
+                        if word && decl.ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+                            decl.push(' ');
+                        }
+                        decl.push_str(w);
+                        if *w == "," {
+                            decl.push(' ');
+                        }
+                    }
+                    // The body: from the `{` to its matching `}`.
+                    let mut d = 0usize;
+                    let mut e = m + 1;
+                    while e < toks.len() {
+                        match toks[e].0.as_str() {
+                            "{" => d += 1,
+                            "}" => {
+                                d -= 1;
+                                if d == 0 {
+                                    break;
+                                }
+                            }
+                            _ => {}
+                        }
+                        e += 1;
+                    }
+                    let start = toks.get(decl_start).map_or(toks[k - 1].2, |t| t.2);
+                    let end = toks.get(e).map_or(src.len(), |t| t.2 + 1);
+                    out.push(CFnDef {
+                        name: name.clone(),
+                        line: name_line,
+                        decl,
+                        is_static: words[..words.len().saturating_sub(1)].contains(&"static"),
+                        span: (start, end),
+                        name_at: toks[k - 1].2,
+                    });
+                    k = m;
+                }
+            }
+            _ => {}
+        }
+        k += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod c_tests {
+    use super::*;
+
+    #[test]
+    fn c_definitions() {
+        let src = "// x\n#include <a.h>\n#define F(x) { x }\nstatic int a;\n/* int no(void) { } */\n\
+                   static noinline int new_fix(int x,\n\tchar *s)\n{\n\tif (x) { return f(\"{\"); }\n\treturn 0;\n}\n\
+                   int (*fp)(int) = 0;\nvoid g(void);\nvoid h(void) { }\n";
+        let f = c_functions(src);
+        let names: Vec<_> = f.iter().map(|d| (d.name.as_str(), d.line, d.is_static)).collect();
+        assert_eq!(names, vec![("new_fix", 6, true), ("h", 14, false)]);
+        assert_eq!(f[0].decl, "static noinline int new_fix(int x, char*s)");
+        let (a, b) = f[0].span;
+        assert!(src[a..b].starts_with("static noinline int new_fix(") && src[a..b].ends_with("return 0;\n}"));
+        assert_eq!(&src[f[0].name_at..f[0].name_at + 7], "new_fix");
+    }
+}

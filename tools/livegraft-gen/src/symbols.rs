@@ -198,6 +198,9 @@ pub struct ModuleSymbols {
     /// loaded, in symbol-table order (the order `sympos` counts in): whether
     /// each is a function.
     pub kallsyms: HashMap<String, Vec<bool>>,
+    /// The functions with an ftrace call site (`__mcount_loc`), or `None`
+    /// when the module has no such table.
+    pub traced: Option<std::collections::HashSet<String>>,
 }
 
 /// Reads the defined function symbols and the `.modinfo` name of a `.ko`.
@@ -230,6 +233,7 @@ pub fn module_symbols(elf: &[u8]) -> Result<ModuleSymbols, String> {
         name,
         functions,
         kallsyms,
+        traced: crate::checks::module_traced_functions(elf)?,
     })
 }
 

@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use crate::diag::Diagnostic;
-use crate::manifest::{FunctionTable, Loc, Manifest, EXAMPLE};
+use crate::manifest::{FunctionTable, Loc, Manifest, SymbolTable, EXAMPLE};
 use crate::scan::{self, Visibility};
 use crate::symbols::{self, MapSymbol, ModuleSymbols, SystemMap};
 use livegraft_logic::symbols::{resolve_in, Resolution};
@@ -47,6 +47,26 @@ pub struct Inputs<'a> {
     pub mcount: &'a Mcount,
     /// Symbols of target modules: (path as given, module name, symbols).
     pub modules: &'a [(String, String, ModuleSymbols)],
+    /// The symbols exported to modules (`<kdir>/Module.symvers` and every
+    /// `--symvers`), if any was read.
+    pub exports: Option<&'a HashSet<String>>,
+    /// The built kernel tree, for its headers (static inline hints).
+    pub kdir: Option<&'a Path>,
+    /// The traceable functions of `--available-filter-functions`.
+    pub filter_functions: Option<&'a HashSet<String>>,
+    /// `--unchecked-trace`: a target whose traceability cannot be checked is
+    /// a warning, not an error.
+    pub allow_unchecked_trace: bool,
+}
+
+/// The language of the replacement source, from its extension.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Lang {
+    /// `.rs`: a module of the generated Rust crate.
+    #[default]
+    Rust,
+    /// `.c`: compiled with the kernel's flags in the generated C module.
+    C,
 }
 
 /// A validated patch: what generation needs.
@@ -60,6 +80,37 @@ pub struct Plan {
     pub source_text: String,
     /// The objects patched, in manifest order.
     pub objects: Vec<ObjectPlan>,
+    /// The language of the source.
+    pub lang: Lang,
+    /// The source's path as the user gave it (`<patch dir>/<source>`):
+    /// compiler messages about a C source name it and its lines.
+    pub source_path: String,
+    /// The non-exported symbols the source uses (`[[symbol]]`), in order.
+    pub symbols: Vec<SymbolPlan>,
+}
+
+/// One `[[symbol]]`: resolved by `livegraft_resolve_symbols()` at load.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SymbolPlan {
+    /// The symbol.
+    pub name: String,
+    /// `vmlinux` or a module name.
+    pub object: String,
+    /// 0 (unique) or N.
+    pub sympos: u64,
+    /// Its C type (C source) or Rust type (Rust source).
+    pub ty: String,
+}
+
+/// The language of a source file name, or `None` for an unknown extension.
+pub fn lang_of(source: &str) -> Option<Lang> {
+    if source.ends_with(".rs") {
+        Some(Lang::Rust)
+    } else if source.ends_with(".c") {
+        Some(Lang::C)
+    } else {
+        None
+    }
 }
 
 /// The functions patched in one object.
@@ -109,6 +160,7 @@ const RESERVED_NAMES: &[&str] = &[
     "build_error",
     "compiler_builtins",
     "pin_init",
+    "replacements",
 ];
 
 /// `[A-Za-z_][A-Za-z0-9_]*`, and not `_` alone.
@@ -176,8 +228,20 @@ pub fn validate(m: &Manifest, inputs: &Inputs<'_>) -> (Option<Plan>, Vec<Diagnos
             .at_line(m.patch.as_ref().map_or(1, |p| p.line)),
         );
     }
-    let defs = source_text.as_deref().map(scan::functions);
-    let decls = source_text.as_deref().map(scan::foreign_functions);
+    let source_rel = m
+        .patch
+        .as_ref()
+        .and_then(|p| p.source.as_ref())
+        .map_or(DEFAULT_SOURCE, |s| s.value.as_str());
+    let lang = lang_of(source_rel).unwrap_or_default();
+    let (defs, decls, c_defs) = match lang {
+        Lang::Rust => (
+            source_text.as_deref().map(scan::functions),
+            source_text.as_deref().map(scan::foreign_functions),
+            None,
+        ),
+        Lang::C => (None, None, source_text.as_deref().map(scan::c_functions)),
+    };
     let mut seen_originals: HashMap<String, usize> = HashMap::new();
     let mut seen_targets: HashMap<(String, String), usize> = HashMap::new();
     let mut seen_replacements: HashMap<String, usize> = HashMap::new();
@@ -185,6 +249,7 @@ pub fn validate(m: &Manifest, inputs: &Inputs<'_>) -> (Option<Plan>, Vec<Diagnos
     let mut unchecked_vmlinux = Vec::new();
     let mut unchecked_modules: Vec<String> = Vec::new();
     let mut untraced = Vec::new();
+    let mut unchecked_trace_modules: Vec<String> = Vec::new();
     for f in &m.functions {
         let entry = f.entry();
         let bad = |k: &str| f.bad_keys.iter().any(|b| b == k);
@@ -206,7 +271,7 @@ pub fn validate(m: &Manifest, inputs: &Inputs<'_>) -> (Option<Plan>, Vec<Diagnos
         let replacement = if bad("replacement") {
             None
         } else {
-            v.replacement(f, &entry)
+            v.replacement(f, &entry, lang)
         };
 
         let mut duplicate = false;
@@ -233,6 +298,44 @@ pub fn validate(m: &Manifest, inputs: &Inputs<'_>) -> (Option<Plan>, Vec<Diagnos
         }
         if let (Some(r), Some(defs), Some(loc)) = (&replacement, &defs, &f.replacement) {
             v.replacement_in_source(r, defs, &entry, loc.line, source_display(m, inputs));
+            // The prototype, where the kernel headers declare the target.
+            if let (Some(k), Some(t), Some(src)) = (inputs.kdir, &target, &source_text) {
+                if defs.iter().any(|d| &d.name == r && d.is_usable()) {
+                    if let (Some((hdr, hline, proto)), Some(sig)) =
+                        (crate::checks::find_prototype(k, t), crate::checks::rust_signature(src, r))
+                    {
+                        if let Some(c) = crate::checks::parse_c_prototype(&proto, t) {
+                            let diffs = crate::checks::signature_mismatch(&sig, &c);
+                            if !diffs.is_empty() {
+                                v.err(
+                                    &entry,
+                                    loc.line,
+                                    format!(
+                                        "replacement `{r}` ({}:{}) does not have the prototype of `{t}`: {}",
+                                        source_display(m, inputs),
+                                        sig.0,
+                                        diffs.join("; ")
+                                    ),
+                                    format!(
+                                        "the kernel declares `{proto};` ({hdr}:{hline}): give the replacement the \
+                                         same parameters and return type (core::ffi types, pointers as *mut/*const)"
+                                    ),
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let (Some(r), Some(defs), Some(loc)) = (&replacement, &c_defs, &f.replacement) {
+            if !defs.iter().any(|d| &d.name == r) {
+                v.err(
+                    &entry,
+                    loc.line,
+                    format!("replacement `{r}` is not defined in {}", source_display(m, inputs)),
+                    "define it there (it may be `static`), with the C prototype of the target, or fix the name",
+                );
+            }
         }
         let original = if bad("original") {
             None
@@ -263,6 +366,19 @@ pub fn validate(m: &Manifest, inputs: &Inputs<'_>) -> (Option<Plan>, Vec<Diagnos
             if let Some(decls) = &decls {
                 v.original_in_source(o, decls, &entry, loc.line, source_display(m, inputs));
             }
+            if let Some(defs) = &c_defs {
+                if let Some(d) = defs.iter().find(|d| &d.name == o) {
+                    v.err(
+                        &entry,
+                        loc.line,
+                        format!("original `{o}` is defined in {}:{}", source_display(m, inputs), d.line),
+                        format!(
+                            "livegraft-gen defines the original: only declare it, e.g. `extern typeof({}) {o};`",
+                            f.target.as_ref().map_or("target", |t| t.value.as_str())
+                        ),
+                    );
+                }
+            }
         }
         let (Some(t), Some(o)) = (&target, &object) else {
             continue;
@@ -277,19 +393,41 @@ pub fn validate(m: &Manifest, inputs: &Inputs<'_>) -> (Option<Plan>, Vec<Diagnos
         if o == VMLINUX {
             match inputs.system_map {
                 Some((map_name, map)) => {
-                    if let Some(addr) = v.vmlinux_target(map_name, map, t, s, f, &entry) {
-                        if let Mcount::Loaded(set) = inputs.mcount {
+                    if let Some(addr) = v.vmlinux_target(map_name, map, t, s, f, &entry, inputs) {
+                        if let Some(names) = inputs.filter_functions {
+                            if !names.contains(t) {
+                                untraced.push((entry.clone(), f.line, t.clone()));
+                            }
+                        } else if let Mcount::Loaded(set) = inputs.mcount {
                             if !symbols::is_traceable(set, addr) {
                                 untraced.push((entry.clone(), f.line, t.clone()));
                             }
                         }
                     }
                 }
-                None => unchecked_vmlinux.push(t.clone()),
+                None => match inputs.filter_functions {
+                    Some(names) if !names.contains(t) => untraced.push((entry.clone(), f.line, t.clone())),
+                    Some(_) => {}
+                    None => unchecked_vmlinux.push(t.clone()),
+                },
             }
         } else {
             match inputs.modules.iter().find(|(_, n, _)| n == o) {
-                Some((path, _, syms)) => v.module_target(path, syms, t, s, f, &entry),
+                Some((path, _, syms)) => {
+                    if v.module_target(path, syms, t, s, f, &entry) {
+                        match (&syms.traced, inputs.filter_functions) {
+                            (_, Some(names)) if !names.contains(t) => {
+                                untraced.push((entry.clone(), f.line, t.clone()))
+                            }
+                            (_, Some(_)) => {}
+                            (Some(traced), None) if !traced.contains(t) => {
+                                untraced.push((entry.clone(), f.line, t.clone()))
+                            }
+                            (Some(_), None) => {}
+                            (None, None) => unchecked_trace_modules.push(path.clone()),
+                        }
+                    }
+                }
                 None => {
                     if !unchecked_modules.contains(o) {
                         unchecked_modules.push(o.clone());
@@ -323,6 +461,25 @@ pub fn validate(m: &Manifest, inputs: &Inputs<'_>) -> (Option<Plan>, Vec<Diagnos
              replace a traceable caller instead",
         );
     }
+    let unchecked = |what: String, help: &str| {
+        if inputs.allow_unchecked_trace {
+            Diagnostic::warning(file, "traceability", what + ": checked at load time", help)
+        } else {
+            Diagnostic::error(
+                file,
+                "traceability",
+                what,
+                format!("{help}; or pass --unchecked-trace to leave the check to load time"),
+            )
+        }
+    };
+    for path in unchecked_trace_modules {
+        v.diags.push(unchecked(
+            format!("traceability of the targets in {path} not checked (it has no __mcount_loc)"),
+            "pass a .ko built with ftrace, or --available-filter-functions <copy of \
+             /sys/kernel/tracing/available_filter_functions of the target>",
+        ));
+    }
     let vmlinux_targets = m
         .functions
         .iter()
@@ -337,7 +494,7 @@ pub fn validate(m: &Manifest, inputs: &Inputs<'_>) -> (Option<Plan>, Vec<Diagnos
             ),
             "pass --kdir <built kernel tree> (or --system-map <System.map>) to check them now",
         ));
-    } else if vmlinux_targets && inputs.system_map.is_some() {
+    } else if vmlinux_targets && inputs.system_map.is_some() && inputs.filter_functions.is_none() {
         let why = match inputs.mcount {
             Mcount::Loaded(_) => None,
             Mcount::NoKdir => Some("no --kdir to read vmlinux from".to_string()),
@@ -347,11 +504,10 @@ pub fn validate(m: &Manifest, inputs: &Inputs<'_>) -> (Option<Plan>, Vec<Diagnos
             )),
         };
         if let Some(why) = why {
-            v.diags.push(Diagnostic::warning(
-                file,
-                "vmlinux targets",
-                format!("traceability not checked ({why}): checked at load time"),
-                "pass --kdir <built kernel tree> with its vmlinux to check it now",
+            v.diags.push(unchecked(
+                format!("traceability of the vmlinux targets not checked ({why})"),
+                "pass --kdir <built kernel tree> with its vmlinux, --vmlinux <vmlinux of the target>, or \
+                 --available-filter-functions <copy of /sys/kernel/tracing/available_filter_functions>",
             ));
         }
     }
@@ -378,6 +534,11 @@ pub fn validate(m: &Manifest, inputs: &Inputs<'_>) -> (Option<Plan>, Vec<Diagnos
         }
     }
 
+    let symbols = v.symbols(m, inputs, lang);
+    if let (Some(decls), Some(exports)) = (&decls, inputs.exports) {
+        v.referenced(decls, exports, &symbols, m, inputs);
+    }
+
     let errors = m.parse_errors > 0 || v.diags.iter().any(Diagnostic::is_error);
     let plan = match (name, description, source_text, errors) {
         (Some(name), Some(description), Some(source_text), false) => Some(Plan {
@@ -385,6 +546,9 @@ pub fn validate(m: &Manifest, inputs: &Inputs<'_>) -> (Option<Plan>, Vec<Diagnos
             description,
             source_text,
             objects,
+            lang,
+            source_path: source_display(m, inputs),
+            symbols,
         }),
         _ => None,
     };
@@ -500,6 +664,15 @@ impl Validator<'_> {
             );
             return None;
         }
+        if lang_of(rel).is_none() {
+            self.err(
+                "[patch]",
+                line,
+                format!("source `{rel}` is neither Rust (.rs) nor C (.c)"),
+                "name a `.rs` file (replacements as `pub extern \"C\" fn`) or a `.c` file (replacements as C functions)",
+            );
+            return None;
+        }
         let path = dir.join(rel);
         match std::fs::read(&path) {
             Ok(bytes) => match String::from_utf8(bytes) {
@@ -606,7 +779,7 @@ impl Validator<'_> {
         }
     }
 
-    fn replacement(&mut self, f: &FunctionTable, entry: &str) -> Option<String> {
+    fn replacement(&mut self, f: &FunctionTable, entry: &str, lang: Lang) -> Option<String> {
         let Some(r) = &f.replacement else {
             self.err(
                 entry,
@@ -616,11 +789,19 @@ impl Validator<'_> {
             );
             return None;
         };
-        if !is_rust_identifier(&r.value) {
+        let valid = match lang {
+            Lang::Rust => is_rust_identifier(&r.value),
+            Lang::C => is_identifier(&r.value),
+        };
+        if !valid {
             self.err(
                 entry,
                 r.line,
-                format!("replacement `{}` is not a valid Rust identifier", r.value),
+                format!(
+                    "replacement `{}` is not a valid {} identifier",
+                    r.value,
+                    if lang == Lang::C { "C" } else { "Rust" }
+                ),
                 "name a function of the source (letters, digits, `_`; not a keyword)",
             );
             return None;
@@ -733,6 +914,7 @@ impl Validator<'_> {
         sympos: u64,
         f: &FunctionTable,
         entry: &str,
+        inputs: &Inputs<'_>,
     ) -> Option<u64> {
         let line = f.target.as_ref().map_or(f.line, |t| t.line);
         let funcs = map.functions(t);
@@ -747,7 +929,14 @@ impl Validator<'_> {
                 return None;
             }
             let similar = map.similar(t);
-            let help = if similar.iter().any(|s| s.contains('.')) {
+            let inline = match (inputs.kdir, inputs.exports) {
+                (Some(k), Some(e)) => crate::checks::static_inline_hint(k, t, e),
+                _ => None,
+            };
+            let help = if let Some(h) = inline {
+                format!("{h}; livegraft can only replace functions with a symbol: replace a traceable caller, \
+                         or the exported function it calls")
+            } else if similar.iter().any(|s| s.contains('.')) {
                 format!(
                     "the compiler only emitted specialised copies ({}): livegraft cannot patch those; \
                      patch its callers instead",
@@ -809,7 +998,7 @@ impl Validator<'_> {
         sympos: u64,
         f: &FunctionTable,
         entry: &str,
-    ) {
+    ) -> bool {
         let line = f.target.as_ref().map_or(f.line, |t| t.line);
         let kinds = syms.kallsyms.get(t).map_or(&[][..], Vec::as_slice);
         if !kinds.iter().any(|&is_fn| is_fn) {
@@ -823,7 +1012,7 @@ impl Validator<'_> {
                         .to_string(),
                 },
             );
-            return;
+            return false;
         }
         let at: Vec<usize> = (1..=kinds.len()).collect();
         let line = f.sympos.as_ref().map_or(line, |s| s.line);
@@ -838,7 +1027,7 @@ impl Validator<'_> {
                 .join(", ")
         );
         match resolve_in(&at, sympos) {
-            Resolution::Found(pos) if kinds[pos - 1] => {}
+            Resolution::Found(pos) if kinds[pos - 1] => return true,
             Resolution::Found(_) => self.err(
                 entry,
                 line,
@@ -861,6 +1050,241 @@ impl Validator<'_> {
                 help,
             ),
         }
+        false
+    }
+}
+
+impl Validator<'_> {
+    /// Checks every `[[symbol]]`: names, duplicates, the type, and, when the
+    /// kernel's files are at hand, that each resolves as it will at load.
+    fn symbols(&mut self, m: &Manifest, inputs: &Inputs<'_>, lang: Lang) -> Vec<SymbolPlan> {
+        let mut out = Vec::new();
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for s in &m.symbols {
+            let entry = s.entry();
+            let bad = |k: &str| s.bad_keys.iter().any(|b| b == k);
+            let Some(name) = self.symbol_name(s, &entry, lang, bad("name")) else { continue };
+            if let Some(first) = seen.insert(name.clone(), s.index) {
+                self.err(
+                    &entry,
+                    s.line,
+                    format!("`{name}` is already declared by [[symbol]] #{first}"),
+                    "declare each symbol once",
+                );
+                continue;
+            }
+            if let Some(f) = m.functions.iter().find(|f| {
+                f.replacement.as_ref().is_some_and(|r| r.value == name)
+                    || f.original.as_ref().is_some_and(|o| o.value == name)
+            }) {
+                self.err(
+                    &entry,
+                    s.line,
+                    format!("`{name}` is also a replacement or original of {}", f.entry()),
+                    "a declared symbol is a kernel symbol the source uses: give the patch's own functions other names",
+                );
+                continue;
+            }
+            let object = match &s.object {
+                None => VMLINUX.to_string(),
+                Some(o) if is_module_name(&o.value) && o.value.len() <= MAX_NAME_LEN => o.value.clone(),
+                Some(o) => {
+                    self.err(
+                        &entry,
+                        o.line,
+                        format!("object `{}` is not a valid module name", o.value),
+                        "use \"vmlinux\" for the kernel itself, or a module's name (letters, digits, `_`)",
+                    );
+                    continue;
+                }
+            };
+            let sympos = match &s.sympos {
+                None => 0,
+                Some(p) if p.value >= 0 => p.value as u64,
+                Some(p) => {
+                    self.err(
+                        &entry,
+                        p.line,
+                        format!("sympos {} is negative", p.value),
+                        "use 0 (the name is unique in its object) or N (the Nth symbol of that name, in kallsyms order)",
+                    );
+                    continue;
+                }
+            };
+            let ty = match &s.ty {
+                Some(t) if !t.value.trim().is_empty() && !t.value.contains(['\n', ';', '"', '{', '}']) => {
+                    t.value.trim().to_string()
+                }
+                Some(t) => {
+                    self.err(&entry, t.line, format!("type `{}` is not usable", t.value), type_help(lang));
+                    continue;
+                }
+                None if bad("type") => continue,
+                None => {
+                    self.err(&entry, s.line, "`type` is missing", type_help(lang));
+                    continue;
+                }
+            };
+            let line = s.sympos.as_ref().map_or(s.line, |p| p.line);
+            if object == VMLINUX {
+                if let Some((map_name, map)) = inputs.system_map {
+                    let all = map.kallsyms(&name);
+                    let at: Vec<usize> = (1..=all.len()).collect();
+                    match resolve_in(&at, sympos) {
+                        Resolution::Found(_) => {}
+                        Resolution::NotFound => self.err(
+                            &entry,
+                            s.line,
+                            format!("`{name}` is not in {map_name}"),
+                            "check the name; if the symbol is in a module, set `object` to the module's name",
+                        ),
+                        Resolution::Ambiguous => self.err(
+                            &entry,
+                            line,
+                            format!("ambiguous: {} symbols named {name}; set sympos", all.len()),
+                            position_help(&name, &all),
+                        ),
+                        Resolution::NoSuchPosition => self.err(
+                            &entry,
+                            line,
+                            format!("sympos {sympos}: {map_name} has only {} symbol(s) named {name}", all.len()),
+                            position_help(&name, &all),
+                        ),
+                    }
+                }
+            } else if let Some((path, _, syms)) = inputs.modules.iter().find(|(_, n, _)| *n == object) {
+                let n = syms.kallsyms.get(&name).map_or(0, Vec::len);
+                let at: Vec<usize> = (1..=n).collect();
+                match resolve_in(&at, sympos) {
+                    Resolution::Found(_) => {}
+                    Resolution::NotFound => self.err(
+                        &entry,
+                        s.line,
+                        format!("`{name}` is not a symbol of {path}"),
+                        "check the name and `object` (the module that defines the symbol)",
+                    ),
+                    Resolution::Ambiguous => self.err(
+                        &entry,
+                        line,
+                        format!("ambiguous: {n} symbols named {name} in {path}; set sympos"),
+                        "sympos N selects the Nth symbol of that name in the module's symbol table order",
+                    ),
+                    Resolution::NoSuchPosition => self.err(
+                        &entry,
+                        line,
+                        format!("sympos {sympos}: {path} has only {n} symbol(s) named {name}"),
+                        "sympos N selects the Nth symbol of that name in the module's symbol table order",
+                    ),
+                }
+            }
+            out.push(SymbolPlan { name, object, sympos, ty });
+        }
+        out
+    }
+
+    fn symbol_name(&mut self, s: &SymbolTable, entry: &str, lang: Lang, bad: bool) -> Option<String> {
+        if bad {
+            return None;
+        }
+        let Some(n) = &s.name else {
+            self.err(
+                entry,
+                s.line,
+                "`name` is missing",
+                "add `name = \"symbol\"`: the kernel symbol (function or variable) the source uses",
+            );
+            return None;
+        };
+        let ok = is_identifier(&n.value)
+            && n.value.len() <= MAX_SYMBOL_LEN
+            && (lang == Lang::C || is_rust_identifier(&n.value));
+        if !ok {
+            self.err(
+                entry,
+                n.line,
+                format!("name `{}` is not a valid symbol name", n.value),
+                "name the symbol as the kernel does (letters, digits, `_`; for Rust sources not a keyword)",
+            );
+            return None;
+        }
+        Some(n.value.clone())
+    }
+}
+
+impl Validator<'_> {
+    /// Every kernel function the Rust source declares in an `extern` block
+    /// must be exported to modules or declared as a `[[symbol]]`: modpost
+    /// would refuse it at build time with a terse message, or, for a name
+    /// it did not check, the module would not load.
+    fn referenced(
+        &mut self,
+        decls: &[scan::FnDef],
+        exports: &HashSet<String>,
+        symbols: &[SymbolPlan],
+        m: &Manifest,
+        inputs: &Inputs<'_>,
+    ) {
+        let src = source_display(m, inputs);
+        let originals: HashSet<&str> = m
+            .functions
+            .iter()
+            .filter_map(|f| f.original.as_ref().map(|o| o.value.as_str()))
+            .collect();
+        let mut seen = HashSet::new();
+        for d in decls {
+            let n = d.name.as_str();
+            if originals.contains(n) || exports.contains(n) || !seen.insert(n) {
+                continue;
+            }
+            let declared = symbols.iter().any(|s| s.name == n);
+            if declared {
+                self.diags.push(
+                    Diagnostic::error(
+                        src.as_str(),
+                        "extern block",
+                        format!("`{n}` is declared as a [[symbol]] but also imported by name here"),
+                        format!("a non-exported symbol cannot be linked by name: remove this declaration and call \
+                                 crate::symbols::{n}() instead"),
+                    )
+                    .at_line(d.line),
+                );
+                continue;
+            }
+            let inline = inputs
+                .kdir
+                .and_then(|k| crate::checks::static_inline_hint(k, n, exports));
+            let help = match inline {
+                Some(h) => h,
+                None => format!(
+                    "declare it in patch.toml and call it through its accessor:\n[[symbol]]\nname = \"{n}\"\n\
+                     object = \"vmlinux\"    # or the module that defines it\ntype = \"fn(...) -> ...\"  \
+                     # its prototype, core::ffi types\nthen call crate::symbols::{n}() and drop the `extern` \
+                     declaration; or, if it is exported by a module, pass that module's Module.symvers with --symvers"
+                ),
+            };
+            self.diags.push(
+                Diagnostic::error(
+                    src.as_str(),
+                    "extern block",
+                    format!(
+                        "`{n}` is not exported to modules (not in the tree's Module.symvers or --symvers) \
+                         and not declared as a [[symbol]]"
+                    ),
+                    help,
+                )
+                .at_line(d.line),
+            );
+        }
+    }
+}
+
+/// How to write a `[[symbol]]`'s `type`.
+fn type_help(lang: Lang) -> &'static str {
+    match lang {
+        Lang::C => "give its C type: a function type such as `type = \"int (struct seq_file *, void *)\"`, \
+                    or an object type such as `type = \"int\"`; the source uses it as LIVEGRAFT_SYM(name)",
+        Lang::Rust => "give its Rust type: a function as `type = \"fn(c_int) -> c_int\"` (core::ffi types), \
+                       or a variable's type such as `type = \"c_int\"`; the source calls crate::symbols::name()",
     }
 }
 

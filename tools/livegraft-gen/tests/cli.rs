@@ -191,6 +191,7 @@ replacement = "nope"
         o.to_str().unwrap(),
         "--system-map",
         map.to_str().unwrap(),
+        "--unchecked-trace",
     ]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
@@ -266,6 +267,7 @@ fn module_ko_checks_through_the_cli() {
         o.to_str().unwrap(),
         "--module-ko",
         ko.to_str().unwrap(),
+        "--unchecked-trace",
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let root = fs::read_to_string(o.join("p.rs")).unwrap();
@@ -292,11 +294,11 @@ fn options_take_several_files() {
     let o = o.to_str().unwrap();
     let dir = p.path().to_str().unwrap();
     // As tools/gen-samples.sh does: PATCH_DIR first, then lists.
-    let out = run(&[dir, "-o", o, "--module-ko", ko, other, "--symvers", ko]);
+    let out = run(&[dir, "-o", o, "--unchecked-trace", "--module-ko", ko, other, "--symvers", ko]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("no [[function]] targets module `other`"));
     // Repeated options, and `--` ending a list.
-    let out = run(&["-o", o, "--module-ko", ko, "--module-ko", other, "--", dir]);
+    let out = run(&["-o", o, "--unchecked-trace", "--module-ko", ko, "--module-ko", other, "--", dir]);
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
 

@@ -80,7 +80,15 @@ fn module_targets_are_checked_against_the_ko() {
     };
     let (plan, diags) = check(&f("mod_fn", ""), &source_with(&["r"]), &env);
     assert!(plan.is_some(), "{diags:#?}");
-    assert!(diags.is_empty(), "{diags:#?}");
+    // This .ko has no __mcount_loc: traceability unchecked (a warning here,
+    // where the test environment allows it; an error by default).
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+    assert!(diags[0].message.contains("(it has no __mcount_loc)"), "{diags:#?}");
+    let strict = Env { allow_unchecked_trace: false, ..env_of(&env) };
+    let (plan, diags) = check(&f("mod_fn", ""), &source_with(&["r"]), &strict);
+    assert!(plan.is_none());
+    let e = one_error(&diags, "traceability of the targets in lg_target.ko not checked");
+    assert!(e.help.as_ref().unwrap().contains("--unchecked-trace"), "{e:#?}");
     let (_, diags) = check(&f("mod_fm", ""), &source_with(&["r"]), &env);
     let e = one_error(&diags, "`mod_fm` is not a function of lg_target.ko");
     assert!(e.help.as_ref().unwrap().contains("did you mean `mod_fn`?"));
@@ -117,6 +125,77 @@ fn module_targets_are_checked_against_the_ko() {
     assert!(diags.iter().any(|d| !d.is_error()
         && d.message
             .contains("no [[function]] targets module `lg_target`")));
+}
+
+fn env_of(e: &Env) -> Env {
+    Env {
+        modules: e.modules.clone(),
+        ..Env::default()
+    }
+}
+
+#[test]
+fn module_traceability_from_the_ko_mcount_loc() {
+    // mod_fn (offset 0) and the second dup_fn (32, past a 4-byte ENDBR: 36)
+    // have call sites; the first dup_fn (16) has none.
+    let ko = elf::module_ko_traced(Some("lg_target"), Some(&[0, 36]));
+    let syms = module_symbols(&ko).unwrap();
+    let traced = syms.traced.clone().unwrap();
+    assert!(traced.contains("mod_fn") && traced.contains("dup_fn"), "{traced:?}");
+    let env = Env {
+        modules: vec![("lg_target.ko".into(), "lg_target".into(), syms)],
+        allow_unchecked_trace: false,
+        ..Env::default()
+    };
+    let f = |t: &str, extra: &str| {
+        manifest_with(&format!("target = \"{t}\"\nobject = \"lg_target\"\n{extra}replacement = \"r\""))
+    };
+    let (plan, diags) = check(&f("mod_fn", ""), &source_with(&["r"]), &env);
+    assert!(plan.is_some() && diags.is_empty(), "{diags:#?}");
+    // Only one of the two dup_fn is traced: by name, both count as traced,
+    // as kallsyms names do; an untraced module function is refused.
+    let ko = elf::module_ko_traced(Some("lg_target"), Some(&[36]));
+    let env = Env {
+        modules: vec![("lg_target.ko".into(), "lg_target".into(), module_symbols(&ko).unwrap())],
+        allow_unchecked_trace: false,
+        ..Env::default()
+    };
+    let (plan, diags) = check(&f("mod_fn", ""), &source_with(&["r"]), &env);
+    assert!(plan.is_none());
+    one_error(&diags, "`mod_fn` has no ftrace call site (inlined or notrace?)");
+}
+
+#[test]
+fn available_filter_functions_check_a_kernel_without_build_tree() {
+    let names: std::collections::HashSet<String> =
+        ["cmdline_proc_show".to_string()].into_iter().collect();
+    let env = Env {
+        filter_functions: Some(names),
+        allow_unchecked_trace: false,
+        ..Env::with_map()
+    };
+    let (plan, diags) = check(
+        &manifest_with("target = \"cmdline_proc_show\"\nreplacement = \"r\""),
+        &source_with(&["r"]),
+        &env,
+    );
+    assert!(plan.is_some() && diags.is_empty(), "{diags:#?}");
+    let (_, diags) = check(
+        &manifest_with("target = \"untraced_fn\"\nreplacement = \"r\""),
+        &source_with(&["r"]),
+        &env,
+    );
+    one_error(&diags, "`untraced_fn` has no ftrace call site");
+    // Without any of vmlinux, --vmlinux or the list: an error unless overridden.
+    let strict = Env { allow_unchecked_trace: false, ..Env::with_map() };
+    let (plan, diags) = check(
+        &manifest_with("target = \"cmdline_proc_show\"\nreplacement = \"r\""),
+        &source_with(&["r"]),
+        &strict,
+    );
+    assert!(plan.is_none());
+    let e = one_error(&diags, "traceability of the vmlinux targets not checked");
+    assert!(e.help.as_ref().unwrap().contains("--available-filter-functions"), "{e:#?}");
 }
 
 #[test]

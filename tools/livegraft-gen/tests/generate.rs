@@ -121,6 +121,9 @@ fn several_objects_and_functions() {
         name: "multi".into(),
         description: "d".into(),
         source_text: String::new(),
+        lang: Default::default(),
+        source_path: String::new(),
+        symbols: Vec::new(),
         objects: vec![
             ObjectPlan {
                 name: "vmlinux".into(),
@@ -269,6 +272,9 @@ fn originals_get_a_c_object() {
         name: "wrap".into(),
         description: "d".into(),
         source_text: String::new(),
+        lang: Default::default(),
+        source_path: String::new(),
+        symbols: Vec::new(),
         objects: vec![ObjectPlan {
             name: "lg_target".into(),
             funcs: vec![

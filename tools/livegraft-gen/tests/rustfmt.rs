@@ -49,6 +49,9 @@ fn plan_with(
         name: name("p", patch),
         description: "a description".into(),
         source_text: String::new(),
+        lang: Default::default(),
+        source_path: String::new(),
+        symbols: Vec::new(),
         objects: vec![
             ObjectPlan {
                 name: name("o", object),

@@ -28,7 +28,7 @@ fn sample_cmdline_is_valid() {
     assert!(
         diags
             .iter()
-            .any(|d| !d.is_error() && d.message.contains("traceability not checked")),
+            .any(|d| !d.is_error() && d.message.contains("traceability of the vmlinux targets not checked")),
         "{diags:#?}"
     );
 }

@@ -53,6 +53,10 @@ pub struct Env {
     pub map: Option<SystemMap>,
     pub mcount: Mcount,
     pub modules: Vec<(String, String, ModuleSymbols)>,
+    pub exports: Option<std::collections::HashSet<String>>,
+    pub kdir: Option<PathBuf>,
+    pub filter_functions: Option<std::collections::HashSet<String>>,
+    pub allow_unchecked_trace: bool,
 }
 
 impl Default for Env {
@@ -61,6 +65,10 @@ impl Default for Env {
             map: None,
             mcount: Mcount::NoKdir,
             modules: Vec::new(),
+            exports: None,
+            kdir: None,
+            filter_functions: None,
+            allow_unchecked_trace: true,
         }
     }
 }
@@ -85,6 +93,10 @@ pub fn check_in(dir: &Path, env: &Env) -> (Option<Plan>, Vec<Diagnostic>) {
         system_map: env.map.as_ref().map(|m| ("System.map", m)),
         mcount: &env.mcount,
         modules: &env.modules,
+        exports: env.exports.as_ref(),
+        kdir: env.kdir.as_deref(),
+        filter_functions: env.filter_functions.as_ref(),
+        allow_unchecked_trace: env.allow_unchecked_trace,
     };
     let (plan, more) = validate::validate(&m, &inputs);
     diags.extend(more);
@@ -218,6 +230,13 @@ pub mod elf {
     /// A module `.ko`: functions `mod_fn`, two local `dup_fn`, data
     /// `mod_data`, an undefined `printk`, and `.modinfo` `name=<name>`.
     pub fn module_ko(name: Option<&str>) -> Vec<u8> {
+        module_ko_traced(name, None)
+    }
+
+    /// [`module_ko`] with an `__mcount_loc` whose entries point (through
+    /// relocations against `.text`, as in a real `.ko`) at these offsets:
+    /// `mod_fn` is at 0, the two `dup_fn` at 16 and 32.
+    pub fn module_ko_traced(name: Option<&str>, mcount: Option<&[u64]>) -> Vec<u8> {
         let mut obj = new();
         let text = obj.section_id(StandardSection::Text);
         obj.append_section_data(text, &[0xc3; 64], 16);
@@ -246,6 +265,27 @@ pub mod elf {
             section: SymbolSection::Undefined,
             flags: SymbolFlags::None,
         });
+        if let Some(sites) = mcount {
+            let mc = obj.add_section(vec![], b"__mcount_loc".to_vec(), SectionKind::Data);
+            obj.append_section_data(mc, &vec![0u8; sites.len() * 8], 8);
+            let text_sym = obj.section_symbol(text);
+            for (i, &off) in sites.iter().enumerate() {
+                obj.add_relocation(
+                    mc,
+                    object::write::Relocation {
+                        offset: (i * 8) as u64,
+                        symbol: text_sym,
+                        addend: off as i64,
+                        flags: object::RelocationFlags::Generic {
+                            kind: object::RelocationKind::Absolute,
+                            encoding: object::RelocationEncoding::Generic,
+                            size: 64,
+                        },
+                    },
+                )
+                .unwrap();
+            }
+        }
         if let Some(name) = name {
             let mi = obj.add_section(vec![], b".modinfo".to_vec(), SectionKind::ReadOnlyData);
             obj.append_section_data(

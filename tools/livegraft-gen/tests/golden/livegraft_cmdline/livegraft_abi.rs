@@ -51,6 +51,11 @@ impl Object {
     pub(crate) const END: Object = Object { name: core::ptr::null(), funcs: core::ptr::null() };
 }
 
+/// `LIVEGRAFT_F_REPLACE`: a cumulative patch that replaces every patch
+/// enabled before it (upstream's `klp_patch.replace`).
+#[allow(dead_code)]
+pub(crate) const LIVEGRAFT_F_REPLACE: u32 = 1 << 0;
+
 /// `struct livegraft_patch`.
 #[repr(C)]
 pub(crate) struct Patch {

@@ -1,0 +1,547 @@
+//! `livegraft-gen diff FIX.patch --kdir TREE`: from a unified diff of the
+//! kernel source of a built tree to a patch directory (a C source and a
+//! manifest), for plain function body changes.
+//!
+//! 1. Copies each file the diff touches from the source tree into a scratch
+//!    directory twice and applies the diff to one copy (`patch -p1`): the
+//!    user's tree is never written.
+//! 2. Compiles both copies with the exact command Kbuild recorded for that
+//!    object (`<dir>/.<file>.o.cmd`, first command only: no objtool), plus
+//!    `-ffunction-sections -fdata-sections`, its output and dependency file
+//!    redirected to the scratch directory.
+//! 3. Compares the two objects per function section: code bytes and
+//!    relocations (target symbol names, kinds and addends; a relocation into
+//!    a string section compares the string, not its offset).
+//! 4. Refuses what a live patch cannot do here, each with its own message:
+//!    changed data (initialised, read-only or zeroed), `__init` code,
+//!    functions without an ftrace call site, new functions, header changes,
+//!    and uses of the file's own static symbols (not extracted yet).
+//! 5. Emits `patch.toml` and `fix.c`: the patched file's `#include` lines and
+//!    each changed function, renamed `livegraft_<name>`; every non-exported
+//!    global it uses becomes a `[[symbol]]` (type `__typeof__(name)` of the
+//!    header's declaration) and a `#define name LIVEGRAFT_SYM(name)`, so the
+//!    function's text is the patched source unchanged.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use object::{Object, ObjectSection, ObjectSymbol, RelocationTarget, SectionKind, SymbolKind};
+
+use crate::scan;
+
+/// The files a unified diff changes (`+++ b/<path>` lines, `b/` stripped).
+pub fn touched_files(diff: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for l in diff.lines() {
+        if let Some(p) = l.strip_prefix("+++ ") {
+            let p = p.split('\t').next().unwrap_or(p).trim();
+            let p = p.strip_prefix("b/").unwrap_or(p);
+            if p != "/dev/null" && !out.iter().any(|o| o == p) {
+                out.push(p.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Splits a shell command line as `sh` would for the words Kbuild writes:
+/// whitespace separates, single and double quotes group (and are removed).
+pub fn shell_words(cmd: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut quote: Option<char> = None;
+    for c in cmd.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => cur.push(c),
+            None if c == '\'' || c == '"' => {
+                quote = Some(c);
+                in_word = true;
+            }
+            None if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            None => {
+                cur.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        words.push(cur);
+    }
+    words
+}
+
+/// The compiler command Kbuild recorded for `<rel>.o` (from `.cmd`), as
+/// words, with the output, the source and the dependency file replaced.
+pub fn compile_command(cmd_file: &str, rel_c: &str, src: &Path, out: &Path) -> Option<Vec<String>> {
+    let line = cmd_file.lines().find(|l| l.starts_with("savedcmd_"))?;
+    let cmd = line.split_once(":=")?.1;
+    let first = cmd.split(" ; ").next()?;
+    let mut words = shell_words(first);
+    words.retain(|w| !w.starts_with("-Wp,-MMD,") && !w.starts_with("-Wp,-MD,"));
+    let o = words.iter().position(|w| w == "-o")?;
+    *words.get_mut(o + 1)? = out.display().to_string();
+    let s = words.iter().position(|w| w == rel_c)?;
+    words[s] = src.display().to_string();
+    words.insert(1, "-fdata-sections".into());
+    words.insert(1, "-ffunction-sections".into());
+    Some(words)
+}
+
+/// One function of an object: its code and what it refers to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct FnCode {
+    section: String,
+    bytes: Vec<u8>,
+    relocs: Vec<(u64, String, i64)>,
+    /// Symbols it refers to: (name, is a local symbol of the file).
+    refs: BTreeSet<(String, bool)>,
+    traced: bool,
+}
+
+/// Functions and data sections of a compiled object (`-ffunction-sections -fdata-sections`).
+#[derive(Default, Debug)]
+struct ObjInfo {
+    funcs: BTreeMap<String, FnCode>,
+    /// Data sections by name: their bytes (zeroed sections: their size).
+    data: BTreeMap<String, Vec<u8>>,
+}
+
+fn read_obj(data: &[u8]) -> Result<ObjInfo, String> {
+    let file = object::File::parse(data).map_err(|e| format!("not an ELF object: {e}"))?;
+    let mut info = ObjInfo::default();
+    let string_at = |sec: &object::Section<'_, '_>, off: i64| -> String {
+        let d = sec.data().unwrap_or(&[]);
+        let off = usize::try_from(off).unwrap_or(usize::MAX);
+        d.get(off..)
+            .map(|r| String::from_utf8_lossy(r.split(|&b| b == 0).next().unwrap_or(&[])).into_owned())
+            .unwrap_or_default()
+    };
+    for sym in file.symbols() {
+        if sym.kind() != SymbolKind::Text || !sym.is_definition() {
+            continue;
+        }
+        let (Ok(name), Some(si)) = (sym.name(), sym.section_index()) else { continue };
+        if is_compiler_function(name) {
+            continue;
+        }
+        let Ok(sec) = file.section_by_index(si) else { continue };
+        let secname = sec.name().unwrap_or("").to_string();
+        let bytes = sec.data().unwrap_or(&[]).to_vec();
+        let mut relocs = Vec::new();
+        let mut refs = BTreeSet::new();
+        let mut traced = false;
+        for (off, r) in sec.relocations() {
+            let (target, addend) = match r.target() {
+                RelocationTarget::Symbol(i) => match file.symbol_by_index(i) {
+                    Ok(t) if t.kind() == SymbolKind::Section => {
+                        let ts = t.section_index().and_then(|x| file.section_by_index(x).ok());
+                        match ts {
+                            Some(ts) if ts.name().is_ok_and(|n| n.starts_with(".rodata.str")) => {
+                                // A string: compare its text, not where it is.
+                                let pc = matches!(
+                                    r.kind(),
+                                    object::RelocationKind::Relative | object::RelocationKind::PltRelative
+                                );
+                                let at = r.addend() + if pc { 4 } else { 0 };
+                                (format!("string {:?}", string_at(&ts, at)), 0)
+                            }
+                            Some(ts) => (ts.name().unwrap_or("?").to_string(), r.addend()),
+                            None => ("?".to_string(), r.addend()),
+                        }
+                    }
+                    Ok(t) if is_anonymous(t.name().unwrap_or("")) => {
+                        // Compiler-made data (string literals, sanitizer
+                        // metadata): compared by contents, not by name.
+                        let ts = t.section_index().and_then(|x| file.section_by_index(x).ok());
+                        let bytes = ts
+                            .and_then(|ts| {
+                                let d = ts.data().ok()?;
+                                let a = usize::try_from(t.address()).ok()?;
+                                let n = usize::try_from(t.size()).ok()?;
+                                d.get(a..a.checked_add(n)?).map(<[u8]>::to_vec)
+                            })
+                            .unwrap_or_default();
+                        (format!("anonymous {}", String::from_utf8_lossy(&bytes)), r.addend())
+                    }
+                    Ok(t) => {
+                        let n = t.name().unwrap_or("?").to_string();
+                        if n == "__fentry__" && off <= 4 {
+                            traced = true;
+                        }
+                        if n != name && n != "__fentry__" && !n.starts_with("__x86_") {
+                            refs.insert((n.clone(), t.is_local()));
+                        }
+                        (n, r.addend())
+                    }
+                    Err(_) => ("?".to_string(), r.addend()),
+                },
+                _ => ("?".to_string(), r.addend()),
+            };
+            relocs.push((off, target, addend));
+        }
+        // Zero the relocated fields: their contents are the linker's.
+        let mut bytes = bytes;
+        for (off, _, _) in &relocs {
+            for b in bytes.iter_mut().skip(*off as usize).take(4) {
+                *b = 0;
+            }
+        }
+        info.funcs.insert(name.to_string(), FnCode { section: secname, bytes, relocs, refs, traced });
+    }
+    for sec in file.sections() {
+        let Ok(n) = sec.name() else { continue };
+        let data_like = matches!(
+            sec.kind(),
+            SectionKind::Data | SectionKind::ReadOnlyData | SectionKind::UninitializedData
+        );
+        let sym_part = n
+            .strip_prefix(".rodata.")
+            .or_else(|| n.strip_prefix(".data."))
+            .or_else(|| n.strip_prefix(".bss."))
+            .unwrap_or("");
+        if data_like
+            && !n.starts_with(".rodata.str")
+            && !n.starts_with("__")
+            && !n.starts_with(".discard")
+            && !is_anonymous(sym_part)
+        {
+            let bytes = if sec.kind() == SectionKind::UninitializedData {
+                sec.size().to_le_bytes().to_vec()
+            } else {
+                sec.data().unwrap_or(&[]).to_vec()
+            };
+            info.data.insert(n.to_string(), bytes);
+        }
+    }
+    Ok(info)
+}
+
+/// Data the compiler made and names itself (string literals, sanitizer
+/// metadata): compared through the code that uses it, by contents.
+fn is_anonymous(name: &str) -> bool {
+    name.starts_with('.') || name.starts_with("__unnamed_") || name.starts_with("__asan_")
+}
+
+/// Functions the compiler adds to each object (sanitizer constructors).
+fn is_compiler_function(name: &str) -> bool {
+    name.starts_with("asan.") || name.starts_with("tsan.") || name.starts_with("ubsan.")
+}
+
+/// What the comparison of one file's objects found.
+#[derive(Debug, Default)]
+pub struct FileDiff {
+    /// Changed functions, with the non-exported globals they use.
+    pub changed: Vec<(String, Vec<String>)>,
+    /// Why parts of the change cannot be live-patched, one item each.
+    pub refused: Vec<String>,
+}
+
+/// Compares the objects of one file before and after the diff.
+pub fn compare(before: &[u8], after: &[u8], exports: &HashSet<String>, file: &str) -> Result<FileDiff, String> {
+    let b = read_obj(before)?;
+    let a = read_obj(after)?;
+    let mut d = FileDiff::default();
+    for (name, new) in &a.funcs {
+        match b.funcs.get(name) {
+            None => d.refused.push(format!(
+                "{file}: new function `{name}`: livegraft-gen diff cannot add functions yet"
+            )),
+            Some(old) if old.bytes == new.bytes && old.relocs == new.relocs => {}
+            Some(_) => {
+                if new.section.starts_with(".init") {
+                    d.refused.push(format!(
+                        "{file}: `{name}` is __init code (already ran and freed): a live patch cannot change it"
+                    ));
+                    continue;
+                }
+                if !new.traced {
+                    d.refused.push(format!(
+                        "{file}: `{name}` has no ftrace call site (notrace or inlined): livegraft cannot replace \
+                         it; change a traceable caller"
+                    ));
+                    continue;
+                }
+                let locals: Vec<&String> = new.refs.iter().filter(|(_, l)| *l).map(|(n, _)| n).collect();
+                if !locals.is_empty() {
+                    d.refused.push(format!(
+                        "{file}: `{name}` uses the file's static {}: livegraft-gen diff does not extract file-local \
+                         declarations yet; write the C replacement by hand with a [[symbol]] for each \
+                         (see samples/target_static_c)",
+                        locals.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                    ));
+                    continue;
+                }
+                let hidden: Vec<String> = new
+                    .refs
+                    .iter()
+                    .filter(|(n, local)| !local && !exports.contains(n))
+                    .map(|(n, _)| n.clone())
+                    .collect();
+                d.changed.push((name.clone(), hidden));
+            }
+        }
+    }
+    for name in b.funcs.keys() {
+        if !a.funcs.contains_key(name) {
+            d.refused.push(format!("{file}: function `{name}` removed: livegraft cannot remove functions"));
+        }
+    }
+    let names: BTreeSet<&String> = a.data.keys().chain(b.data.keys()).collect();
+    let mut seen = BTreeSet::new();
+    for n in names {
+        if a.data.get(n) != b.data.get(n) {
+            let what = n.trim_start_matches('.').splitn(2, '.').nth(1).unwrap_or(n);
+            if !seen.insert(what.to_string()) {
+                continue;
+            }
+            d.refused.push(format!(
+                "{file}: changed data `{what}` (its initial value, size or section, {n}): a live patch replaces \
+                 code only; the running kernel keeps its data and layouts"
+            ));
+        }
+    }
+    Ok(d)
+}
+
+/// The result of [`run`].
+pub struct DiffResult {
+    /// The patch directory written.
+    pub patch_dir: PathBuf,
+    /// Changed functions: (file, function).
+    pub changed: Vec<(String, String)>,
+    /// Non-exported symbols resolved at load.
+    pub symbols: Vec<String>,
+}
+
+/// Runs the whole pipeline; `Err` carries every refusal (or the failure).
+pub fn run(
+    diff_path: &Path,
+    kdir: &Path,
+    source: &Path,
+    out: &Path,
+    name: &str,
+    exports: &HashSet<String>,
+) -> Result<DiffResult, Vec<String>> {
+    let mut scratch = None;
+    let r = run_in(diff_path, kdir, source, out, name, exports, &mut scratch);
+    if let Some(s) = scratch {
+        let _ = std::fs::remove_dir_all(s);
+    }
+    r
+}
+
+fn run_in(
+    diff_path: &Path,
+    kdir: &Path,
+    source: &Path,
+    out: &Path,
+    name: &str,
+    exports: &HashSet<String>,
+    scratch_out: &mut Option<PathBuf>,
+) -> Result<DiffResult, Vec<String>> {
+    let diff = std::fs::read_to_string(diff_path).map_err(|e| vec![format!("{}: {e}", diff_path.display())])?;
+    let files = touched_files(&diff);
+    if files.is_empty() {
+        return Err(vec![format!("{}: no file changes (+++ lines) in the diff", diff_path.display())]);
+    }
+    let mut refused = Vec::new();
+    for f in &files {
+        if !f.ends_with(".c") {
+            refused.push(format!(
+                "{f}: only .c files are supported: a header change may change static inlines, macros or \
+                 data layouts in every file that includes it"
+            ));
+        }
+    }
+    if !refused.is_empty() {
+        return Err(refused);
+    }
+    let scratch = tempfile_dir().map_err(|e| vec![format!("cannot create a scratch directory: {e}")])?;
+    *scratch_out = Some(scratch.clone());
+    let before_root = scratch.join("before");
+    let after_root = scratch.join("after");
+    for f in &files {
+        for root in [&before_root, &after_root] {
+            let dst = root.join(f);
+            std::fs::create_dir_all(dst.parent().unwrap_or(root)).map_err(|e| vec![e.to_string()])?;
+            std::fs::copy(source.join(f), &dst)
+                .map_err(|e| vec![format!("{}: {e}", source.join(f).display())])?;
+        }
+    }
+    let status = Command::new("patch")
+        .args(["-p1", "-s", "--no-backup-if-mismatch", "-d"])
+        .arg(&after_root)
+        .arg("-i")
+        .arg(diff_path.canonicalize().unwrap_or(diff_path.to_path_buf()))
+        .status()
+        .map_err(|e| vec![format!("cannot run patch: {e}")])?;
+    if !status.success() {
+        return Err(vec![format!("{}: does not apply to {} (patch -p1 failed)", diff_path.display(), source.display())]);
+    }
+    let mut changed_all = Vec::new();
+    let mut symbols: Vec<String> = Vec::new();
+    let mut fix = String::from("// SPDX-License-Identifier: GPL-2.0\n");
+    let _ = writeln!(
+        fix,
+        "/*\n * Generated by livegraft-gen diff from {}: the changed functions of the\n * patched source, renamed livegraft_<name>.\n */",
+        diff_path.display()
+    );
+    let mut bodies = String::new();
+    for f in &files {
+        let rel_o = f.trim_end_matches(".c").to_string() + ".o";
+        let (dir, base) = match f.rsplit_once('/') {
+            Some((d, b)) => (d.to_string(), b.to_string()),
+            None => (".".to_string(), f.clone()),
+        };
+        let cmd_path = kdir.join(&dir).join(format!(".{}.o.cmd", base.trim_end_matches(".c")));
+        let Ok(cmd_text) = std::fs::read_to_string(&cmd_path) else {
+            refused.push(format!(
+                "{f}: {} is missing: the tree did not build {rel_o} (not in this configuration?)",
+                cmd_path.display()
+            ));
+            continue;
+        };
+        let mut objs = Vec::new();
+        for (root, tag) in [(&before_root, "before"), (&after_root, "after")] {
+            let out_o = scratch.join(format!("{}.{tag}.o", base.trim_end_matches(".c")));
+            let Some(mut words) = compile_command(&cmd_text, f, &root.join(f), &out_o) else {
+                refused.push(format!("{f}: cannot read the compile command in {}", cmd_path.display()));
+                break;
+            };
+            // Quoted includes of the file's own directory.
+            words.insert(1, format!("-I{}", source.join(&dir).display()));
+            let outp = Command::new(&words[0]).args(&words[1..]).current_dir(kdir).output();
+            match outp {
+                Ok(o) if o.status.success() => {}
+                Ok(o) => {
+                    refused.push(format!(
+                        "{f} ({tag} the diff) does not compile:\n{}",
+                        String::from_utf8_lossy(&o.stderr)
+                    ));
+                    break;
+                }
+                Err(e) => {
+                    refused.push(format!("cannot run {}: {e}", words[0]));
+                    break;
+                }
+            }
+            objs.push(std::fs::read(&out_o).map_err(|e| vec![e.to_string()])?);
+        }
+        if objs.len() != 2 {
+            continue;
+        }
+        let d = match compare(&objs[0], &objs[1], exports, f) {
+            Ok(d) => d,
+            Err(e) => {
+                refused.push(format!("{f}: {e}"));
+                continue;
+            }
+        };
+        refused.extend(d.refused);
+        if d.changed.is_empty() {
+            continue;
+        }
+        let after_src = std::fs::read_to_string(after_root.join(f)).map_err(|e| vec![e.to_string()])?;
+        let defs = scan::c_functions(&after_src);
+        let _ = writeln!(fix, "\n/* {f}: its headers (quoted ones from {}) */", source.join(&dir).display());
+        for l in after_src.lines().filter(|l| l.trim_start().starts_with("#include")) {
+            let l = l.trim();
+            match l.split_once('"') {
+                Some((_, rest)) => {
+                    let h = rest.split('"').next().unwrap_or("");
+                    let _ = writeln!(fix, "#include \"{}\"", source.join(&dir).join(h).display());
+                }
+                None => {
+                    let _ = writeln!(fix, "{l}");
+                }
+            }
+        }
+        for (fname, hidden) in d.changed {
+            let Some(def) = defs.iter().find(|x| x.name == fname) else {
+                refused.push(format!("{f}: `{fname}` changed but its definition was not found in the source"));
+                continue;
+            };
+            let text = &after_src[def.span.0..def.span.1];
+            let rel = def.name_at - def.span.0;
+            let renamed = format!("{}livegraft_{}", &text[..rel], &text[rel..]);
+            let renamed = if def.is_static { renamed } else { format!("static {renamed}") };
+            let _ = writeln!(bodies, "\n/* {f}: {fname}, as patched */\n{renamed}");
+            for h in hidden {
+                if !symbols.contains(&h) {
+                    symbols.push(h);
+                }
+            }
+            changed_all.push((f.clone(), fname));
+        }
+    }
+    if !refused.is_empty() {
+        return Err(refused);
+    }
+    if changed_all.is_empty() {
+        return Err(vec!["the diff changes no function's code".to_string()]);
+    }
+    if !symbols.is_empty() {
+        fix.push_str("\n/* Non-exported symbols, resolved by livegraft at load ([[symbol]]). */\n");
+        for s in &symbols {
+            let _ = writeln!(fix, "#define {s} LIVEGRAFT_SYM({s})");
+        }
+    }
+    fix.push_str(&bodies);
+    let mut toml = format!(
+        "# Generated by livegraft-gen diff from {}.\n[patch]\nname = \"{name}\"\ndescription = \"{}\"\nsource = \"fix.c\"\n",
+        diff_path.display(),
+        diff_path.file_name().map_or("a fix".into(), |n| n.to_string_lossy().replace(['"', '\\'], ""))
+    );
+    for (_, fname) in &changed_all {
+        let _ = write!(toml, "\n[[function]]\ntarget = \"{fname}\"\nreplacement = \"livegraft_{fname}\"\n");
+    }
+    for s in &symbols {
+        let _ = write!(toml, "\n[[symbol]]\nname = \"{s}\"\ntype = \"__typeof__({s})\"\n");
+    }
+    std::fs::create_dir_all(out).map_err(|e| vec![format!("{}: {e}", out.display())])?;
+    std::fs::write(out.join("patch.toml"), toml).map_err(|e| vec![e.to_string()])?;
+    std::fs::write(out.join("fix.c"), fix).map_err(|e| vec![e.to_string()])?;
+    Ok(DiffResult { patch_dir: out.to_path_buf(), changed: changed_all, symbols })
+}
+
+/// A fresh scratch directory under the system's temporary directory.
+fn tempfile_dir() -> std::io::Result<PathBuf> {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let base = std::env::temp_dir().join(format!("livegraft-diff-{}-{n}", std::process::id()));
+    if base.exists() {
+        std::fs::remove_dir_all(&base)?;
+    }
+    std::fs::create_dir_all(&base)?;
+    Ok(base)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_and_commands() {
+        assert_eq!(
+            shell_words("clang -DX='\"a/b\"' -c -o fs/x.o fs/x.c"),
+            vec!["clang", "-DX=\"a/b\"", "-c", "-o", "fs/x.o", "fs/x.c"]
+        );
+        let cmd = "savedcmd_fs/x.o := clang -Wp,-MMD,fs/.x.o.d -O2 -c -o fs/x.o fs/x.c   ; ./tools/objtool/objtool x\n";
+        let w = compile_command(cmd, "fs/x.c", Path::new("/s/fs/x.c"), Path::new("/s/x.o")).unwrap();
+        assert_eq!(
+            w,
+            vec!["clang", "-ffunction-sections", "-fdata-sections", "-O2", "-c", "-o", "/s/x.o", "/s/fs/x.c"]
+        );
+        let d = "--- a/fs/proc/cmdline.c\n+++ b/fs/proc/cmdline.c\n@@ -1 +1 @@\n";
+        assert_eq!(touched_files(d), vec!["fs/proc/cmdline.c"]);
+    }
+}
