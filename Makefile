@@ -7,9 +7,16 @@
 #   make test     every test: host cargo tests + VM scenarios (tools/test.sh)
 #   make demo     the demo in a VM (tools/demo.sh)
 #   make kernel   build (or reuse) the cached test kernel and print its path
+#   make install  install livegraft.ko into /lib/modules/<release>/extra and run
+#                 depmod (INSTALL_MOD_PATH= a staging root, KDIR= the kernel tree)
+#   make install-cli   cargo install the livegraft command (PREFIX, default
+#                 /usr/local) and its systemd unit (SYSTEMD_UNIT_DIR)
 #   make clean    remove build outputs from the tree
 
-.PHONY: all module test demo kernel clean
+.PHONY: all module test demo kernel clean install install-cli
+export KDIR INSTALL_MOD_PATH
+PREFIX ?= /usr/local
+SYSTEMD_UNIT_DIR ?= /etc/systemd/system
 
 all: module
 
@@ -24,6 +31,14 @@ demo:
 
 kernel:
 	@tools/build-kernel.sh
+
+install:
+	@tools/install-module.sh
+
+install-cli:
+	cargo install --locked --path tools/livegraft --root $(DESTDIR)$(PREFIX)
+	install -D -m 644 tools/livegraft/systemd/livegraft.service $(DESTDIR)$(SYSTEMD_UNIT_DIR)/livegraft.service
+	sed -i 's|/usr/local/bin/livegraft|$(PREFIX)/bin/livegraft|' $(DESTDIR)$(SYSTEMD_UNIT_DIR)/livegraft.service
 
 clean:
 	rm -rf out src/bindings_generated.rs

@@ -224,4 +224,15 @@ void livegraft_shadow_free_all(unsigned long id, livegraft_shadow_dtor_t dtor);
 #define LIVEGRAFT_ORIGINAL_ENTRY(name) (&__livegraft_entry_##name)
 #endif
 
+#if defined(__KERNEL__) && defined(MODULE) && !defined(__BINDGEN__) && !defined(__ASSEMBLY__)
+#include <linux/module.h>
+#include <linux/stringify.h>
+/*
+ * The ABI a module was built for, readable from the .ko file alone, so that
+ * `livegraft load` and `livegraft info` can refuse or describe a patch
+ * module before the kernel sees it (modinfo -F livegraft_abi).
+ */
+MODULE_INFO(livegraft_abi, __stringify(LIVEGRAFT_ABI_VERSION));
+#endif
+
 #endif /* _LIVEGRAFT_H */

@@ -495,6 +495,17 @@ int lg_stop_machine(int (*fn)(void *data), void *data)
 	return stop_machine(fn, data, NULL);
 }
 
+/*
+ * Read-only facts about the loaded core for userspace (the livegraft
+ * command): /sys/module/livegraft/parameters/abi_version is the patch ABI
+ * this core accepts, /sys/module/livegraft/version its version (keep it
+ * equal to LIVEGRAFT_VERSION in livegraft_main.rs).
+ */
+static uint abi_version = LIVEGRAFT_ABI_VERSION;
+module_param(abi_version, uint, 0444);
+MODULE_PARM_DESC(abi_version, "The patch-module ABI this core implements (read-only)");
+MODULE_VERSION("0.1.0");
+
 static unsigned int min_table_slots = 4096;
 module_param(min_table_slots, uint, 0644);
 MODULE_PARM_DESC(min_table_slots, "Smallest task table, in 16-byte slots (64 to 4096, default 4096; small values make the tests rebuild the table)");

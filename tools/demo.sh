@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The livegraft demo: install what is missing, build the test kernel (cached),
 # livegraft.ko and the test modules, generate the classic sample patch with
-# livegraft-gen, boot the VM and run tests/vm/demo.sh inside it: load, watch
-# the transition, check the behaviour, disable, unload. Prints the transcript
-# (also kept in out/vm/demo.log).
+# livegraft-gen, boot the VM and run tests/vm/demo.sh inside it with the
+# livegraft command: load --wait (progress, the stalled-task view, the revert
+# on timeout), list, status, log, unload. Prints the transcript (also kept in
+# out/vm/demo.log).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$LIVEGRAFT_ROOT"

@@ -7,10 +7,10 @@ set -euo pipefail
 BINDGEN_VERSION=0.73.2
 DEB_PACKAGES=(linux-source-6.12 rustc-web rust-web-src clang lld llvm libclang-dev
               flex bison bc libelf-dev libssl-dev cpio make xz-utils gcc libc6-dev
-              qemu-system-x86 busybox-static
+              qemu-system-x86 busybox-static kmod dkms
               # the conformance run's guest tools (tools/gen-conformance.sh):
               # upstream's selftest scripts need bash and kmod's insmod/modinfo
-              bash-static kmod coreutils procps diffutils libc-bin)
+              bash-static coreutils procps diffutils libc-bin)
 
 die() { echo "setup: error: $*" >&2; exit 1; }
 say() { echo "setup: $*" >&2; }

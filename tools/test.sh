@@ -32,6 +32,13 @@ fi
 passed=$((passed + hp)); failed=$((failed + hf))
 echo "host: $hp passed, $hf failed"
 
+# make install and DKMS against the cached test kernel, into temporary trees.
+echo "== installation (make install, DKMS)"
+tools/test-install.sh 2>&1 | tee out/install-tests.log
+ip=$(sed -n 's/^install: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' out/install-tests.log)
+if_=$(sed -n 's/^install: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' out/install-tests.log)
+passed=$((passed + ${ip:-0})); failed=$((failed + ${if_:-1}))
+
 # The model's seeded bugs ran in cargo test above; the loom ones need their own builds.
 echo "== loom (task table) and its seeded ordering bugs"
 tools/seeded-bugs.sh --loom 2>&1 | tee out/seeded-bugs.log

@@ -45,6 +45,11 @@
 #                      "{flavour}" replaced) lists the IDs, one a line. Each
 #                      ID counts as one test: PASS only with its PASS line,
 #                      so a case the guest never reported fails
+#   # boots: N         boot the scenario N times (a reboot test): boot k sees
+#                      lg.boot=k on its command line, and what boot k saved
+#                      with lib.sh's `persist DIR...` is in boot k+1's
+#                      initramfs (an extra cpio archive); every boot must
+#                      end with rc=0; the console logs are concatenated
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -70,7 +75,7 @@ while [ $# -gt 0 ]; do
 	--timeout) timeout_default=$2; shift 2 ;;
 	--keep-logs) keep_logs=1; shift ;;
 	--no-build) build=0; shift ;;
-	-h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,32p' "$0"; exit 0 ;;
 	-*) die "unknown option $1 (see --help)" ;;
 	*) scenarios+=("$(basename "${1%.sh}")"); shift ;;
 	esac
@@ -114,6 +119,24 @@ find "$kdir/samples/livepatch" "$kdir/samples/ftrace" -name '*.ko' \
 # upstream's samples built as livegraft patches (tools/build-compat-samples.sh)
 mkdir -p "$stage/lib/livegraft/compat"
 find "$LIVEGRAFT_ROOT/out/compat" -maxdepth 1 -name '*.ko' -exec cp {} "$stage/lib/livegraft/compat/" \; 2>/dev/null || true
+# The livegraft command, statically linked (the initramfs has no libc):
+# built in release mode, then incrementally (also with --no-build: cargo does
+# nothing when it is up to date).
+cli=$LIVEGRAFT_ROOT/target/x86_64-unknown-linux-gnu/release/livegraft
+(cd "$LIVEGRAFT_ROOT" && RUSTFLAGS="-C target-feature=+crt-static" \
+	cargo build --quiet --release --target x86_64-unknown-linux-gnu -p livegraft) \
+	|| die "building the livegraft command failed"
+cp "$cli" "$stage/bin/livegraft"
+# Copies of lg_testpatch that the command must refuse from the file alone
+# (scenario 84): another patch ABI, and another kernel release (same-length
+# edits of .modinfo; the kernel itself would accept the first one).
+tp=$stage/lib/livegraft/lg_testpatch.ko
+if [ -f "$tp" ]; then
+	perl -pe 's/livegraft_abi=\d\0/livegraft_abi=1\0/' "$tp" >"$stage/lib/livegraft/lg_badabi.ko"
+	perl -pe 's/vermagic=6\.12\./vermagic=9.99./' "$tp" >"$stage/lib/livegraft/lg_badkver.ko"
+	cmp -s "$tp" "$stage/lib/livegraft/lg_badabi.ko" && die "lg_badabi.ko: no livegraft_abi tag to change"
+	cmp -s "$tp" "$stage/lib/livegraft/lg_badkver.ko" && die "lg_badkver.ko: no 6.12 vermagic to change"
+fi
 for prog in "$tests"/progs/*.c; do
 	[ -e "$prog" ] || continue
 	gcc -static -O2 -Wall -Werror -o "$stage/bin/$(basename "${prog%.c}")" "$prog" -lpthread \
@@ -149,6 +172,20 @@ if [ "$conformance" = 1 ]; then
 fi
 
 # --- run ---------------------------------------------------------------------
+# persist_into LOG INITRD: the base initramfs plus one more cpio archive with
+# the files the guest printed (tar.gz, base64) between the last
+# LIVEGRAFT-PERSIST-BEGIN/END lines of LOG (lib.sh's persist).
+persist_into() {
+	local d rc=0
+	d=$(mktemp -d)
+	tac "$1" | tr -d '\r' | sed -n '/^LIVEGRAFT-PERSIST-END$/,/^LIVEGRAFT-PERSIST-BEGIN$/p' \
+		| sed '1d;$d' | tac | base64 -d | tar -xz -C "$d" || rc=1
+	if [ "$rc" = 0 ]; then
+		{ cat "$initrd"; (cd "$d" && find . -mindepth 1 | cpio -o -H newc --quiet | gzip -1); } >"$2" || rc=1
+	fi
+	rm -rf "$d"
+	return "$rc"
+}
 bad_patterns='Oops|BUG:|WARNING:|Kernel panic|general protection fault|possible recursive locking|possible circular locking|inconsistent lock state|suspicious RCU usage|KASAN|UBSAN|Call Trace:|hung_task|soft lockup|hard LOCKUP|stack-protector|list_add corruption|list_del corruption'
 passed=0
 failed=0
@@ -186,20 +223,43 @@ for s in "${scenarios[@]}"; do
 		failed=$((failed + 1))
 		continue
 	fi
+	boots=$(sed -n 's/^# boots: *\([0-9]*\).*/\1/p' "$tests/$s.sh" | head -n1)
+	boots=${boots:-1}
+	boot_initrd=$s_initrd
 	set +e
-	timeout --foreground -k 5 "$t" qemu-system-x86_64 -accel "$accel$accel_opts" -cpu max -smp "$smp" -m "$mem" \
-		-display none -monitor none -serial "file:$log" -no-reboot \
-		-kernel "$kdir/arch/x86/boot/bzImage" -initrd "$s_initrd" \
-		-append "console=ttyS0 panic=-1 lg.scenario=$s lg.flavour=$LIVEGRAFT_FLAVOUR${cmdline:+ $cmdline}" </dev/null >/dev/null 2>"$out/$s$suffix.qemu.err"
-	qrc=$?
+	for ((b = 1; b <= boots; b++)); do
+		blog=$log
+		bootarg=
+		if [ "$boots" != 1 ]; then
+			blog=$out/$s$suffix.boot$b.log
+			bootarg=" lg.boot=$b"
+		fi
+		timeout --foreground -k 5 "$t" qemu-system-x86_64 -accel "$accel$accel_opts" -cpu max -smp "$smp" -m "$mem" \
+			-display none -monitor none -serial "file:$blog" -no-reboot \
+			-kernel "$kdir/arch/x86/boot/bzImage" -initrd "$boot_initrd" \
+			-append "console=ttyS0 panic=-1 lg.scenario=$s lg.flavour=$LIVEGRAFT_FLAVOUR$bootarg${cmdline:+ $cmdline}" </dev/null >/dev/null 2>"$out/$s$suffix.qemu.err"
+		qrc=$?
+		[ "$boots" != 1 ] || break
+		[ "$b" = 1 ] && : >"$log"
+		cat "$blog" >>"$log"
+		rm -f "$blog"
+		[ "$qrc" = 0 ] && [ "$b" -lt "$boots" ] && [ "$(grep -c "LIVEGRAFT-RESULT $s rc=0" "$log")" -ge "$b" ] || break
+		# What the guest saved goes into the next boot's initramfs.
+		boot_initrd=$out/$s$suffix.initrd$((b + 1))
+		persist_into "$log" "$boot_initrd" || { qrc=persist; break; }
+	done
 	set -e
 	secs=$(( $(date +%s) - start ))
-	if [ $qrc = 124 ] || [ $qrc = 137 ]; then
+	if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
 		why="timeout after ${t}s"
+	elif [ "$qrc" = persist ]; then
+		why="boot $b saved nothing readable between LIVEGRAFT-PERSIST-BEGIN/END"
 	elif ! grep -q "LIVEGRAFT-RESULT $s rc=" "$log"; then
 		why="no result line (qemu exit $qrc, see $out/$s$suffix.qemu.err)"
-	elif ! grep -q "LIVEGRAFT-RESULT $s rc=0" "$log"; then
-		why="scenario $(grep -o "LIVEGRAFT-RESULT $s rc=[0-9]*" "$log" | tail -n1 | cut -d' ' -f3)"
+	elif grep -q "LIVEGRAFT-RESULT $s rc=[1-9]" "$log"; then
+		why="scenario $(grep -o "LIVEGRAFT-RESULT $s rc=[0-9]*" "$log" | grep -v 'rc=0$' | tail -n1 | cut -d' ' -f3)"
+	elif [ "$(grep -c "LIVEGRAFT-RESULT $s rc=0" "$log")" -lt "$boots" ]; then
+		why="only $(grep -c "LIVEGRAFT-RESULT $s rc=0" "$log") of $boots boots ended (qemu exit $qrc)"
 	fi
 	if [ -z "$why" ] && hit=$(grep -E -m1 "$bad_patterns" "$log"); then
 		why="kernel report: $hit"

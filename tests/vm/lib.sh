@@ -173,3 +173,15 @@ unit_loop() {
 	_i=0
 	while [ $_i -lt "$1" ]; do echo unit > $T; _i=$((_i + 1)); done
 }
+
+# Reboot scenarios ("# boots: N", tools/vm.sh): LG_BOOT is this boot's number
+# (1 in every other scenario); `persist DIR...` saves directories (absolute
+# paths) for the next boot, whose initramfs holds them again.
+LG_BOOT=$(sed -n 's/.*lg\.boot=\([0-9]*\).*/\1/p' /proc/cmdline)
+LG_BOOT=${LG_BOOT:-1}
+persist() {
+	dmesg -n 1    # no kernel lines inside the block
+	echo LIVEGRAFT-PERSIST-BEGIN
+	( cd / && for _d in "$@"; do echo "${_d#/}"; done | xargs tar -cf - | gzip | base64 )
+	echo LIVEGRAFT-PERSIST-END
+}

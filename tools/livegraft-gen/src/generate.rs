@@ -408,6 +408,7 @@ module! {{
 }}
 "
     );
+    w.push_str(&modinfo_rs(plan));
     let tables = table_names(plan);
     for (o, table) in plan.objects.iter().zip(&tables) {
         let elems = o.funcs.iter().map(|f| {
@@ -479,6 +480,43 @@ impl kernel::Module for LivegraftPatch {{
         },
         patch_new_arg(name)
     );
+    w
+}
+
+/// The ABI version of the mirror this generator embeds (`LIVEGRAFT_ABI_VERSION`
+/// in `include/livegraft_abi.rs`), so the tags follow the ABI without an edit here.
+pub fn abi_version() -> u32 {
+    ABI_RS
+        .lines()
+        .find_map(|l| l.split_once("const LIVEGRAFT_ABI_VERSION: u32 =").map(|(_, v)| v))
+        .and_then(|v| v.trim().trim_end_matches(';').trim().parse().ok())
+        .expect("include/livegraft_abi.rs defines LIVEGRAFT_ABI_VERSION")
+}
+
+/// `.modinfo` tags that describe the patch from the `.ko` file alone, for
+/// `livegraft info` and `livegraft load` (which refuses a module built for
+/// another ABI before the kernel sees it): `livegraft=Y`, `livegraft_abi=N`,
+/// `livegraft_patch=NAME` and one `livegraft_func=OBJECT:FUNCTION,SYMPOS` per
+/// function. C patch modules get `livegraft_abi` from `include/livegraft.h`.
+fn modinfo_rs(plan: &Plan) -> String {
+    let mut tags = vec![
+        "livegraft=Y".to_string(),
+        format!("livegraft_abi={}", abi_version()),
+        format!("livegraft_patch={}", plan.name),
+    ];
+    for o in &plan.objects {
+        for f in &o.funcs {
+            tags.push(format!("livegraft_func={}:{},{}", o.name, f.target, f.sympos));
+        }
+    }
+    let mut w = String::from("\n// What `livegraft info` shows without loading the module.\n");
+    for (i, t) in tags.iter().enumerate() {
+        let head = format!("static LIVEGRAFT_MODINFO_{i}: [u8; {}] =", t.len() + 1);
+        let value = format!("*b\"{t}\\0\";");
+        // rustfmt's layout: one line if it fits in 100 columns, else the value indented below.
+        let sep = if head.len() + 1 + value.len() <= 100 { " " } else { "\n    " };
+        let _ = write!(w, "#[link_section = \".modinfo\"]\n#[used]\n{head}{sep}{value}\n");
+    }
     w
 }
 

@@ -20,6 +20,20 @@ module! {
     license: "GPL",
 }
 
+// What `livegraft info` shows without loading the module.
+#[link_section = ".modinfo"]
+#[used]
+static LIVEGRAFT_MODINFO_0: [u8; 12] = *b"livegraft=Y\0";
+#[link_section = ".modinfo"]
+#[used]
+static LIVEGRAFT_MODINFO_1: [u8; 16] = *b"livegraft_abi=2\0";
+#[link_section = ".modinfo"]
+#[used]
+static LIVEGRAFT_MODINFO_2: [u8; 34] = *b"livegraft_patch=livegraft_cmdline\0";
+#[link_section = ".modinfo"]
+#[used]
+static LIVEGRAFT_MODINFO_3: [u8; 43] = *b"livegraft_func=vmlinux:cmdline_proc_show,0\0";
+
 static FUNCS_VMLINUX: abi::Table<abi::Func, 2> = abi::Table([
     abi::Func {
         old_name: c"cmdline_proc_show".as_ptr(),
