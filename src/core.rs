@@ -9,6 +9,14 @@
 //! dropping the patch module's reference. Both are queued in
 //! `Registry::deferred` and done after the mutex is released.
 //!
+//! Unwinding never allocates: every allocation a patch's life needs (its
+//! names, function and directory lists, its slot in the registry and the
+//! batch of teardown actions that removes it) is made in `enable` before
+//! anything changes, so a failed allocation anywhere leaves the state as it
+//! was, and a patch removed later (disabled, or unwound half-way through
+//! its enabling) is torn down completely (scenario 63 fails each allocation
+//! in turn).
+//!
 //! Life of a patch (upstream's semantics, see anchors): the patch module's
 //! init calls `livegraft_enable_patch()`, which validates and resolves
 //! everything *before* changing anything, takes a reference on the patch
@@ -89,6 +97,8 @@ struct Patch {
     /// `<object>/` directories and `<object>/<function,sympos>/` ones.
     objdirs: KVec<*mut sys::kobject>,
     funcdirs: KVec<*mut sys::kobject>,
+    /// The removal's actions (`Batch::for_patch`), taken by `drop_patch`.
+    teardown: Option<KBox<Batch>>,
     /// Whether the versions of its loaded objects are on the sites' stacks
     /// (`<object>/patched` with the object's `loaded`).
     pushed: bool,
@@ -130,6 +140,35 @@ enum Deferred {
     PutModule(*mut sys::module),
 }
 
+/// A patch's teardown actions, allocated with room for all of them when the
+/// patch is enabled, and chained into `Registry::deferred` without
+/// allocating when it goes.
+struct Batch {
+    actions: KVec<Deferred>,
+    next: Option<KBox<Batch>>,
+}
+
+impl Batch {
+    /// Room for the teardown of a patch with `dirs` function directories:
+    /// as many object directories at most, its own, the module reference.
+    fn for_patch(dirs: usize) -> Result<KBox<Batch>> {
+        let room = dirs.checked_mul(2).and_then(|n| n.checked_add(2)).ok_or(ENOMEM)?;
+        Ok(KBox::new(Batch { actions: KVec::with_capacity(room, GFP_KERNEL)?, next: None }, GFP_KERNEL)?)
+    }
+
+    /// Within the room `for_patch` made: never allocates (an action beyond
+    /// it would be a bug; it is dropped with a message rather than risk an
+    /// allocation failure half-way through a teardown).
+    fn add(&mut self, d: Deferred) {
+        if self.actions.len() < self.actions.capacity() {
+            // Within capacity, `push` does not allocate and cannot fail.
+            let _ = self.actions.push(d, GFP_NOWAIT);
+        } else {
+            pr_err!("teardown batch overflow: an action is lost\n");
+        }
+    }
+}
+
 /// Everything the mutex protects.
 struct Registry {
     patches: KVec<Option<KBox<Patch>>>,
@@ -141,7 +180,8 @@ struct Registry {
     /// Registered while any function is patched (`direct::PermanentAnchor`).
     anchor: Option<crate::direct::PermanentAnchor>,
     next_id: u32,
-    deferred: KVec<Deferred>,
+    /// Teardown batches to run once the mutex is released.
+    deferred: Option<KBox<Batch>>,
     root: *mut sys::kobject,
     /// Modules whose GOING notification ran and that did not come again:
     /// still in kallsyms for a while, but not loaded for a patch (objects.rs).
@@ -187,7 +227,7 @@ impl Core {
                     retiring: None,
                     anchor: None,
                     next_id: 1,
-                    deferred: KVec::new(),
+                    deferred: None,
                     root,
                     going: KVec::new(),
                 }),
@@ -248,8 +288,15 @@ fn errno(e: i32) -> Error {
     Error::from_errno(-e)
 }
 
-/// Runs the deferred actions, outside the mutex.
-fn run_deferred(list: KVec<Deferred>) {
+/// Runs the deferred batches, outside the mutex.
+fn run_deferred(mut chain: Option<KBox<Batch>>) {
+    while let Some(mut batch) = chain {
+        run_actions(&batch.actions);
+        chain = batch.next.take();
+    }
+}
+
+fn run_actions(list: &KVec<Deferred>) {
     for d in list.iter() {
         match *d {
             // SAFETY: the directory was created by `lg_patch_dir_create`
@@ -272,7 +319,7 @@ fn with_registry<R>(f: impl FnOnce(&mut Registry) -> R) -> Option<R> {
     let (r, deferred) = {
         let mut reg = st.registry.lock();
         let r = f(&mut reg);
-        (r, core::mem::replace(&mut reg.deferred, KVec::new()))
+        (r, reg.deferred.take())
     };
     run_deferred(deferred);
     Some(r)
@@ -617,6 +664,12 @@ impl Registry {
         }
     }
 
+    /// Chains a teardown batch for `run_deferred` (no allocation).
+    fn defer(&mut self, mut batch: KBox<Batch>) {
+        batch.next = self.deferred.take();
+        self.deferred = Some(batch);
+    }
+
     fn enable(&mut self, mut parsed: Parsed) -> Result {
         let name = &parsed.name;
         if self.patches.iter().flatten().any(|p| p.name.as_bytes() == name.as_bytes()) {
@@ -635,13 +688,18 @@ impl Registry {
             pr_err!("Livepatch patch ({}) is not compatible with the already installed livepatches.\n", &**name);
             return Err(EINVAL);
         }
+        // Unwinding allocates nothing (see the file comment): until the
+        // patch owns its teardown batch, `early` drops the module reference.
+        let early = Batch::for_patch(0)?;
         // SAFETY: `module` is the caller's THIS_MODULE, in its init function.
         if !unsafe { sys::lg_try_module_get(parsed.module) } {
             return Err(ENODEV);
         }
-        let fail = |reg: &mut Registry, e: Error| {
+        let module = parsed.module;
+        let fail = |reg: &mut Registry, mut early: KBox<Batch>, e: Error| {
             reg.reap_sites();
-            reg.deferred.push(Deferred::PutModule(parsed.module), GFP_KERNEL).ok();
+            early.add(Deferred::PutModule(module));
+            reg.defer(early);
             e
         };
         let mut funcs = KVec::new();
@@ -656,11 +714,11 @@ impl Registry {
             };
             let (site, version) = match made {
                 Ok(v) => v,
-                Err(e) => return Err(fail(self, e)),
+                Err(e) => return Err(fail(self, early, e)),
             };
             let fname = match CString::try_from(&*pf.name) {
                 Ok(n) => n,
-                Err(e) => return Err(fail(self, e.into())),
+                Err(e) => return Err(fail(self, early, e.into())),
             };
             let func = PatchFunc {
                 name: fname,
@@ -672,18 +730,18 @@ impl Registry {
                 nop: false,
             };
             if let Err(e) = funcs.push(func, GFP_KERNEL) {
-                return Err(fail(self, e.into()));
+                return Err(fail(self, early, e.into()));
             }
         }
         let mut objects = KVec::new();
         for (oname, module, loaded) in parsed.objects.iter() {
             let oname = match CString::try_from(&**oname) {
                 Ok(n) => n,
-                Err(e) => return Err(fail(self, e.into())),
+                Err(e) => return Err(fail(self, early, e.into())),
             };
             let o = PatchObject { name: oname, module: *module, loaded: *loaded, dir: core::ptr::null_mut() };
             if let Err(e) = objects.push(o, GFP_KERNEL) {
-                return Err(fail(self, e.into()));
+                return Err(fail(self, early, e.into()));
             }
         }
         // An atomic replace: every registered patch (all enabled, since no
@@ -692,47 +750,63 @@ impl Registry {
         let mut replaces = KVec::new();
         if parsed.replace {
             if let Err(e) = self.add_nops(&mut funcs, &mut objects, &mut replaces) {
-                return Err(fail(self, e));
+                return Err(fail(self, early, e));
             }
         }
+        // The rest of the patch's allocations, before its directory exists.
+        let reserved = (|| -> Result<_> {
+            let pname = CString::try_from(&**name)?;
+            let objdirs = KVec::with_capacity(objects.len(), GFP_KERNEL)?;
+            let funcdirs = KVec::with_capacity(funcs.len(), GFP_KERNEL)?;
+            let dirs = objects.len().checked_add(funcs.len()).ok_or(ENOMEM)?;
+            let teardown = Batch::for_patch(dirs)?;
+            let uninit = KBox::<Patch>::new_uninit(GFP_KERNEL)?;
+            Ok((pname, objdirs, funcdirs, teardown, uninit))
+        })()
+        .and_then(|r| {
+            if !self.patches.iter().any(|p| p.is_none()) {
+                self.patches.reserve(1, GFP_KERNEL)?;
+            }
+            Ok(r)
+        });
+        let (pname, objdirs, funcdirs, teardown, uninit) = match reserved {
+            Ok(r) => r,
+            Err(e) => return Err(fail(self, early, e)),
+        };
         // SAFETY: `root` is our live sysfs root and `name` a valid C string.
         let dir = unsafe { sys::lg_patch_dir_create(self.root, name.as_char_ptr()) };
         if dir.is_null() {
-            return Err(fail(self, ENOMEM));
+            return Err(fail(self, early, ENOMEM));
         }
         let id = PatchId(self.next_id);
         self.next_id = self.next_id.wrapping_add(1);
-        let patch = KBox::new(
+        let patch = KBox::write(
+            uninit,
             Patch {
                 id,
-                name: CString::try_from(&**name)?,
+                name: pname,
                 module: parsed.module,
                 desc: parsed.desc,
                 objs: parsed.objs,
                 funcs,
                 state: logic::Patch::new(),
                 dir,
-                objdirs: KVec::new(),
-                funcdirs: KVec::new(),
+                objdirs,
+                funcdirs,
+                teardown: Some(teardown),
                 pushed: false,
                 objects,
                 replace: parsed.replace,
                 replaces,
             },
-            GFP_KERNEL,
         );
-        let patch = match patch {
-            Ok(p) => p,
-            Err(e) => {
-                self.deferred.push(Deferred::RemoveDir(dir), GFP_KERNEL).ok();
-                return Err(fail(self, e.into()));
-            }
-        };
+        // The patch's own batch drops the module reference from here on.
+        drop(early);
         if let Some(slot) = self.patches.iter_mut().find(|p| p.is_none()) {
             *slot = Some(patch);
-        } else if let Err(e) = self.patches.push(Some(patch), GFP_KERNEL) {
-            self.deferred.push(Deferred::RemoveDir(dir), GFP_KERNEL).ok();
-            return Err(fail(self, e.into()));
+        } else {
+            // Within the capacity reserved above: cannot fail.
+            let _ = self.patches.push(Some(patch), GFP_NOWAIT);
         }
         if let Err(e) = self.build_tree(id) {
             self.drop_patch(id);
@@ -760,7 +834,9 @@ impl Registry {
 
     /// Creates `<patch>/<object>/` (with `patched`) and
     /// `<patch>/<object>/<function,sympos>/`, as upstream's sysfs tree
-    /// (nops get none).
+    /// (nops get none). Every directory created is recorded without
+    /// allocating, so `drop_patch` removes whatever exists if this fails
+    /// half-way.
     fn build_tree(&mut self, id: PatchId) -> Result {
         let i = self.patch_index(id).ok_or(ENOENT)?;
         let p: &mut Patch = self.patches.as_mut_slice().get_mut(i).and_then(|p| p.as_mut()).ok_or(ENOENT)?;
@@ -772,7 +848,8 @@ impl Registry {
                 if k.is_null() {
                     return Err(ENOMEM);
                 }
-                p.objdirs.push(k, GFP_KERNEL)?;
+                // Within the capacity reserved by `enable`: cannot fail.
+                let _ = p.objdirs.push(k, GFP_NOWAIT);
                 o.dir = k;
             }
             // The sysfs name is "<function>,<sympos>" with 0 shown as 1, as upstream.
@@ -782,7 +859,8 @@ impl Registry {
             if k.is_null() {
                 return Err(ENOMEM);
             }
-            p.funcdirs.push(k, GFP_KERNEL)?;
+            // Within the capacity reserved by `enable`: cannot fail.
+            let _ = p.funcdirs.push(k, GFP_NOWAIT);
         }
         Ok(())
     }
@@ -790,20 +868,21 @@ impl Registry {
     /// Removes a patch that is not on any stack.
     fn drop_patch(&mut self, id: PatchId) {
         let Some(i) = self.patch_index(id) else { return };
-        let Some(p) = self.patches.as_mut_slice().get_mut(i).and_then(|slot| slot.take()) else { return };
+        let Some(mut p) = self.patches.as_mut_slice().get_mut(i).and_then(|slot| slot.take()) else { return };
         crate::state::unregister(p.desc);
-        {
+        if let Some(mut t) = p.teardown.take() {
             // Children before parents: a kobject pins its parent.
             for &f in p.funcdirs.iter() {
-                self.deferred.push(Deferred::PutKobj(f), GFP_KERNEL).ok();
+                t.add(Deferred::PutKobj(f));
             }
             for &o in p.objdirs.iter() {
-                self.deferred.push(Deferred::RemoveObjDir(o), GFP_KERNEL).ok();
+                t.add(Deferred::RemoveObjDir(o));
             }
-            self.deferred.push(Deferred::RemoveDir(p.dir), GFP_KERNEL).ok();
+            t.add(Deferred::RemoveDir(p.dir));
             if !p.state.forced {
-                self.deferred.push(Deferred::PutModule(p.module), GFP_KERNEL).ok();
+                t.add(Deferred::PutModule(p.module));
             }
+            self.defer(t);
         }
         // Functions left without versions are unhooked now, before the
         // patch's directory goes (once a disable is seen complete, the

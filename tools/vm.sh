@@ -45,6 +45,9 @@
 #                      "{flavour}" replaced) lists the IDs, one a line. Each
 #                      ID counts as one test: PASS only with its PASS line,
 #                      so a case the guest never reported fails
+#   # injected-faults: yes  the scenario injects faults (failslab): the
+#                      stack dumps the kernel prints for them are not
+#                      kernel reports (each is skipped up to its </TASK>)
 #   # boots: N         boot the scenario N times (a reboot test): boot k sees
 #                      lg.boot=k on its command line, and what boot k saved
 #                      with lib.sh's `persist DIR...` is in boot k+1's
@@ -261,7 +264,17 @@ for s in "${scenarios[@]}"; do
 	elif [ "$(grep -c "LIVEGRAFT-RESULT $s rc=0" "$log")" -lt "$boots" ]; then
 		why="only $(grep -c "LIVEGRAFT-RESULT $s rc=0" "$log") of $boots boots ended (qemu exit $qrc)"
 	fi
-	if [ -z "$why" ] && hit=$(grep -E -m1 "$bad_patterns" "$log"); then
+	# A scenario that injects faults expects the kernel's stack dumps of
+	# them (failslab's verbose report, warn_alloc() of the failed caller):
+	# each is skipped up to its </TASK>, and only that.
+	scan=$log
+	if grep -q '^# injected-faults: *yes' "$tests/$s.sh"; then
+		scan=$out/$s$suffix.scan
+		awk '/FAULT_INJECTION: forcing a failure|vmalloc error: |page allocation failure: /{skip=1}
+			!skip {print}
+			/<\/TASK>/ {skip=0}' "$log" >"$scan"
+	fi
+	if [ -z "$why" ] && hit=$(grep -E -m1 "$bad_patterns" "$scan"); then
 		why="kernel report: $hit"
 	fi
 	# The scenario's cases, each one count (see "# cases:" above).

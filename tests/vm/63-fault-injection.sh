@@ -15,6 +15,7 @@
 #  3. fork with its Nth allocation failing while a transition is held open:
 #     a child that exists is tracked and its unit runs one version.
 # requires: CONFIG_FAILSLAB
+# injected-faults: yes
 # timeout: 1500
 . ./lib.sh
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null || :
