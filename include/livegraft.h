@@ -35,9 +35,6 @@
  */
 #define LIVEGRAFT_ABI_VERSION 3
 
-/* livegraft_patch.flags */
-#define LIVEGRAFT_F_REPLACE	(1U << 0)	/* atomic replace (cumulative patch) */
-
 struct module;
 struct livegraft_object;
 

@@ -180,9 +180,6 @@ impl Patch {
     }
 }
 
-/// `LIVEGRAFT_F_REPLACE`.
-pub(crate) const LIVEGRAFT_F_REPLACE: u32 = 1 << 0;
-
 // SAFETY: a `Patch` only points to 'static data of its module and to the
 // module itself; the core reads it while the patch is registered and writes
 // only the `UnsafeCell` fields of its objects.

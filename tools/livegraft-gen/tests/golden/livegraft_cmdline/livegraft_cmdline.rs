@@ -26,7 +26,7 @@ module! {
 static LIVEGRAFT_MODINFO_0: [u8; 12] = *b"livegraft=Y\0";
 #[link_section = ".modinfo"]
 #[used]
-static LIVEGRAFT_MODINFO_1: [u8; 16] = *b"livegraft_abi=2\0";
+static LIVEGRAFT_MODINFO_1: [u8; 16] = *b"livegraft_abi=3\0";
 #[link_section = ".modinfo"]
 #[used]
 static LIVEGRAFT_MODINFO_2: [u8; 34] = *b"livegraft_patch=livegraft_cmdline\0";
