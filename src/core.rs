@@ -862,6 +862,22 @@ impl Registry {
             // Within the capacity reserved by `enable`: cannot fail.
             let _ = p.funcdirs.push(k, GFP_NOWAIT);
         }
+        // An object of the descriptor without functions (callbacks only)
+        // has its directory too, as upstream's; the objects `replace.rs`
+        // adds for nops only have nop functions, and none.
+        for (j, o) in p.objects.iter_mut().enumerate() {
+            if !o.dir.is_null() || p.funcs.iter().any(|f| f.obj == j) {
+                continue;
+            }
+            // SAFETY: `p.dir` is this patch's live directory.
+            let k = unsafe { sys::lg_object_dir_create(p.dir, o.name.as_char_ptr()) };
+            if k.is_null() {
+                return Err(ENOMEM);
+            }
+            // Within the capacity reserved by `enable`: cannot fail.
+            let _ = p.objdirs.push(k, GFP_NOWAIT);
+            o.dir = k;
+        }
         Ok(())
     }
 
@@ -1094,14 +1110,12 @@ impl Registry {
             }
             if let Some((e, obj)) = failed {
                 abort_begin(&p.funcs, pushed, t);
-                // Upstream's messages for a failed enable (test-ftrace.sh):
-                // the transition it had initialised is cancelled.
+                // Upstream's messages for a failed enable (test-ftrace.sh).
                 let oname = p.objects.get(obj).map_or(c_str!("?"), |o| &*o.name);
                 pr_err!("failed to patch object '{}'\n", oname);
-                pr_err!("failed to enable patch '{}'\n", &*p.name);
-                pr_info!("'{}': canceling patching transition, going to unpatch\n", &*p.name);
-                pr_info!("'{}': completing unpatching transition\n", &*p.name);
-                pr_info!("'{}': unpatching complete\n", &*p.name);
+                // The rest of upstream's sequence ("failed to enable patch",
+                // the cancelled transition, its callbacks) is
+                // `callbacks::cancel`'s, which the caller runs.
                 self.reap_sites();
                 return Err(e);
             }
@@ -1347,10 +1361,9 @@ impl Registry {
                 let oname = p.objects.get(first.obj).map_or(c_str!("?"), |o| &*o.name);
                 pr_err!("failed to register ftrace handler for function '{}' ({})\n", &*first.name, e.to_errno());
                 pr_err!("failed to patch object '{}'\n", oname);
-                pr_err!("failed to enable patch '{}'\n", &*p.name);
-                pr_info!("'{}': canceling patching transition, going to unpatch\n", &*p.name);
-                pr_info!("'{}': completing unpatching transition\n", &*p.name);
-                pr_info!("'{}': unpatching complete\n", &*p.name);
+                // The rest of upstream's sequence ("failed to enable patch",
+                // the cancelled transition, its callbacks) is
+                // `callbacks::cancel`'s, which the caller runs.
                 Err(e)
             }
         }

@@ -50,6 +50,13 @@ impl Record {
     pub fn livegraft_text(&self) -> Option<&str> {
         self.msg.strip_prefix("livegraft: ")
     }
+
+    /// The text after "livegraft-stats: ": livegraft's details of the
+    /// transition in progress or just completed (only one runs at a time),
+    /// which never name the patch (a patch's own lines are upstream's).
+    pub fn stats_text(&self) -> Option<&str> {
+        self.msg.strip_prefix("livegraft-stats: ")
+    }
 }
 
 /// What a livegraft log line says.
@@ -64,7 +71,7 @@ pub enum Event {
     Reversing { patch: String, from: String, to: String },
     Completing { patch: String, direction: String },
     Complete { patch: String, direction: String },
-    Switched { patch: String, ms: u64, by: BTreeMap<String, u64> },
+    Switched { patch: String, ms: u64, setup_us: Option<u64>, by: BTreeMap<String, u64> },
     Forcing { patch: String },
     /// A task holding the transition (after `report_after_ms`).
     Stalled { patch: String, task: String },
@@ -87,6 +94,32 @@ fn direction_of(verb: &str) -> Option<&str> {
 }
 
 impl Event {
+    /// Parses a `livegraft-stats:` line's text of the transition of `patch`
+    /// (the last one the log named): its switch summary or a stalled task.
+    pub fn parse_stats(t: &str, patch: &str) -> Option<Event> {
+        let p = patch.to_string();
+        if let Some(task) = t.strip_prefix("pending: ") {
+            return Some(Event::Stalled { patch: p, task: task.to_string() });
+        }
+        // "<direction> transition: setup N us, switched in M ms: kind=n ..."
+        let (head, tail) = t.split_once(" transition: ")?;
+        direction_of(head)?;
+        let words: Vec<&str> = tail.split_whitespace().collect();
+        match words.as_slice() {
+            ["setup", setup, "us,", "switched", "in", ms, "ms:", kinds @ ..] => Some(Event::Switched {
+                patch: p,
+                ms: ms.parse().unwrap_or(0),
+                setup_us: setup.parse().ok(),
+                by: kinds
+                    .iter()
+                    .filter_map(|kv| kv.split_once('='))
+                    .filter_map(|(k, v)| Some((k.to_string(), v.parse().ok()?)))
+                    .collect(),
+            }),
+            _ => None,
+        }
+    }
+
     /// Parses a livegraft line's text (after "livegraft: ").
     pub fn parse(t: &str) -> Event {
         if let Some(rest) = t.strip_prefix("livegraft ") {
@@ -133,7 +166,7 @@ impl Event {
                     .filter_map(|kv| kv.split_once('='))
                     .filter_map(|(k, v)| Some((k.to_string(), v.parse().ok()?)))
                     .collect();
-                return Event::Switched { patch: p, ms: ms.parse().unwrap_or(0), by };
+                return Event::Switched { patch: p, ms: ms.parse().unwrap_or(0), setup_us: None, by };
             }
             [task, "is", ..] | [task, "has", "an", "unreliable", ..] if task.contains(':') => {
                 return Event::Stalled { patch: p, task: after.to_string() }
@@ -176,9 +209,19 @@ pub struct Transition {
 pub fn transitions(records: &[Record], patch: Option<&str>) -> Vec<Transition> {
     let mut done: Vec<Transition> = Vec::new();
     let mut open: BTreeMap<String, Transition> = BTreeMap::new();
+    // The patch of the transition the last livegraft line named.
+    let mut last: Option<String> = None;
     for r in records {
-        let Some(t) = r.livegraft_text() else { continue };
-        let ev = Event::parse(t);
+        let ev = if let Some(t) = r.livegraft_text() {
+            Event::parse(t)
+        } else if let (Some(t), Some(p)) = (r.stats_text(), last.as_deref()) {
+            match Event::parse_stats(t, p) {
+                Some(ev) => ev,
+                None => continue,
+            }
+        } else {
+            continue;
+        };
         let name = match &ev {
             Event::Initializing { patch, .. }
             | Event::Starting { patch, .. }
@@ -190,6 +233,7 @@ pub fn transitions(records: &[Record], patch: Option<&str>) -> Vec<Transition> {
             | Event::Stalled { patch, .. } => patch.clone(),
             _ => continue,
         };
+        last = Some(name.clone());
         if patch.is_some_and(|p| p != name) {
             continue;
         }
@@ -228,9 +272,12 @@ pub fn transitions(records: &[Record], patch: Option<&str>) -> Vec<Transition> {
                     tr.duration_ms = Some(e.saturating_sub(s) / 1000);
                 }
             }
-            Event::Switched { ms, by, .. } => {
+            Event::Switched { ms, setup_us, by, .. } => {
                 tr.switch_ms = Some(ms);
                 tr.switched_by = by;
+                if setup_us.is_some() {
+                    tr.setup_us = setup_us;
+                }
                 if let Some(t) = open.remove(&name) {
                     done.push(t);
                 }

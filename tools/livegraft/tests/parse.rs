@@ -196,3 +196,22 @@ fn kmsg_records() {
     assert_eq!(t[0].duration_ms, Some(1030));
     assert!(matches!(Event::parse(r.last().unwrap().livegraft_text().unwrap()), Event::Refused { patch: None, .. }));
 }
+
+/// The log as livegraft writes it since its patch lines became upstream's
+/// exactly: the details on `livegraft-stats:` lines without a patch name,
+/// belonging to the one transition in progress or just completed.
+#[test]
+fn stats_lines_belong_to_the_current_transition() {
+    let r = log("dmesg-stats.txt");
+    let t = kmsg::transitions(&r, None);
+    assert_eq!(t.len(), 2);
+    assert_eq!(t[0].patch, "lg_testpatch");
+    assert_eq!(t[0].switch_ms, Some(530));
+    assert_eq!(t[0].setup_us, Some(480));
+    assert_eq!(t[0].switched_by.get("syscall"), Some(&3));
+    assert!(t[1].reversed);
+    assert_eq!(t[1].patch, "lg_hold");
+    assert_eq!(t[1].switch_ms, Some(5300));
+    assert_eq!(t[1].stalled.len(), 1);
+    assert!(t[1].stalled[0].contains("lg_target_hold:88"));
+}
