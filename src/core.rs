@@ -1277,11 +1277,10 @@ impl Registry {
         }
         self.state = TransitionState::Idle;
         let objs = p.objs;
-        if run.direction == Direction::Patching {
-            // An atomic replace: the replaced patches go (replace.rs), before
-            // the callbacks, as upstream's klp_complete_transition().
-            self.finish_replace(id);
-        }
+        // The callbacks see the replaced patches still registered (their
+        // states are klp_get_prev_state()'s), as upstream's post-patch
+        // callbacks do: klp_complete_transition() runs them before
+        // klp_free_replaced_patches_async() removes those patches.
         crate::callbacks::complete(
             objs,
             if run.direction == Direction::Patching {
@@ -1291,6 +1290,10 @@ impl Registry {
             },
         );
         crate::state::set_transition(core::ptr::null_mut());
+        if run.direction == Direction::Patching {
+            // An atomic replace: the replaced patches go (replace.rs).
+            self.finish_replace(id);
+        }
         pr_info!("'{}': {} complete\n", name, verb);
         // Where the tasks switched, for whoever follows the transition in
         // dmesg: a line of its own, without the patch's name or the
