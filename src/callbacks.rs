@@ -19,7 +19,7 @@
 //!   every patched object ([`pre_unpatch_all`]), then "starting ...".
 //!
 //! Per-object entry points, for an object that appears after the enable
-//! (a module loaded later, h/replace's module-coming/going code), each for
+//! (a module loaded later: `objects.rs`'s module-coming/going code), each for
 //! one object of a registered patch, called with the registry mutex held:
 //! [`pre_patch_object`] (before the object is patched; its non-zero return
 //! must refuse the module: upstream's "pre-patch callback failed for
