@@ -128,6 +128,7 @@ lg_compat_cb: pre_patch: state version 1, previous none
 lg_compat_cb: pre_patch: lg_target patched=0
 lg_compat_cb: pre_patch: state version 1, previous none
 livegraft: failed to register ftrace handler for function 'cmdline_proc_show' (-16)
+livegraft: failed to patch object 'vmlinux'
 livegraft: failed to enable patch 'lg_compat_cb'
 livegraft: 'lg_compat_cb': canceling patching transition, going to unpatch
 livegraft: 'lg_compat_cb': completing unpatching transition
