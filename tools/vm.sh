@@ -35,6 +35,7 @@
 # Scenario headers (comment lines anywhere in the scenario, first one wins):
 #   # timeout: S       this scenario's timeout in seconds
 #   # cmdline: ARGS    appended to this scenario's kernel command line
+#                      (and LIVEGRAFT_VM_CMDLINE to every scenario's)
 #                      (e.g. "highres=off" to run without hrtimer_interrupt)
 #   # conformance: yes the scenario needs the conformance tree
 #                      (tools/gen-conformance.sh: upstream's selftests and
@@ -45,6 +46,10 @@
 #                      "{flavour}" replaced) lists the IDs, one a line. Each
 #                      ID counts as one test: PASS only with its PASS line,
 #                      so a case the guest never reported fails
+#   # long: yes        a scenario of tens of minutes (fault injection over
+#                      every allocation, stress): skipped (SKIP) unless
+#                      LIVEGRAFT_LONG=1, so that the test command fits CI's
+#                      90 minutes on 2 cores
 #   # injected-faults: yes  the scenario injects faults (failslab): the
 #                      stack dumps the kernel prints for them are not
 #                      kernel reports (each is skipped up to its </TASK>)
@@ -201,6 +206,11 @@ for s in "${scenarios[@]}"; do
 	for opt in $(sed -n 's/^# requires: *//p' "$tests/$s.sh"); do
 		grep -q "^$opt=[ym]" "$kdir/.config" || missing="$missing $opt"
 	done
+	if grep -q '^# long: *yes' "$tests/$s.sh" && [ "${LIVEGRAFT_LONG:-0}" != 1 ]; then
+		echo "SKIP $s [$LIVEGRAFT_FLAVOUR]: long scenario (LIVEGRAFT_LONG=1 runs it)"
+		skipped=$((skipped + 1))
+		continue
+	fi
 	if [ -n "$missing" ]; then
 		echo "SKIP $s [$LIVEGRAFT_FLAVOUR]: the kernel lacks$missing"
 		skipped=$((skipped + 1))
@@ -209,6 +219,8 @@ for s in "${scenarios[@]}"; do
 	t=$(sed -n 's/^# timeout: *\([0-9]*\).*/\1/p' "$tests/$s.sh" | head -n1)
 	t=$(( ${t:-$timeout_default} * timeout_scale ))
 	cmdline=$(sed -n 's/^# cmdline: *//p' "$tests/$s.sh" | head -n1)
+	# LIVEGRAFT_VM_CMDLINE: appended to every scenario's (e.g. lg.stress=full).
+	cmdline="$cmdline${LIVEGRAFT_VM_CMDLINE:+ $LIVEGRAFT_VM_CMDLINE}"
 	s_initrd=$initrd
 	! grep -q '^# conformance: *yes' "$tests/$s.sh" || s_initrd=$initrd_conf
 	start=$(date +%s)

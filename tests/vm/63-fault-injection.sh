@@ -14,6 +14,7 @@
 #     worker's Nth allocation during the unpatching transition;
 #  3. fork with its Nth allocation failing while a transition is held open:
 #     a child that exists is tracked and its unit runs one version.
+# long: yes
 # requires: CONFIG_FAILSLAB
 # injected-faults: yes
 # timeout: 1500
