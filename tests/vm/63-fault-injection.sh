@@ -218,14 +218,6 @@ disable_patch lg_testpatch
 as_before "the end"
 
 # --- kmemleak ---
-if [ -e /sys/kernel/debug/kmemleak ]; then
-	echo scan > /sys/kernel/debug/kmemleak
-	echo scan > /sys/kernel/debug/kmemleak
-	if grep -q 'livegraft\|lg_testpatch\|lg_rust' /sys/kernel/debug/kmemleak; then
-		cat /sys/kernel/debug/kmemleak
-		fail "kmemleak reports an object of livegraft's"
-	fi
-	ok "kmemleak: nothing of livegraft's ($(grep -c '^unreferenced object' /sys/kernel/debug/kmemleak) unreferenced objects elsewhere)"
-fi
+expect_no_kmemleak
 rmmod lg_target
 rmmod livegraft

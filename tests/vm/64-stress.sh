@@ -87,15 +87,7 @@ done
 ok "every kind of unit ran every version"
 # kmemleak while livegraft is loaded, so that its frames in an unreferenced
 # object's allocation backtrace have names.
-if [ -e /sys/kernel/debug/kmemleak ]; then
-	echo scan > /sys/kernel/debug/kmemleak
-	echo scan > /sys/kernel/debug/kmemleak
-	if grep -q 'livegraft\|lg_testpatch\|lg_target\|_RNv' /sys/kernel/debug/kmemleak; then
-		cat /sys/kernel/debug/kmemleak
-		fail "kmemleak reports an object allocated by livegraft or its tests"
-	fi
-	ok "kmemleak: nothing of livegraft's ($(grep -c '^unreferenced object' /sys/kernel/debug/kmemleak) unreferenced objects elsewhere)"
-fi
+expect_no_kmemleak
 
 # 4. core insmod/rmmod cycles: slab usage and kmemleak
 rmmod lg_target

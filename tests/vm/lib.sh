@@ -185,3 +185,19 @@ persist() {
 	( cd / && for _d in "$@"; do echo "${_d#/}"; done | xargs tar -cf - | gzip | base64 )
 	echo LIVEGRAFT-PERSIST-END
 }
+
+# expect_no_kmemleak: a kmemleak scan (two, as an object must be seen
+# unreferenced twice) finds no unreferenced object whose allocation
+# backtrace names livegraft, its Rust code or its test modules. Run it while
+# livegraft is loaded, so that its frames have names. Needs debugfs; a
+# kernel without kmemleak has nothing to check.
+expect_no_kmemleak() {
+	[ -e /sys/kernel/debug/kmemleak ] || return 0
+	echo scan > /sys/kernel/debug/kmemleak
+	echo scan > /sys/kernel/debug/kmemleak
+	if grep -q 'livegraft\|lg_testpatch\|lg_target\|_RNv' /sys/kernel/debug/kmemleak; then
+		cat /sys/kernel/debug/kmemleak
+		fail "kmemleak reports an object allocated by livegraft or its tests"
+	fi
+	ok "kmemleak: nothing of livegraft's ($(grep -c '^unreferenced object' /sys/kernel/debug/kmemleak) unreferenced objects elsewhere)"
+}
