@@ -9,9 +9,10 @@
 # unit. Under that load:
 #  1. 200 (40) enable/disable cycles of lg_testpatch (load, patching completes,
 #     unpatching completes, unload);
-#  2. 100 (20) reversals: the patching transition is reversed at a random moment
-#     (0-40 ms after the load, often before it completes), the patch is
-#     unloaded once the reversal is done;
+#  2. 100 (20) disables at a random moment (0-40 ms after the load), half
+#     of them while a kthread asleep in the old lg_target_hold() holds the
+#     patching transition open (so they reverse it), released after; the
+#     patch is unloaded once the reversal or the unpatching is done;
 #  3. two stacked patches toggled in the allowed order, 30 (6) times;
 #  4. 100 (20) insmod/rmmod cycles of the core itself, with no growth in slab
 #     usage (Slab of /proc/meminfo, within 1 MiB).
@@ -53,10 +54,21 @@ ok "$CYCLES enable/disable cycles under load"
 # 2. reversals at random moments
 i=0; mid=0
 while [ $i -lt $REVERSALS ]; do
+	# Half the time a kthread asleep in the old lg_target_hold() keeps the
+	# patching transition open (on this kernel an unheld one completes
+	# within insmod), and is released after the disable.
+	held=0
+	if [ $((RANDOM % 2)) = 0 ]; then
+		echo hold > $T
+		held=1
+	fi
 	insmod $MODDIR/lg_testpatch.ko
 	usleep $(( RANDOM % 40000 ))
 	[ "$(cat $LG/lg_testpatch/transition)" = 1 ] && mid=$((mid + 1))
-	disable_patch lg_testpatch
+	echo 0 > $LG/lg_testpatch/enabled
+	[ $held = 0 ] || echo unhold > $T
+	wait_for 60 [ ! -e $LG/lg_testpatch ]
+	rmmod lg_testpatch
 	i=$((i + 1))
 done
 [ $mid -ge $((REVERSALS / 10)) ] || fail "only $mid of $REVERSALS disables reversed a running transition"
