@@ -46,10 +46,12 @@
 #                      "{flavour}" replaced) lists the IDs, one a line. Each
 #                      ID counts as one test: PASS only with its PASS line,
 #                      so a case the guest never reported fails
-#   # long: yes        a scenario of tens of minutes (fault injection over
-#                      every allocation, stress): skipped (SKIP) unless
-#                      LIVEGRAFT_LONG=1, so that the test command fits CI's
-#                      90 minutes on 2 cores
+#   # long: yes        a scenario with a short and a long profile (fault
+#                      injection over every allocation, stress): it sees
+#                      lg.long=0 on its command line and runs a sample that
+#                      fits the test command into CI's 90 minutes on 2
+#                      cores, or, with LIVEGRAFT_LONG=1, lg.long=1 and runs
+#                      everything (tens of minutes)
 #   # injected-faults: yes  the scenario injects faults (failslab): the
 #                      stack dumps the kernel prints for them are not
 #                      kernel reports (each is skipped up to its </TASK>)
@@ -206,11 +208,6 @@ for s in "${scenarios[@]}"; do
 	for opt in $(sed -n 's/^# requires: *//p' "$tests/$s.sh"); do
 		grep -q "^$opt=[ym]" "$kdir/.config" || missing="$missing $opt"
 	done
-	if grep -q '^# long: *yes' "$tests/$s.sh" && [ "${LIVEGRAFT_LONG:-0}" != 1 ]; then
-		echo "SKIP $s [$LIVEGRAFT_FLAVOUR]: long scenario (LIVEGRAFT_LONG=1 runs it)"
-		skipped=$((skipped + 1))
-		continue
-	fi
 	if [ -n "$missing" ]; then
 		echo "SKIP $s [$LIVEGRAFT_FLAVOUR]: the kernel lacks$missing"
 		skipped=$((skipped + 1))
@@ -219,6 +216,7 @@ for s in "${scenarios[@]}"; do
 	t=$(sed -n 's/^# timeout: *\([0-9]*\).*/\1/p' "$tests/$s.sh" | head -n1)
 	t=$(( ${t:-$timeout_default} * timeout_scale ))
 	cmdline=$(sed -n 's/^# cmdline: *//p' "$tests/$s.sh" | head -n1)
+	! grep -q '^# long: *yes' "$tests/$s.sh" || cmdline="$cmdline lg.long=${LIVEGRAFT_LONG:-0}"
 	# LIVEGRAFT_VM_CMDLINE: appended to every scenario's (e.g. lg.stress=full).
 	cmdline="$cmdline${LIVEGRAFT_VM_CMDLINE:+ $LIVEGRAFT_VM_CMDLINE}"
 	s_initrd=$initrd

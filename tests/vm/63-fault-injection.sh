@@ -14,6 +14,10 @@
 #     worker's Nth allocation during the unpatching transition;
 #  3. fork with its Nth allocation failing while a transition is held open:
 #     a child that exists is tracked and its unit runs one version.
+# Profiles ("# long: yes", tools/vm.sh): LIVEGRAFT_LONG=1 (lg.long=1) fails
+# every allocation of phases 1 and 3 in turn; the test command's short
+# profile fails about 30 of phase 1 and every 8th of phase 3, at a stride
+# from a random start (printed), and all of phase 2.
 # long: yes
 # requires: CONFIG_FAILSLAB
 # injected-faults: yes
@@ -127,16 +131,20 @@ last=$((lo - 1))
 [ $last -ge $first ] || fail "no allocation of livegraft's found in a load ($first..$total)"
 # (The range may start with do_init_module()'s own allocations before the
 # init runs: failed too, and checked the same way.)
-refused=0; ours=0
-n=$first
+refused=0; ours=0; tried=0
+step=1
+grep -q 'lg\.long=1' /proc/cmdline || step=$(( (last - first) / 30 + 1 ))
+n=$((first + RANDOM % step))
+echo "enable: failing allocations $n, $((n + step)), ... up to $last"
 while [ $n -le $last ]; do
 	load_failing $n
 	[ $under_lg = 0 ] || ours=$((ours + 1))
-	n=$((n + 1))
+	tried=$((tried + 1))
+	n=$((n + step))
 done
 [ $ours -gt 0 ] || fail "no fault of $first..$last was located under livegraft's code"
 echo 1 > $FS/verbose
-ok "enable: a load makes $total allocations, $first to $last around livegraft_enable_patch() ($ours located under it): each failed in turn, $refused loads refused cleanly, the others completed"
+ok "enable: a load makes $total allocations, $first to $last around livegraft_enable_patch(); $tried of them (stride $step) failed in turn, $ours located under it: $refused loads refused cleanly, the others completed"
 
 # --- 2. disable: the writer, then the transition worker ---
 insmod $MODDIR/lg_testpatch.ko
@@ -198,7 +206,9 @@ ok "disable (worker): $((n - 1)) allocations failed in turn, each unpatching end
 # --- 3. fork tracking during a held transition ---
 echo hold > $T
 insmod $MODDIR/lg_testpatch.ko
-n=1; forked=0; refused=0
+step=1
+grep -q 'lg\.long=1' /proc/cmdline || step=8
+n=$((1 + RANDOM % step)); forked=0; refused=0; tried=0
 while :; do
 	out=$(lg_failnth $n forkunit $T)
 	case $out in
@@ -206,14 +216,15 @@ while :; do
 	*"rc=0 "*) forked=$((forked + 1)) ;;
 	*) refused=$((refused + 1)) ;;
 	esac
-	n=$((n + 1))
+	tried=$((tried + 1))
+	n=$((n + step))
 	[ $n -le 2000 ] || fail "fork makes more than 2000 allocations?"
 done
 expect_eq "$(cat $P/transition)" 1 "the transition is still held"
 echo unhold > $T
 wait_transition_done lg_testpatch 60
 expect_no_mixed
-ok "fork: $((n - 1)) allocations failed in turn: $refused forks refused, $forked children ran one version"
+ok "fork: $tried allocations (stride $step) failed in turn: $refused forks refused, $forked children ran one version"
 disable_patch lg_testpatch
 as_before "the end"
 
