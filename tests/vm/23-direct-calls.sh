@@ -11,7 +11,6 @@
 # timeout: 300
 . ./lib.sh
 NFUNCS=6
-wrap() { echo wrap > $T; sed -n 's/^wrap //p' $T; }
 
 load_core_and_target
 expect_eq "$(wrap)" 41 "lg_target_wrap unpatched"

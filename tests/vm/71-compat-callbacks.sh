@@ -24,11 +24,18 @@ nothing_registered() {
 	ok "$1: nothing registered"
 }
 
-klp_mark
-expect_fail "vmlinux pre-patch -ENODEV" insmod $MODDIR/lg_compat_cb.ko pre_patch_ret=-19
-grep -q "No such device" /tmp/expect_fail.err || fail "insmod error: $(cat /tmp/expect_fail.err)"
-nothing_registered "vmlinux pre-patch -ENODEV"
-expect_klp_log lg_compat_cb "$(twice "livegraft: enabling patch 'lg_compat_cb'
+# refused WHAT ERROR LOG PARAMS...: insmod lg_compat_cb PARAMS fails with
+# ERROR, nothing is left registered, and the kernel log is LOG (twice:
+# busybox's insmod runs a failing init twice).
+refused() {
+	klp_mark
+	expect_fail "$1" insmod $MODDIR/lg_compat_cb.ko $4 $5
+	grep -q "$2" /tmp/expect_fail.err || fail "insmod error: $(cat /tmp/expect_fail.err)"
+	nothing_registered "$1"
+	expect_klp_log lg_compat_cb "$(twice "$3")"
+}
+
+refused "vmlinux pre-patch -ENODEV" "No such device" "livegraft: enabling patch 'lg_compat_cb'
 livegraft: 'lg_compat_cb': initializing patching transition
 lg_compat_cb: pre_patch: vmlinux patched=0
 lg_compat_cb: pre_patch: state version 1, previous none
@@ -36,13 +43,9 @@ livegraft: pre-patch callback failed for object 'vmlinux'
 livegraft: failed to enable patch 'lg_compat_cb'
 livegraft: 'lg_compat_cb': canceling patching transition, going to unpatch
 livegraft: 'lg_compat_cb': completing unpatching transition
-livegraft: 'lg_compat_cb': unpatching complete")"
+livegraft: 'lg_compat_cb': unpatching complete" pre_patch_ret=-19
 
-klp_mark
-expect_fail "lg_target pre-patch -EINVAL" insmod $MODDIR/lg_compat_cb.ko pre_patch_ret=-22 fail_obj=1
-grep -q "Invalid argument" /tmp/expect_fail.err || fail "insmod error: $(cat /tmp/expect_fail.err)"
-nothing_registered "lg_target pre-patch -EINVAL"
-expect_klp_log lg_compat_cb "$(twice "livegraft: enabling patch 'lg_compat_cb'
+refused "lg_target pre-patch -EINVAL" "Invalid argument" "livegraft: enabling patch 'lg_compat_cb'
 livegraft: 'lg_compat_cb': initializing patching transition
 lg_compat_cb: pre_patch: vmlinux patched=0
 lg_compat_cb: pre_patch: state version 1, previous none
@@ -53,7 +56,7 @@ livegraft: failed to enable patch 'lg_compat_cb'
 livegraft: 'lg_compat_cb': canceling patching transition, going to unpatch
 livegraft: 'lg_compat_cb': completing unpatching transition
 lg_compat_cb: post_unpatch: vmlinux patched=0
-livegraft: 'lg_compat_cb': unpatching complete")"
+livegraft: 'lg_compat_cb': unpatching complete" pre_patch_ret=-22 fail_obj=1
 
 klp_mark
 insmod $MODDIR/lg_compat_cb.ko

@@ -9,20 +9,10 @@
 # gone and their modules unload. The replace and stack_order files follow.
 # timeout: 240
 . ./lib.sh
-wrap() { echo wrap > $T; sed -n 's/^wrap //p' $T; }
-# No nudge: the blocked writer must stay asleep in v3 until released.
-insmod $MODDIR/livegraft.ko nudge_after_ms=600000
-insmod $MODDIR/lg_target.ko
-insmod $MODDIR/lg_testpatch.ko
-wait_transition_done lg_testpatch
-insmod $MODDIR/lg_testpatch2.ko
-wait_transition_done lg_testpatch2
+stacked_with_blocker
 expect_eq "$(cat $LG/lg_testpatch/stack_order) $(cat $LG/lg_testpatch2/stack_order)" "1 2" "stack_order of two stacked patches"
 expect_eq "$(cat $LG/lg_testpatch/replace) $(cat $LG/lg_testpatch2/replace)" "0 0" "replace of non-cumulative patches"
 expect_eq "$(wrap)" 341 "v3's new_wrap runs before the replace"
-( echo block > $T; echo "blocker rc=$?" > /tmp/blocker.rc ) &
-wait_for 10 grep -q "^blocked 1" $T
-ok "a task sleeps in v3 of lg_target_block"
 start_units
 sleep 1
 insmod $MODDIR/lg_replace.ko

@@ -6,15 +6,7 @@
 # cumulative patch gone and its module removable; no unit mixed.
 # timeout: 240
 . ./lib.sh
-wrap() { echo wrap > $T; sed -n 's/^wrap //p' $T; }
-insmod $MODDIR/livegraft.ko nudge_after_ms=600000
-insmod $MODDIR/lg_target.ko
-insmod $MODDIR/lg_testpatch.ko
-wait_transition_done lg_testpatch
-insmod $MODDIR/lg_testpatch2.ko
-wait_transition_done lg_testpatch2
-( echo block > $T; echo "blocker rc=$?" > /tmp/blocker.rc ) &
-wait_for 10 grep -q "^blocked 1" $T
+stacked_with_blocker
 start_units
 insmod $MODDIR/lg_replace.ko
 sleep 2
