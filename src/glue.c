@@ -292,11 +292,7 @@ void lg_for_each_thread(lg_task_visit_fn visit, void *data)
  * functions whose address it never takes, so an indirect call would fault.
  * Unbound, lg_call_if_not_running() falls back to blocked tasks only.
  */
-static int lg_unbound_task_call_func(struct task_struct *p, task_call_f func, void *arg)
-{
-	return -ENOSYS;
-}
-DEFINE_STATIC_CALL(lg_task_call_func, lg_unbound_task_call_func);
+DEFINE_STATIC_CALL_RET0(lg_task_call_func, task_call_func);
 static bool lg_task_call_func_bound;
 
 /* Module init only, before any transition: process context. */
@@ -415,11 +411,7 @@ int lg_stack_walk(struct task_struct *task, lg_stack_consume_fn consume, void *c
  * kernel never takes would fault). Unbound, parked idle tasks are never
  * checked and idle tasks switch in their own loop only.
  */
-static struct task_struct *lg_unbound_idle_task(int cpu)
-{
-	return NULL;
-}
-DEFINE_STATIC_CALL(lg_idle_task, lg_unbound_idle_task);
+DEFINE_STATIC_CALL_RET0(lg_idle_task, idle_task);
 static bool lg_idle_task_bound;
 
 /* Module init only, before any transition: process context. */
@@ -833,26 +825,13 @@ void lg_synchronize_all_contexts(void)
  * every function whose address vmlinux never takes (these two among them),
  * so an indirect call to them takes a #CP fault on IBT hardware, and with
  * kCFI/FineIBT the sealed preamble fails the type check as well. The
- * prototypes come from the kernel headers (typeof below): a kernel that
- * changes them does not compile livegraft.
+ * prototypes come from the kernel headers (DEFINE_STATIC_CALL_RET0 takes the
+ * type of the declaration): a kernel that changes them does not compile
+ * livegraft. Before lg_kallsyms_bind() they return 0: every name is "not
+ * found".
  */
-static typeof(kallsyms_on_each_match_symbol) lg_unbound_match;
-static typeof(module_kallsyms_on_each_symbol) lg_unbound_module_each;
-
-/* Before lg_kallsyms_bind(): every name is "not found". */
-static int lg_unbound_match(int (*fn)(void *, unsigned long), const char *name, void *data)
-{
-	return 0;
-}
-
-static int lg_unbound_module_each(const char *modname,
-				  int (*fn)(void *, const char *, unsigned long), void *data)
-{
-	return 0;
-}
-
-DEFINE_STATIC_CALL(lg_kallsyms_match, lg_unbound_match);
-DEFINE_STATIC_CALL(lg_module_kallsyms_each, lg_unbound_module_each);
+DEFINE_STATIC_CALL_RET0(lg_kallsyms_match, kallsyms_on_each_match_symbol);
+DEFINE_STATIC_CALL_RET0(lg_module_kallsyms_each, module_kallsyms_on_each_symbol);
 
 /* Module init only, before any resolution: process context, may sleep. */
 void lg_kallsyms_bind(unsigned long match, unsigned long module_each)
@@ -1061,11 +1040,7 @@ static_assert(sizeof(struct livegraft_patch) == 56);
  * disabled as it requires (module_assert_mutex_or_preempt()). Unbound, a
  * module object's mod stays NULL.
  */
-static struct module *lg_unbound_find_module(const char *name)
-{
-	return NULL;
-}
-DEFINE_STATIC_CALL(lg_find_module_call, lg_unbound_find_module);
+DEFINE_STATIC_CALL_RET0(lg_find_module_call, find_module);
 
 /* Module init only: process context. */
 void lg_set_find_module_fn(unsigned long addr)
