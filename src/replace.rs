@@ -26,7 +26,7 @@
 //! which were never touched, are exactly as before.
 
 use super::*;
-use crate::logic::replace::reverted;
+use crate::logic::replace::{at_replace_end, reverted, ReplaceEnd};
 
 /// Identifies a function across patches: (object, function, sympos), sympos
 /// 0 and 1 alike (a valid sympos 0 names a unique symbol, which is also its
@@ -145,11 +145,12 @@ impl Registry {
         for f in p.funcs.iter() {
             // SAFETY: a non-null site outlives the versions on its stack;
             // the registry mutex is held.
-            match unsafe { f.site.as_mut() } {
+            let Some(site) = (unsafe { f.site.as_mut() }) else { continue };
+            // The same rule as the model test's.
+            match at_replace_end(f.nop) {
                 // Every task runs the original already: unhooked below.
-                Some(site) if f.nop => site.clear(),
-                Some(_) => f.version.detach_older(),
-                None => {}
+                ReplaceEnd::Unhook => site.clear(),
+                ReplaceEnd::CutOlder => f.version.detach_older(),
             }
         }
         let replaced = core::mem::replace(&mut p.replaces, KVec::new());
