@@ -1029,17 +1029,19 @@ impl Registry {
     /// Stack order: a patch can be unpatched only if it is the newest on every function.
     fn check_stack_order(&self, i: usize) -> Result {
         let p = self.patches.get(i).and_then(|p| p.as_ref()).ok_or(ENOENT)?;
-        for f in p.live_funcs() {
+        // The same rule as the model test's (`logic::replace::newer_on_top`).
+        let tops = p.live_funcs().map(|f| {
             // SAFETY: sites outlive the versions on their stacks.
             let top = unsafe { (*f.site).top() };
-            if !top.is_null() && top != &*f.version as *const Version {
-                pr_err!(
-                    "'{}': cannot disable: a newer patch also replaces '{}'; disable it first\n",
-                    &*p.name,
-                    &*f.name
-                );
-                return Err(EBUSY);
-            }
+            ((!top.is_null()).then_some(top), &*f.version as *const Version)
+        });
+        if let Some(f) = crate::logic::replace::newer_on_top(tops).and_then(|k| p.live_funcs().nth(k)) {
+            pr_err!(
+                "'{}': cannot disable: a newer patch also replaces '{}'; disable it first\n",
+                &*p.name,
+                &*f.name
+            );
+            return Err(EBUSY);
         }
         Ok(())
     }

@@ -91,3 +91,14 @@ pub const fn coming(nop: bool, replacing: bool, pushed: bool, in_transition: boo
         Coming::Push { in_transition }
     }
 }
+
+/// The stack-order rule of a disable (`core.rs`'s `check_stack_order`, upstream's refusal to
+/// disable a patch that is not the newest): a patch may be unpatched only if its version is on
+/// top of the stack of each of its functions. `funcs` gives, per function, the top of the stack
+/// (`None`: empty) and the patch's own version there. Returns the index of the first function
+/// where another version is on top, if any (the kernel names it in its -EBUSY message).
+pub fn newer_on_top<V: PartialEq>(funcs: impl IntoIterator<Item = (Option<V>, V)>) -> Option<usize> {
+    funcs
+        .into_iter()
+        .position(|(top, own)| top.is_some_and(|t| t != own))
+}

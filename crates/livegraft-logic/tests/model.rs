@@ -1,18 +1,28 @@
 //! Model test: a deterministic random simulation of livegraft's kernel protocol, built on the
 //! real `TaskTable`, the real state machine (`transition::{next, enabled_write}`) and the real
 //! kernel-side decisions (`decide::{select_version, task_forked, switch_at, universe_of}`,
-//! `stack_verdict::{judge, judge_stable, affected_for, affected_code}`): the module calls these
-//! very functions at every decision (`src/patch.rs`, `src/transition.rs`, `src/stack.rs`,
-//! `src/core.rs`), so the rules the module runs are the rules the model exercises, with no
+//! `stack_verdict::{judge, judge_stable, affected_for, affected_code, late_code}`,
+//! `replace::{reverted, at_replace_end, coming}`): the module calls these very functions at
+//! every decision (`src/patch.rs`, `src/transition.rs`, `src/stack.rs`, `src/core.rs`,
+//! `src/replace.rs`, `src/objects.rs`), so the rules the module runs are the rules the model
+//! exercises, with no
 //! second copy here. The seeded bugs replay earlier kernel rules; the one rule the kernel no
 //! longer has (the return-address rule for calls of the original) lives here, as that bug.
 //!
 //! # What is simulated
 //!
-//! * **Patches** (up to 8, each replacing a random subset of 4 functions; function 3 lives in
-//!   `.sched.text`) loaded, enabled, disabled (in stack order, as the kernel requires), reversed
-//!   and forced; per function a **version stack** whose versions carry the kernel's
-//!   `in_transition` flag.
+//! * **Patches** (up to 8, each replacing a random subset of 6 functions; function 3 lives in
+//!   `.sched.text`, functions 4 and 5 in a module) loaded, enabled, disabled (in stack order, as
+//!   the kernel requires), reversed and forced; per function a **version stack** whose versions
+//!   carry the kernel's `in_transition` flag.
+//! * **Atomic replace**: some patches are cumulative; they replace every enabled patch in one
+//!   transition, with a nop (the original) for each function only the replaced patches touch;
+//!   the completion unhooks the nops' functions, cuts the replaced versions and disables the
+//!   replaced patches; a reversal pops the versions and nops.
+//! * **An object loaded later**: the module loads (in a user task's `finit_module`, its init
+//!   calling into it) and unloads at any time between the transition work's steps; every
+//!   registered patch's versions are pushed before the init, marked for the patch in transition,
+//!   whose stack checks then include the module's code; the unload empties its stacks.
 //! * **Tasks** with a **call stack**: user tasks (user mode, syscalls, exit), kthreads (loop
 //!   iterations; some run their loop *inside* a patched function), kworkers (work items), idle
 //!   tasks (idle-loop iterations). Frames of old and new code nest; a task sleeps or is
@@ -38,7 +48,9 @@
 //!
 //! * (a) **No unit of work mixes a patch**: every call is recorded with the version it ran
 //!   (the original included, and calls made before a version was pushed), and each record says,
-//!   per patch covering the function, "applied" or "not applied"; a record that holds both is a
+//!   per patch covering the function (or with a nop on it), "applied" or "not applied": whether
+//!   the patch is in the *world* of the version that ran (fixed at its push: the world below,
+//!   minus what its patch replaces, plus its patch); a record that holds both is a
 //!   violation. Records: the task's unit of work (a syscall, a kthread iteration, a work item, an
 //!   idle iteration, the exit path, a forked child's return from fork), every call tree rooted in
 //!   an outermost patched frame, and every hard or soft interrupt. A task switched mid-unit by a
@@ -60,7 +72,9 @@
 use livegraft_logic::decide::{
     self, select_version, switch_at, task_forked, Context, Forked, SafePoint,
 };
-use livegraft_logic::replace::{at_replace_end, coming, reverted, Coming, ReplaceEnd};
+use livegraft_logic::replace::{
+    at_replace_end, coming, newer_on_top, reverted, Coming, ReplaceEnd,
+};
 use livegraft_logic::stack_verdict::{
     affected_code, affected_for, judge, judge_stable, late_code, Affected, CodeOf, Verdict,
 };
@@ -1653,12 +1667,12 @@ impl Sim {
         Ok(())
     }
 
-    /// The kernel's stack-order rule: a patch is disabled only if it is the newest on every
-    /// function it replaces.
+    /// The kernel's stack-order rule (`replace::newer_on_top`): a patch is disabled only if it
+    /// is the newest on every function it replaces.
     fn stack_order_ok(&self, id: PatchId) -> bool {
-        self.funcs_of(id.0)
-            .into_iter()
-            .all(|(f, _)| self.stacks[f].last().is_none_or(|v| v.patch == id.0))
+        let funcs = self.funcs_of(id.0);
+        newer_on_top(funcs.iter().map(|&(f, _)| (self.stacks[f].last().map(|v| v.patch), id.0)))
+            .is_none()
     }
 
     /// Idle phase: tasks run; eventually an admin enables a new patch or disables one.
