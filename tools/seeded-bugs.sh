@@ -3,7 +3,9 @@
 #
 #  1. the model test's seeded bugs (crates/livegraft-logic/tests/model.rs, `Bug`): each
 #     `model_catches_*` test injects one bug into the simulated kernel and asserts that the
-#     model reports it (they also run in every `cargo test`);
+#     model reports it (they also run in every `cargo test`): the transition's steps and
+#     safe-point rules, atomic replace (`model_catches_replace_*`) and objects loaded later
+#     (`model_catches_late_*`, `model_catches_unload_*`);
 #  2. the loom test of the task table (tests/loom.rs, built with --cfg loom) must pass;
 #  3. the same loom test with each seeded ordering bug compiled into src/logic/task_table.rs
 #     must FAIL: --cfg lg_seed_relaxed (every Release/Acquire of the table turned Relaxed,

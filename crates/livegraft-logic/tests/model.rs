@@ -64,6 +64,7 @@
 //! * (c) `pending()` equals a recount by scan and the shadow count, every lookup agrees with the
 //!   shadow, `live()` equals the number of tracked tasks.
 //! * (l) A call never loops back into the replacement it came from.
+//! * (r) When a replace completes, no replaced version and no nop is left on any stack.
 //!
 //! `Bug` injects a seeded bug; the `model_catches_*` tests assert that the checker reports it, so
 //! the checker itself is tested. `LG_MODEL_SEEDS` / `LG_MODEL_STEPS` scale the search (the
@@ -2167,6 +2168,18 @@ impl Sim {
                 self.interleave(t)?;
             }
         }
+        // (r) The replaced patches are gone from every stack, and no nop is left.
+        if let Some(f) = (0..NFUNCS).find(|&f| {
+            self.stacks[f]
+                .iter()
+                .any(|v| v.nop || replaced.contains(&v.patch))
+        }) {
+            return Err(self.violation(format!(
+                "(r) after the replace by {id}, f{f}'s stack still has a replaced version or a \
+                 nop: {:?}",
+                self.stack_ids()
+            )));
+        }
         self.stats.replaces_completed += 1;
         Ok(())
     }
@@ -2542,7 +2555,7 @@ seeded! {
     model_catches_late_object_unmarked: LateObjectUnmarked => ["(a)"];
     model_catches_late_object_after_init: LateObjectAfterInit => ["(a)"];
     model_catches_late_code_unchecked: LateCodeUnchecked => ["(a)", "(s)"];
-    model_catches_unload_keeps_versions: UnloadKeepsVersions => ["(a)"];
+    model_catches_unload_keeps_versions: UnloadKeepsVersions => ["(a)", "(r)"];
 }
 
 #[test]
