@@ -31,9 +31,9 @@ use crate::logic::replace::{at_replace_end, reverted, ReplaceEnd};
 /// Identifies a function across patches: (object, function, sympos), sympos
 /// 0 and 1 alike (a valid sympos 0 names a unique symbol, which is also its
 /// first; upstream's `klp_find_func`).
-type Key<'a> = (&'a [u8], &'a [u8], u64);
+pub(super) type Key<'a> = (&'a [u8], &'a [u8], u64);
 
-fn key<'a>(objects: &'a [PatchObject], f: &'a PatchFunc) -> Key<'a> {
+pub(super) fn key<'a>(objects: &'a [PatchObject], f: &'a PatchFunc) -> Key<'a> {
     let obj = objects.get(f.obj).map_or(&b""[..], |o| o.name.as_bytes());
     (obj, f.name.as_bytes(), f.sympos.max(1))
 }

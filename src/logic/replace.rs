@@ -92,13 +92,28 @@ pub const fn coming(nop: bool, replacing: bool, pushed: bool, in_transition: boo
     }
 }
 
+/// One function of a patch to be unpatched, for [`newer_on_top`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FuncTop<V> {
+    /// A function with a site: the top of its stack (`None`: empty) and the patch's version.
+    Live(Option<V>, V),
+    /// A function whose object (a module) is not loaded: whether a newer registered patch
+    /// replaces it too. When the module loads, its stack is built oldest first, that patch's
+    /// version on top of this one's: a disable that ignored it would leave, during its
+    /// unpatching transition, a newer version out of transition above the one in transition,
+    /// which every task runs (a mix, found by the model test), and at the completion a pop of a
+    /// version not on top.
+    Unloaded(bool),
+}
+
 /// The stack-order rule of a disable (`core.rs`'s `check_stack_order`, upstream's refusal to
 /// disable a patch that is not the newest): a patch may be unpatched only if its version is on
-/// top of the stack of each of its functions. `funcs` gives, per function, the top of the stack
-/// (`None`: empty) and the patch's own version there. Returns the index of the first function
-/// where another version is on top, if any (the kernel names it in its -EBUSY message).
-pub fn newer_on_top<V: PartialEq>(funcs: impl IntoIterator<Item = (Option<V>, V)>) -> Option<usize> {
-    funcs
-        .into_iter()
-        .position(|(top, own)| top.is_some_and(|t| t != own))
+/// top of the stack of each of its functions, loaded or not. Returns the index of the first
+/// function where another version is (or will be) on top, if any (the kernel names it in its
+/// -EBUSY message).
+pub fn newer_on_top<V: PartialEq>(funcs: impl IntoIterator<Item = FuncTop<V>>) -> Option<usize> {
+    funcs.into_iter().position(|f| match f {
+        FuncTop::Live(top, own) => top.is_some_and(|t| t != own),
+        FuncTop::Unloaded(newer) => newer,
+    })
 }

@@ -70,9 +70,12 @@ fn coming_skips_the_nops_of_a_replace_that_is_over() {
 
 #[test]
 fn stack_order_names_the_first_function_with_a_newer_version() {
-    use livegraft_logic::replace::newer_on_top;
-    assert_eq!(newer_on_top([(Some(3u32), 3), (None, 3), (Some(3), 3)]), None);
-    assert_eq!(newer_on_top([(Some(3u32), 3), (Some(4), 3), (Some(5), 3)]), Some(1));
-    assert_eq!(newer_on_top([(Some(4u32), 3)]), Some(0));
-    assert_eq!(newer_on_top(Vec::<(Option<u32>, u32)>::new()), None);
+    use livegraft_logic::replace::{newer_on_top, FuncTop::*};
+    assert_eq!(newer_on_top([Live(Some(3u32), 3), Live(None, 3), Live(Some(3), 3)]), None);
+    assert_eq!(newer_on_top([Live(Some(3u32), 3), Live(Some(4), 3), Live(Some(5), 3)]), Some(1));
+    assert_eq!(newer_on_top([Live(Some(4u32), 3)]), Some(0));
+    assert_eq!(newer_on_top(Vec::<livegraft_logic::replace::FuncTop<u32>>::new()), None);
+    // A function of a module not loaded counts when a newer patch replaces it too.
+    assert_eq!(newer_on_top([Live(Some(3u32), 3), Unloaded(false)]), None);
+    assert_eq!(newer_on_top([Live(Some(3u32), 3), Unloaded(true)]), Some(1));
 }
