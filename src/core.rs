@@ -1031,13 +1031,15 @@ impl Registry {
     fn check_stack_order(&self, i: usize) -> Result {
         let p = self.patches.get(i).and_then(|p| p.as_ref()).ok_or(ENOENT)?;
         // The same rule as the model test's (`logic::replace::newer_on_top`), for
-        // every function, those of modules not loaded included.
+        // every function, those of modules not loaded included (an inert nop
+        // without a site, replace.rs, never counts).
         let tops = p.funcs.iter().map(|f| {
             if f.site.is_null() {
                 let k = replace::key(&p.objects, f);
-                let newer = self.patches.iter().flatten().any(|q| {
-                    q.id.0 > p.id.0 && q.funcs.iter().any(|g| replace::key(&q.objects, g) == k)
-                });
+                let newer = !f.nop
+                    && self.patches.iter().flatten().any(|q| {
+                        q.id.0 > p.id.0 && q.funcs.iter().any(|g| replace::key(&q.objects, g) == k)
+                    });
                 return FuncTop::Unloaded(newer);
             }
             // SAFETY: sites outlive the versions on their stacks.

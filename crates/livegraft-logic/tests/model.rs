@@ -1692,11 +1692,15 @@ impl Sim {
             if self.bug() == Bug::StackOrderLoadedOnly {
                 return FuncTop::Live(None, id.0);
             }
-            FuncTop::Unloaded(self.patches.iter().any(|q| {
-                q.id.0 > id.0
-                    && (q.state.state != PatchState::Disabled || q.pushed)
-                    && (self.covers(q.id.0, f) || q.nops[f])
-            }))
+            // A nop never counts (the kernel's rule for an inert one without a site).
+            FuncTop::Unloaded(
+                self.covers(id.0, f)
+                    && self.patches.iter().any(|q| {
+                        q.id.0 > id.0
+                            && (q.state.state != PatchState::Disabled || q.pushed)
+                            && (self.covers(q.id.0, f) || q.nops[f])
+                    }),
+            )
         }))
         .is_none()
     }
@@ -2177,6 +2181,8 @@ impl Sim {
             self.interleave(t)?;
         }
         let replaced = std::mem::take(&mut self.patches[pi].replaces);
+        // The nops are discarded (the kernel trims them from the patch's functions).
+        self.patches[pi].nops = [false; NFUNCS];
         for p in &mut self.patches {
             if replaced.contains(&p.id.0) {
                 p.state = Patch {
