@@ -915,7 +915,7 @@ impl Sim {
                 |i| i.checked_sub(1),
             )
         };
-        let selected = match caller {
+        match caller {
             Some(c) => redirect_by_caller(selected, |i| {
                 addr(c)
                     == addr(Code::Patched {
@@ -926,8 +926,7 @@ impl Sim {
                     })
             }),
             None => selected,
-        };
-        selected
+        }
     }
 
     /// Task `ti` calls `f` from its top frame: decision, record, push.
