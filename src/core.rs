@@ -27,6 +27,7 @@
 //! patch keeps its reference forever.
 
 use crate::logic::task_table::Universe;
+use crate::logic::replace::FuncTop;
 use crate::logic::stack_verdict::{affected_code, Affected, CodeOf};
 use crate::logic::symbols::Resolution;
 use crate::logic::transition::{self as logic, Direction, Event, PatchId, TransitionState};
@@ -1029,17 +1030,29 @@ impl Registry {
     /// Stack order: a patch can be unpatched only if it is the newest on every function.
     fn check_stack_order(&self, i: usize) -> Result {
         let p = self.patches.get(i).and_then(|p| p.as_ref()).ok_or(ENOENT)?;
-        for f in p.live_funcs() {
+        // The same rule as the model test's (`logic::replace::newer_on_top`), for
+        // every function, those of modules not loaded included (an inert nop
+        // without a site, replace.rs, never counts).
+        let tops = p.funcs.iter().map(|f| {
+            if f.site.is_null() {
+                let k = replace::key(&p.objects, f);
+                let newer = !f.nop
+                    && self.patches.iter().flatten().any(|q| {
+                        q.id.0 > p.id.0 && q.funcs.iter().any(|g| replace::key(&q.objects, g) == k)
+                    });
+                return FuncTop::Unloaded(newer);
+            }
             // SAFETY: sites outlive the versions on their stacks.
             let top = unsafe { (*f.site).top() };
-            if !top.is_null() && top != &*f.version as *const Version {
-                pr_err!(
-                    "'{}': cannot disable: a newer patch also replaces '{}'; disable it first\n",
-                    &*p.name,
-                    &*f.name
-                );
-                return Err(EBUSY);
-            }
+            FuncTop::Live((!top.is_null()).then_some(top), &*f.version as *const Version)
+        });
+        if let Some(f) = crate::logic::replace::newer_on_top(tops).and_then(|k| p.funcs.get(k)) {
+            pr_err!(
+                "'{}': cannot disable: a newer patch also replaces '{}'; disable it first\n",
+                &*p.name,
+                &*f.name
+            );
+            return Err(EBUSY);
         }
         Ok(())
     }

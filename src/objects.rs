@@ -24,6 +24,8 @@
 
 use super::*;
 use crate::callbacks::{self, Objects};
+use crate::logic::replace::{coming, Coming};
+use crate::logic::stack_verdict::{late_code, CodeOf};
 
 /// Upstream's `klp_patch.mod->name` is the patch's name in livegraft.
 impl Registry {
@@ -109,8 +111,11 @@ impl Registry {
         };
         let in_transition = transition_patch == Some(p.id);
         let objs = p.objs;
-        // Nops only exist during their replace transition (replace.rs).
-        let wanted = |f: &PatchFunc| f.obj == j && (!f.nop || !p.replaces.is_empty());
+        let (replacing, pushed_versions) = (!p.replaces.is_empty(), p.pushed);
+        // What happens to each function (`logic::replace::coming`, as the
+        // model test): nops only exist during their replace transition.
+        let what = |f: &PatchFunc| coming(f.nop, replacing, pushed_versions, in_transition);
+        let wanted = |f: &PatchFunc| f.obj == j && what(f) != Coming::Skip;
         // An object of the descriptor is applied even without functions
         // (callbacks only), as upstream's klp_module_coming() applies it.
         if !p.funcs.iter().any(wanted) && objs.find(m).is_none() {
@@ -151,7 +156,6 @@ impl Registry {
             pr_warn!("pre-patch callback failed for object '{}'\n", m);
             return Err(e);
         }
-        let pushed_versions = p.pushed;
         for &(k, old) in resolved.iter() {
             let Some(f) = self.patches.get(i).and_then(|p| p.as_ref()).and_then(|p| p.funcs.get(k)) else { continue };
             let name = CString::try_from(&*f.name)?;
@@ -173,18 +177,21 @@ impl Registry {
                     f.version = v;
                 }
             }
-            if !pushed_versions {
-                continue;
-            }
+            let Coming::Push { in_transition } = what(f) else { continue };
             if in_transition {
                 // The transition's stack checks must see this function from
-                // now on, on both sides: its original, this version (a nop's
-                // is the original) and the version below it.
+                // now on, on both sides (`stack_verdict::late_code`): its
+                // original, this version (a nop's is the original) and the
+                // version below it.
                 if let Some(run) = self.running.as_ref() {
                     let a = run.transition.active();
                     // SAFETY: the site is alive; the mutex is held.
-                    let below = unsafe { (*site).top().as_ref() }.map(|v| v.new_extent);
-                    for e in [Some(old), Some(f.version.new_extent), below].into_iter().flatten() {
+                    let below = unsafe { (*site).top().as_ref() };
+                    for code in late_code(below, &*f.version) {
+                        let e = match code {
+                            CodeOf::Version(v) => v.new_extent,
+                            CodeOf::Original => old,
+                        };
                         if let Err(err) = a.add_late_code(e) {
                             pr_warn!(
                                 "failed to apply patch '{}' to module '{}': too many functions loaded during one transition\n",

@@ -26,14 +26,14 @@
 //! which were never touched, are exactly as before.
 
 use super::*;
-use crate::logic::replace::reverted;
+use crate::logic::replace::{at_replace_end, reverted, ReplaceEnd};
 
 /// Identifies a function across patches: (object, function, sympos), sympos
 /// 0 and 1 alike (a valid sympos 0 names a unique symbol, which is also its
 /// first; upstream's `klp_find_func`).
-type Key<'a> = (&'a [u8], &'a [u8], u64);
+pub(super) type Key<'a> = (&'a [u8], &'a [u8], u64);
 
-fn key<'a>(objects: &'a [PatchObject], f: &'a PatchFunc) -> Key<'a> {
+pub(super) fn key<'a>(objects: &'a [PatchObject], f: &'a PatchFunc) -> Key<'a> {
     let obj = objects.get(f.obj).map_or(&b""[..], |o| o.name.as_bytes());
     (obj, f.name.as_bytes(), f.sympos.max(1))
 }
@@ -145,11 +145,12 @@ impl Registry {
         for f in p.funcs.iter() {
             // SAFETY: a non-null site outlives the versions on its stack;
             // the registry mutex is held.
-            match unsafe { f.site.as_mut() } {
+            let Some(site) = (unsafe { f.site.as_mut() }) else { continue };
+            // The same rule as the model test's.
+            match at_replace_end(f.nop) {
                 // Every task runs the original already: unhooked below.
-                Some(site) if f.nop => site.clear(),
-                Some(_) => f.version.detach_older(),
-                None => {}
+                ReplaceEnd::Unhook => site.clear(),
+                ReplaceEnd::CutOlder => f.version.detach_older(),
             }
         }
         let replaced = core::mem::replace(&mut p.replaces, KVec::new());

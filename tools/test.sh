@@ -39,12 +39,15 @@ ip=$(sed -n 's/^install: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' out/install
 if_=$(sed -n 's/^install: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' out/install-tests.log)
 passed=$((passed + ${ip:-0})); failed=$((failed + ${if_:-1}))
 
-# The model's seeded bugs ran in cargo test above; the loom ones need their own builds.
-echo "== loom (task table) and its seeded ordering bugs"
-tools/seeded-bugs.sh --loom 2>&1 | tee out/seeded-bugs.log
-sp=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' out/seeded-bugs.log)
-sf=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' out/seeded-bugs.log)
-passed=$((passed + ${sp:-0})); failed=$((failed + ${sf:-1}))
+# The model's seeded bugs ran in cargo test above; the loom ones need their own builds,
+# the source mutations of the shared rules a scratch copy each.
+for what in loom src; do
+	echo "== seeded bugs: $what"
+	tools/seeded-bugs.sh --$what 2>&1 | tee out/seeded-bugs-$what.log
+	sp=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' out/seeded-bugs-$what.log)
+	sf=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' out/seeded-bugs-$what.log)
+	passed=$((passed + ${sp:-0})); failed=$((failed + ${sf:-1}))
+done
 
 # Every scenario on each kernel flavour: "base" (not preemptible, with
 # upstream CONFIG_LIVEPATCH for the side-by-side scenarios) and "debug"

@@ -134,3 +134,15 @@ pub fn affected_code<V: Copy>(affected: Affected, below: Option<V>, this: V) -> 
     };
     [own, CodeOf::Original]
 }
+
+/// The code of a function that becomes patched *during* a transition (its module loaded then):
+/// the kernel cannot tell which side a task's frames of it belong to any more, so the code of
+/// both sides goes on one list that both directions check (`Active::add_late_code`): `this`,
+/// the version below it (or the original) and the original, i.e. both [`affected_code`] sets.
+/// Without it a task asleep in the module's old code would switch (the model's seeded bug
+/// `LateCodeUnchecked`).
+pub fn late_code<V: Copy>(below: Option<V>, this: V) -> [CodeOf<V>; 3] {
+    let [old, orig] = affected_code(Affected::OldCode, below, this);
+    let [new, _] = affected_code(Affected::NewCode, below, this);
+    [new, old, orig]
+}

@@ -329,3 +329,16 @@ fn affected_code_rules() {
         [CodeOf::Version(2), CodeOf::Original]
     );
 }
+
+#[test]
+fn late_code_is_both_sides() {
+    use livegraft_logic::stack_verdict::{late_code, CodeOf};
+    assert_eq!(
+        late_code(Some(1u32), 2),
+        [CodeOf::Version(2), CodeOf::Version(1), CodeOf::Original]
+    );
+    assert_eq!(
+        late_code(None, 2u32),
+        [CodeOf::Version(2), CodeOf::Original, CodeOf::Original]
+    );
+}

@@ -1,18 +1,28 @@
 //! Model test: a deterministic random simulation of livegraft's kernel protocol, built on the
 //! real `TaskTable`, the real state machine (`transition::{next, enabled_write}`) and the real
 //! kernel-side decisions (`decide::{select_version, task_forked, switch_at, universe_of}`,
-//! `stack_verdict::{judge, judge_stable, affected_for, affected_code}`): the module calls these
-//! very functions at every decision (`src/patch.rs`, `src/transition.rs`, `src/stack.rs`,
-//! `src/core.rs`), so the rules the module runs are the rules the model exercises, with no
+//! `stack_verdict::{judge, judge_stable, affected_for, affected_code, late_code}`,
+//! `replace::{reverted, at_replace_end, coming}`): the module calls these very functions at
+//! every decision (`src/patch.rs`, `src/transition.rs`, `src/stack.rs`, `src/core.rs`,
+//! `src/replace.rs`, `src/objects.rs`), so the rules the module runs are the rules the model
+//! exercises, with no
 //! second copy here. The seeded bugs replay earlier kernel rules; the one rule the kernel no
 //! longer has (the return-address rule for calls of the original) lives here, as that bug.
 //!
 //! # What is simulated
 //!
-//! * **Patches** (up to 8, each replacing a random subset of 4 functions; function 3 lives in
-//!   `.sched.text`) loaded, enabled, disabled (in stack order, as the kernel requires), reversed
-//!   and forced; per function a **version stack** whose versions carry the kernel's
-//!   `in_transition` flag.
+//! * **Patches** (up to 8, each replacing a random subset of 6 functions; function 3 lives in
+//!   `.sched.text`, functions 4 and 5 in a module) loaded, enabled, disabled (in stack order, as
+//!   the kernel requires), reversed and forced; per function a **version stack** whose versions
+//!   carry the kernel's `in_transition` flag.
+//! * **Atomic replace**: some patches are cumulative; they replace every enabled patch in one
+//!   transition, with a nop (the original) for each function only the replaced patches touch;
+//!   the completion unhooks the nops' functions, cuts the replaced versions and disables the
+//!   replaced patches; a reversal pops the versions and nops.
+//! * **An object loaded later**: the module loads (in a user task's `finit_module`, its init
+//!   calling into it) and unloads at any time between the transition work's steps; every
+//!   registered patch's versions are pushed before the init, marked for the patch in transition,
+//!   whose stack checks then include the module's code; the unload empties its stacks.
 //! * **Tasks** with a **call stack**: user tasks (user mode, syscalls, exit), kthreads (loop
 //!   iterations; some run their loop *inside* a patched function), kworkers (work items), idle
 //!   tasks (idle-loop iterations). Frames of old and new code nest; a task sleeps or is
@@ -38,7 +48,9 @@
 //!
 //! * (a) **No unit of work mixes a patch**: every call is recorded with the version it ran
 //!   (the original included, and calls made before a version was pushed), and each record says,
-//!   per patch covering the function, "applied" or "not applied"; a record that holds both is a
+//!   per patch covering the function (or with a nop on it), "applied" or "not applied": whether
+//!   the patch is in the *world* of the version that ran (fixed at its push: the world below,
+//!   minus what its patch replaces, plus its patch); a record that holds both is a
 //!   violation. Records: the task's unit of work (a syscall, a kthread iteration, a work item, an
 //!   idle iteration, the exit path, a forked child's return from fork), every call tree rooted in
 //!   an outermost patched frame, and every hard or soft interrupt. A task switched mid-unit by a
@@ -52,6 +64,7 @@
 //! * (c) `pending()` equals a recount by scan and the shadow count, every lookup agrees with the
 //!   shadow, `live()` equals the number of tracked tasks.
 //! * (l) A call never loops back into the replacement it came from.
+//! * (r) When a replace completes, no replaced version and no nop is left on any stack.
 //!
 //! `Bug` injects a seeded bug; the `model_catches_*` tests assert that the checker reports it, so
 //! the checker itself is tested. `LG_MODEL_SEEDS` / `LG_MODEL_STEPS` scale the search (the
@@ -60,8 +73,11 @@
 use livegraft_logic::decide::{
     self, select_version, switch_at, task_forked, Context, Forked, SafePoint,
 };
+use livegraft_logic::replace::{
+    at_replace_end, coming, newer_on_top, reverted, Coming, FuncTop, ReplaceEnd,
+};
 use livegraft_logic::stack_verdict::{
-    affected_code, affected_for, judge, judge_stable, Affected, CodeOf, Verdict,
+    affected_code, affected_for, judge, judge_stable, late_code, Affected, CodeOf, Verdict,
 };
 use livegraft_logic::task_table::{Inserted, Removed, Slot, SwitchResult, TaskTable, Universe};
 use livegraft_logic::transition::{
@@ -117,6 +133,32 @@ pub enum Bug {
     /// entered past their fentry by a tail call (the kernel's `old_code`/`new_code` before
     /// VM scenario 55).
     AffectedWithoutOriginal,
+    /// An atomic replace adds no nops: the functions only the replaced patches touch keep the
+    /// replaced versions for the tasks that switch, until the completion drops them at once.
+    ReplaceWithoutNops,
+    /// The unpatching completion of a reversed replace pops the cumulative patch's versions but
+    /// not its nops (they stay on top, out of transition: every task runs the original).
+    ReplaceReverseKeepsNops,
+    /// The stack checks of a replace see no replaced version under a nop (its affected code is
+    /// computed as if the function were unpatched before).
+    ReplaceCheckBlindToReplaced,
+    /// A module loading during a transition gets the versions of the patch in transition pushed
+    /// out of transition (`replace::coming`'s `in_transition` ignored).
+    LateObjectUnmarked,
+    /// A module's functions are patched after its init ran (at `MODULE_STATE_LIVE`, not
+    /// `COMING`).
+    LateObjectAfterInit,
+    /// The transition's stack checks miss the functions of a module loaded during it (no
+    /// `add_late_code`).
+    LateCodeUnchecked,
+    /// A module's unload leaves the versions on its functions' stacks (the sites are forgotten,
+    /// not emptied): they are there again when it loads again.
+    UnloadKeepsVersions,
+    /// The stack-order rule of a disable looks at the functions with a site only (the kernel's
+    /// `check_stack_order` until the model found it): a patch is disabled although a newer one
+    /// also replaces a function of a module that is not loaded; the module loads during the
+    /// unpatching, and the newer version lands above the one in transition.
+    StackOrderLoadedOnly,
 }
 
 /// The redirect's last step until ABI 2 (seeded bug `TailCallViaReturnAddress` only; the kernel
@@ -135,9 +177,16 @@ fn redirect_by_caller<V: Copy>(
     }
 }
 
-const NFUNCS: usize = 4;
+/// Functions 0..KERNEL_FUNCS are vmlinux's, the others a module's, loaded and unloaded at random
+/// (a patch's object loaded later).
+const NFUNCS: usize = 6;
+const KERNEL_FUNCS: usize = 4;
 /// The function that lives in `.sched.text`.
 const SCHED_FUNC: usize = 3;
+
+fn in_module(f: usize) -> bool {
+    f >= KERNEL_FUNCS
+}
 const MAX_TASKS: usize = 24;
 const MAX_PATCHES: usize = 8;
 const MAX_DEPTH: usize = 7;
@@ -220,8 +269,14 @@ enum Code {
     /// Unpatched kernel code (syscall body, kthread function, worker, idle loop, exit path).
     Base(&'static str),
     /// Version `v` (0: the original) of patched function `f`; `via`: the original entered past
-    /// its fentry by the replacement of version `via` (no decision: part of its work).
-    Patched { f: usize, v: u32, via: Option<u32> },
+    /// its fentry by the replacement of version `via` (no decision: part of its work); `nop`:
+    /// the original run because the decision selected this cumulative patch's nop.
+    Patched {
+        f: usize,
+        v: u32,
+        via: Option<u32>,
+        nop: Option<u32>,
+    },
     /// An interrupt nested on the task.
     Irq(IrqKind),
 }
@@ -336,6 +391,20 @@ pub struct Stats {
     pub max_tombstones: usize,
     pub rebuilds: usize,
     pub fsm_checks: usize,
+    /// Calls that ran the original through a cumulative patch's nop.
+    pub nop_calls: usize,
+    pub module_calls: usize,
+    pub module_loads: usize,
+    /// Module loads while a transition runs.
+    pub late_loads: usize,
+    /// Nops pushed by a module load (during their replace transition).
+    pub late_nops: usize,
+    pub module_unloads: usize,
+    /// Enables of a cumulative patch that replaces others.
+    pub replaces: usize,
+    pub replaces_completed: usize,
+    /// Replace transitions that completed as unpatching after a reversal.
+    pub replaces_reverted: usize,
 }
 
 impl Stats {
@@ -368,7 +437,16 @@ impl Stats {
             order_refusals,
             stale_signals,
             rebuilds,
-            fsm_checks
+            fsm_checks,
+            nop_calls,
+            module_calls,
+            module_loads,
+            late_loads,
+            late_nops,
+            module_unloads,
+            replaces,
+            replaces_completed,
+            replaces_reverted
         );
         self.max_tombstones = self.max_tombstones.max(o.max_tombstones);
     }
@@ -388,13 +466,23 @@ enum PhaseEnd {
 struct Ver {
     patch: u32,
     in_transition: bool,
-    /// The patches on the stack below it when it was pushed.
-    under: Vec<u32>,
+    /// A nop of a cumulative patch: its code is the original.
+    nop: bool,
+    /// The patches whose work a task running this version sees (for check (a)): those of the
+    /// version below it when it was pushed (none for the original), minus those its patch
+    /// replaces, plus its patch.
+    world: Vec<u32>,
 }
 
 struct LoadedPatch {
     id: PatchId,
     state: Patch,
+    /// Until its replace transition is over: the patches a cumulative patch replaces.
+    replaces: Vec<u32>,
+    /// The functions it has a nop for (a cumulative patch).
+    nops: [bool; NFUNCS],
+    /// Its versions are on the stacks (from its patching setup until its unpatching completes).
+    pushed: bool,
 }
 
 /// Run configuration.
@@ -433,6 +521,12 @@ struct Sim {
     /// captured when the transition begins, as the kernel does).
     old_code: Vec<usize>,
     new_code: Vec<usize>,
+    /// Code added to both sides by modules loaded during the transition.
+    late_code: Vec<usize>,
+    /// The module of functions KERNEL_FUNCS.. is loaded.
+    module_loaded: bool,
+    /// `rmmod` waits for the module's users: no new calls into it.
+    module_going: bool,
     /// The completion work is queued.
     completion_queued: bool,
     /// A transition step is in progress (setup or teardown).
@@ -490,6 +584,9 @@ impl Sim {
             walk_universe: Universe::Unpatched,
             old_code: Vec::new(),
             new_code: Vec::new(),
+            late_code: Vec::new(),
+            module_loaded: false,
+            module_going: false,
             completion_queued: false,
             in_setup: false,
             stats: Stats::default(),
@@ -511,10 +608,15 @@ impl Sim {
             // Some kthreads run their whole loop inside a patched function (it never returns;
             // nothing is patched yet, so it is the original).
             if kind == Kind::Kthread && sim.rng.chance(300) {
-                let f = sim.rng.below(NFUNCS);
+                let f = sim.rng.below(KERNEL_FUNCS);
                 let t = &mut sim.tasks[ti];
                 t.frames.push(Frame {
-                    code: Code::Patched { f, v: 0, via: None },
+                    code: Code::Patched {
+                        f,
+                        v: 0,
+                        via: None,
+                        nop: None,
+                    },
                     recs: vec![Record::call_tree(f)],
                     forced: false,
                 });
@@ -640,30 +742,77 @@ impl Sim {
         self_covers(&self.defs, patch, f)
     }
 
+    /// Whether a call of `f` tells about `patch` (check (a)): it replaces `f`, or has a nop for
+    /// it on the stack (during its replace transition).
+    fn cares(&self, patch: u32, f: usize) -> bool {
+        self.covers(patch, f) || self.stacks[f].iter().any(|v| v.nop && v.patch == patch)
+    }
+
+    /// Whether `f` has a site: vmlinux's functions, and the module's while it is loaded (the
+    /// kernel's `live_funcs`).
+    fn live(&self, f: usize) -> bool {
+        !in_module(f) || self.module_loaded
+    }
+
+    fn loaded(&self, id: u32) -> Option<&LoadedPatch> {
+        self.patches.iter().find(|p| p.id.0 == id)
+    }
+
+    /// The functions of patch `id` with a site, with whether each is a nop.
+    fn funcs_of(&self, id: u32) -> Vec<(usize, bool)> {
+        let nops = self.loaded(id).map_or([false; NFUNCS], |p| p.nops);
+        (0..NFUNCS)
+            .filter(|&f| self.live(f))
+            .filter_map(|f| {
+                if self.covers(id, f) {
+                    Some((f, false))
+                } else if nops[f] {
+                    Some((f, true))
+                } else {
+                    None
+                }
+            })
+            .collect()
+    }
+
+    /// The code a version runs (0: the original, for a nop).
+    fn code_of(ver: &Ver) -> u32 {
+        if ver.nop {
+            0
+        } else {
+            ver.patch
+        }
+    }
+
     // ---------------------------------------------------------------- records (check a)
 
-    /// Records that task `ti` ran version `v` of `f` in every record open on it; checks (a).
-    fn record(&mut self, ti: usize, f: usize, v: u32) -> Res<()> {
-        // What the call tells about each patch covering f.
+    /// Records that task `ti` ran the version at `sel` on `f`'s stack (`None`: the original) in
+    /// every record open on it; checks (a).
+    fn record(&mut self, ti: usize, f: usize, sel: Option<usize>) -> Res<()> {
+        // What the call tells about each patch that cares about f: applied if the world of the
+        // version it ran holds the patch (the original: no patch).
+        let (v, world) = match sel {
+            Some(i) => (Self::code_of(&self.stacks[f][i]), self.stacks[f][i].world.clone()),
+            None => (0, Vec::new()),
+        };
+        // Which patches count for a call tree rooted in a frame of g: bit p of care[g].
+        let care: [u32; NFUNCS] = std::array::from_fn(|g| {
+            let mut bits = 0u32;
+            for ver in self.stacks[g].iter().filter(|v| v.nop) {
+                bits |= 1 << ver.patch;
+            }
+            for p in 1..=MAX_PATCHES as u32 {
+                if self.covers(p, g) {
+                    bits |= 1 << p;
+                }
+            }
+            bits
+        });
         let mut facts = Vec::new();
         for p in 1..=MAX_PATCHES as u32 {
-            if !self.covers(p, f) {
-                continue;
+            if care[f] & (1 << p) != 0 {
+                facts.push((p, world.contains(&p)));
             }
-            let applied = if v == p {
-                true
-            } else if v > p {
-                // A newer version on top of p's: p was applied when it was pushed (stack order
-                // keeps it applied while the newer one is there); if p was gone by then, p is
-                // not applied for anyone.
-                self.stacks[f]
-                    .iter()
-                    .find(|ver| ver.patch == v)
-                    .map_or(true, |ver| ver.under.contains(&p))
-            } else {
-                false
-            };
-            facts.push((p, applied));
         }
         let task = &mut self.tasks[ti];
         let key = task.key;
@@ -680,7 +829,7 @@ impl Sim {
             .chain(task.frames.iter_mut().flat_map(|fr| fr.recs.iter_mut()));
         for rec in recs {
             for &(p, applied) in &facts {
-                if rec.only.is_some_and(|g| !self_covers(&self.defs, p, g)) {
+                if rec.only.is_some_and(|g| care[g] & (1 << p) == 0) {
                     continue;
                 }
                 match rec.seen.iter().find(|s| s.0 == p) {
@@ -743,16 +892,16 @@ impl Sim {
         }
     }
 
-    /// The redirect decision for a call of `f` by task `key`: the version that runs (0: the
-    /// original). `caller`: the code of the call's return address, for the caller rule of ABI 1
-    /// (seeded bug only).
+    /// The redirect decision for a call of `f` by task `key`: the index of the version that
+    /// runs on `f`'s stack (`None`: the original). `caller`: the code of the call's return
+    /// address, for the caller rule of ABI 1 (seeded bug only).
     fn decide(
         &self,
         f: usize,
         key: usize,
         table: Option<&TaskTable<'_>>,
         caller: Option<Code>,
-    ) -> u32 {
+    ) -> Option<usize> {
         let stack = &self.stacks[f];
         let visible = self.visible(table);
         let top = stack.len().checked_sub(1);
@@ -766,28 +915,31 @@ impl Sim {
                 |i| i.checked_sub(1),
             )
         };
-        let selected = match caller {
+        match caller {
             Some(c) => redirect_by_caller(selected, |i| {
                 addr(c)
                     == addr(Code::Patched {
                         f,
-                        v: stack[i].patch,
+                        v: Self::code_of(&stack[i]),
                         via: None,
+                        nop: None,
                     })
             }),
             None => selected,
-        };
-        selected.map_or(0, |i| stack[i].patch)
+        }
     }
 
     /// Task `ti` calls `f` from its top frame: decision, record, push.
     fn call(&mut self, ti: usize, f: usize, table: Option<&TaskTable<'_>>) -> Res<()> {
         let key = self.tasks[ti].key;
-        let v = self.decide(f, key, table, None);
-        self.push_call(ti, f, v)
+        let sel = self.decide(f, key, table, None);
+        self.push_call(ti, f, sel)
     }
 
-    fn push_call(&mut self, ti: usize, f: usize, v: u32) -> Res<()> {
+    fn push_call(&mut self, ti: usize, f: usize, sel: Option<usize>) -> Res<()> {
+        let ver = sel.map(|i| &self.stacks[f][i]);
+        let v = ver.map_or(0, Self::code_of);
+        let nop = ver.filter(|ver| ver.nop).map(|ver| ver.patch);
         self.log(|| {
             format!(
                 "task {:#x} ({:?}) calls f{f} -> v{v}",
@@ -801,21 +953,29 @@ impl Sim {
         if self.tasks[ti].in_irq().is_some() {
             self.stats.irq_calls += 1;
         }
-        if self.stacks[f].last().is_some_and(|top| v != top.patch) {
+        if !self.stacks[f].is_empty() && sel != self.stacks[f].len().checked_sub(1) {
             self.stats.older_calls += 1;
         }
+        if nop.is_some() {
+            self.stats.nop_calls += 1;
+        }
+        if in_module(f) {
+            self.stats.module_calls += 1;
+        }
         self.tasks[ti].frames.push(Frame {
-            code: Code::Patched { f, v, via: None },
+            code: Code::Patched { f, v, via: None, nop },
             recs: vec![Record::call_tree(f)],
             forced: false,
         });
-        self.record(ti, f, v)
+        self.record(ti, f, sel)
     }
 
     /// The replacement on top of task `ti`'s stack calls the function it replaces.
     fn call_original(&mut self, ti: usize, tail: bool, table: Option<&TaskTable<'_>>) -> Res<()> {
         let Some(&Frame {
-            code: Code::Patched { f, v, via: None },
+            code: Code::Patched {
+                f, v, via: None, ..
+            },
             ..
         }) = self.tasks[ti].frames.last()
         else {
@@ -830,6 +990,7 @@ impl Sim {
                 f,
                 v: 0,
                 via: Some(v),
+                nop: None,
             },
             recs: vec![Record::call_tree(f)],
             forced: false,
@@ -852,7 +1013,8 @@ impl Sim {
         } else {
             frames.last().map(|fr| fr.code)
         };
-        let got = self.decide(f, key, table, caller.or(Some(Code::Base("entry"))));
+        let sel = self.decide(f, key, table, caller.or(Some(Code::Base("entry"))));
+        let got = sel.map_or(0, |i| Self::code_of(&self.stacks[f][i]));
         self.log(|| format!("orig call of f{f} v{v} tail={tail} -> {got}"));
         if tail && got == v {
             return Err(self.violation(format!(
@@ -869,7 +1031,7 @@ impl Sim {
             }
             Ok(())
         } else {
-            self.push_call(ti, f, got)
+            self.push_call(ti, f, sel)
         }
     }
 
@@ -891,8 +1053,8 @@ impl Sim {
         t.frames.pop();
         self.stats.tail_calls += 1;
         let key = self.tasks[ti].key;
-        let v = self.decide(g, key, table, None);
-        self.push_call(ti, g, v)
+        let sel = self.decide(g, key, table, None);
+        self.push_call(ti, g, sel)
     }
 
     /// The stack trace of task `ti` (return addresses, innermost first).
@@ -920,7 +1082,7 @@ impl Sim {
             Affected::NewCode => &self.new_code,
         };
         let entries = self.trace(ti, pinned);
-        let is = |a: usize| affected.contains(&a);
+        let is = |a: usize| affected.contains(&a) || self.late_code.contains(&a);
         if pinned {
             let dead = self.tasks[ti].zombie;
             judge_stable(dead, || judge(&entries, true, is))
@@ -1058,10 +1220,11 @@ impl Sim {
                 }
                 Code::Base(_) => false,
                 _ if fr.forced => false,
-                Code::Patched { f, v, via } => {
-                    // An original entered by a replacement is that replacement's work.
-                    let side = via.unwrap_or(v);
-                    self.covers(p, f)
+                Code::Patched { f, v, via, nop } => {
+                    // An original entered by a replacement is that replacement's work, one run
+                    // through a nop the cumulative patch's.
+                    let side = via.or(nop).unwrap_or(v);
+                    self.cares(p, f)
                         && match target {
                             Universe::Patched => side < p,
                             Universe::Unpatched => side == p,
@@ -1275,7 +1438,10 @@ impl Sim {
         // Calls nest less the deeper the stack is, so that units of work end.
         let call_p = 400usize.saturating_sub(90 * depth.saturating_sub(base.max(1)));
         if r < call_p && depth < MAX_DEPTH {
-            let f = self.rng.below(NFUNCS);
+            let mut f = self.rng.below(NFUNCS);
+            if in_module(f) && (!self.module_loaded || self.module_going) {
+                f -= KERNEL_FUNCS;
+            }
             return self.call(ti, f, table);
         }
         if r < 650 {
@@ -1306,7 +1472,10 @@ impl Sim {
             return Ok(());
         }
         if r < 680 {
-            let g = self.rng.below(NFUNCS);
+            let mut g = self.rng.below(NFUNCS);
+            if in_module(g) && (!self.module_loaded || self.module_going) {
+                g -= KERNEL_FUNCS;
+            }
             return self.tail_call(ti, g, table);
         }
         if r < 720 {
@@ -1509,12 +1678,30 @@ impl Sim {
         Ok(())
     }
 
-    /// The kernel's stack-order rule: a patch is disabled only if it is the newest on every
-    /// function it replaces.
+    /// The kernel's stack-order rule (`replace::newer_on_top`): a patch is disabled only if it
+    /// is the newest on every function it replaces.
     fn stack_order_ok(&self, id: PatchId) -> bool {
-        (0..NFUNCS)
-            .filter(|&f| self.covers(id.0, f))
-            .all(|f| self.stacks[f].last().is_none_or(|v| v.patch == id.0))
+        let nops = self.loaded(id.0).map_or([false; NFUNCS], |p| p.nops);
+        let funcs = (0..NFUNCS).filter(|&f| self.covers(id.0, f) || nops[f]);
+        newer_on_top(funcs.map(|f| {
+            if self.live(f) {
+                return FuncTop::Live(self.stacks[f].last().map(|v| v.patch), id.0);
+            }
+            // The kernel's rule before the model found the mix (seeded bug): loaded only.
+            if self.bug() == Bug::StackOrderLoadedOnly {
+                return FuncTop::Live(None, id.0);
+            }
+            // A nop never counts (the kernel's rule for an inert one without a site).
+            FuncTop::Unloaded(
+                self.covers(id.0, f)
+                    && self.patches.iter().any(|q| {
+                        q.id.0 > id.0
+                            && (q.state.state != PatchState::Disabled || q.pushed)
+                            && (self.covers(q.id.0, f) || q.nops[f])
+                    }),
+            )
+        }))
+        .is_none()
     }
 
     /// Idle phase: tasks run; eventually an admin enables a new patch or disables one.
@@ -1522,6 +1709,10 @@ impl Sim {
     fn idle_phase(&mut self) -> Res<Option<Direction>> {
         while self.step < self.max_steps {
             self.step += 1;
+            if self.rng.chance(25) {
+                self.module_event(None)?;
+                continue;
+            }
             if self.rng.chance(40) {
                 let enabled: Vec<usize> = (0..self.patches.len())
                     .filter(|&i| self.patches[i].state.state == PatchState::Enabled)
@@ -1534,7 +1725,34 @@ impl Sim {
                     let s = next(self.transition, id, Patch::new(), Event::Enable)
                         .map_err(|e| self.violation(format!("enable refused: {e:?}")))?;
                     self.transition = s.transition;
-                    self.patches.push(LoadedPatch { id, state: s.patch });
+                    // An atomic replace, sometimes: it replaces every enabled patch (no
+                    // transition runs, so that is every registered one), with a nop for each
+                    // function only they touch (the kernel's `add_nops`).
+                    let mut replaces = Vec::new();
+                    let mut nops = [false; NFUNCS];
+                    if !enabled.is_empty() && self.rng.chance(350) {
+                        replaces = enabled.iter().map(|&i| self.patches[i].id.0).collect();
+                        replaces.sort_unstable();
+                        let defs = &self.defs;
+                        let older: Vec<usize> = replaces
+                            .iter()
+                            .flat_map(|&r| (0..NFUNCS).filter(move |&f| self_covers(defs, r, f)))
+                            .collect();
+                        let new: Vec<usize> = (0..NFUNCS).filter(|&f| self.covers(id.0, f)).collect();
+                        if self.bug() != Bug::ReplaceWithoutNops {
+                            for f in reverted(&older, &new) {
+                                nops[f] = true;
+                            }
+                        }
+                        self.stats.replaces += 1;
+                    }
+                    self.patches.push(LoadedPatch {
+                        id,
+                        state: s.patch,
+                        replaces,
+                        nops,
+                        pushed: false,
+                    });
                     return Ok(Some(Direction::Patching));
                 } else if !enabled.is_empty() {
                     let pi = enabled[self.rng.below(enabled.len())];
@@ -1561,8 +1779,8 @@ impl Sim {
     fn capture_code(&mut self, id: u32, direction: Direction) {
         self.old_code.clear();
         self.new_code.clear();
-        let funcs: Vec<usize> = (0..NFUNCS).filter(|&f| self.covers(id, f)).collect();
-        for f in funcs {
+        self.late_code.clear();
+        for (f, nop) in self.funcs_of(id) {
             let st = &self.stacks[f];
             let below = match direction {
                 Direction::Patching => st.last(),
@@ -1571,19 +1789,29 @@ impl Sim {
                     i.and_then(|i| i.checked_sub(1)).map(|i| &st[i])
                 }
             };
-            let below = below.map(|v| v.patch);
-            let code = |c: CodeOf<u32>| {
+            let below = below.map(|v| (v.patch, v.nop));
+            let below = if nop && self.bug() == Bug::ReplaceCheckBlindToReplaced {
+                None
+            } else {
+                below
+            };
+            let code = |c: CodeOf<(u32, bool)>| {
                 let v = match c {
-                    CodeOf::Version(v) => v,
-                    CodeOf::Original => 0,
+                    CodeOf::Version((_, true)) | CodeOf::Original => 0,
+                    CodeOf::Version((v, false)) => v,
                 };
-                addr(Code::Patched { f, v, via: None })
+                addr(Code::Patched {
+                    f,
+                    v,
+                    via: None,
+                    nop: None,
+                })
             };
             for (side, out) in [
                 (Affected::OldCode, &mut self.old_code),
                 (Affected::NewCode, &mut self.new_code),
             ] {
-                let [own, orig] = affected_code(side, below, id);
+                let [own, orig] = affected_code(side, below, (id, nop));
                 out.push(code(own));
                 // Today's kernel: the version only (seeded bug).
                 if self.cfg.bug != Bug::AffectedWithoutOriginal {
@@ -1595,6 +1823,9 @@ impl Sim {
 
     fn mark(&mut self, id: u32, on: bool, table: Option<&TaskTable<'_>>) -> Res<()> {
         for f in 0..NFUNCS {
+            if !self.live(f) {
+                continue;
+            }
             if let Some(v) = self.stacks[f].iter_mut().find(|v| v.patch == id) {
                 v.in_transition = on;
                 self.interleave_n(table, 12)?;
@@ -1604,19 +1835,26 @@ impl Sim {
     }
 
     fn push(&mut self, id: u32, marked: bool, table: Option<&TaskTable<'_>>) -> Res<()> {
-        for f in 0..NFUNCS {
-            if self.covers(id, f) {
-                let under = self.stacks[f].iter().map(|v| v.patch).collect();
-                self.stacks[f].push(Ver {
-                    patch: id,
-                    in_transition: marked,
-                    under,
-                });
-                // The first push of a function registers it with ftrace (text rewriting).
-                self.interleave_n(table, 12)?;
-            }
+        for (f, nop) in self.funcs_of(id) {
+            self.push_one(id, f, nop, marked);
+            // The first push of a function registers it with ftrace (text rewriting).
+            self.interleave_n(table, 12)?;
         }
         Ok(())
+    }
+
+    /// Pushes patch `id`'s version (or nop) of `f`.
+    fn push_one(&mut self, id: u32, f: usize, nop: bool, marked: bool) {
+        let replaces = self.loaded(id).map_or(Vec::new(), |p| p.replaces.clone());
+        let mut world: Vec<u32> = self.stacks[f].last().map_or(Vec::new(), |v| v.world.clone());
+        world.retain(|p| !replaces.contains(p));
+        world.push(id);
+        self.stacks[f].push(Ver {
+            patch: id,
+            in_transition: marked,
+            nop,
+            world,
+        });
     }
 
     /// Transition start (state `Initializing`), step by step with task activity in between.
@@ -1684,6 +1922,9 @@ impl Sim {
         self.transition = s.transition;
         if !started {
             table.start_switching();
+        }
+        if patching {
+            self.patches[pi].pushed = true;
         }
         self.completion_queued = table.pending() == 0;
         self.stats.transitions_started += 1;
@@ -1881,15 +2122,31 @@ impl Sim {
             if self.bug() == Bug::UnpatchClearBeforePop {
                 self.mark(id.0, false, t)?;
             }
-            // Pop each version (the kernel synchronises before it frees them), then clear.
+            // Pop each version and nop (the kernel synchronises before it frees them), then
+            // clear.
+            let keep_nops = self.bug() == Bug::ReplaceReverseKeepsNops;
             for f in 0..NFUNCS {
-                if let Some(i) = self.stacks[f].iter().position(|v| v.patch == id.0) {
+                if !self.live(f) {
+                    continue;
+                }
+                if let Some(i) = self.stacks[f]
+                    .iter()
+                    .position(|v| v.patch == id.0 && !(keep_nops && v.nop))
+                {
                     self.stacks[f].remove(i);
                     self.interleave(t)?;
                 }
             }
+            self.mark(id.0, false, t)?;
+            self.patches[pi].pushed = false;
+            if !self.patches[pi].replaces.is_empty() {
+                self.stats.replaces_reverted += 1;
+            }
         } else {
             self.mark(id.0, false, t)?;
+            if !self.patches[pi].replaces.is_empty() {
+                self.finish_replace(pi, t)?;
+            }
         }
         let s = next(self.transition, id, s.patch, Event::CompletionDone)
             .map_err(|e| self.violation(format!("CompletionDone refused: {e:?}")))?;
@@ -1904,6 +2161,170 @@ impl Sim {
         self.completion_queued = false;
         self.stats.completed += 1;
         Ok(true)
+    }
+
+    /// The end of an atomic replace (the kernel's `finish_replace`), its versions out of
+    /// transition: per function `replace::at_replace_end`, tasks running in between; then the
+    /// replaced patches end disabled and the nops are gone.
+    fn finish_replace(&mut self, pi: usize, t: Option<&TaskTable<'_>>) -> Res<()> {
+        let id = self.patches[pi].id.0;
+        for (f, nop) in self.funcs_of(id) {
+            match at_replace_end(nop) {
+                ReplaceEnd::Unhook => self.stacks[f].clear(),
+                ReplaceEnd::CutOlder => {
+                    if let Some(i) = self.stacks[f].iter().position(|v| v.patch == id) {
+                        self.stacks[f].drain(..i);
+                    }
+                }
+            }
+            self.interleave(t)?;
+        }
+        let replaced = std::mem::take(&mut self.patches[pi].replaces);
+        // The nops are discarded (the kernel trims them from the patch's functions).
+        self.patches[pi].nops = [false; NFUNCS];
+        for p in &mut self.patches {
+            if replaced.contains(&p.id.0) {
+                p.state = Patch {
+                    state: PatchState::Disabled,
+                    ..p.state
+                };
+                p.pushed = false;
+            }
+        }
+        if self.bug() == Bug::ReplaceWithoutNops {
+            // The replaced patches' versions on functions without a nop go with them.
+            for f in 0..NFUNCS {
+                self.stacks[f].retain(|v| !replaced.contains(&v.patch));
+                self.interleave(t)?;
+            }
+        }
+        // (r) The replaced patches are gone from every stack, and no nop is left.
+        if let Some(f) = (0..NFUNCS).find(|&f| {
+            self.stacks[f]
+                .iter()
+                .any(|v| v.nop || replaced.contains(&v.patch))
+        }) {
+            return Err(self.violation(format!(
+                "(r) after the replace by {id}, f{f}'s stack still has a replaced version or a \
+                 nop: {:?}",
+                self.stack_ids()
+            )));
+        }
+        self.stats.replaces_completed += 1;
+        Ok(())
+    }
+
+    /// The module loads or unloads (each under the registry mutex in the kernel: between two
+    /// steps of the transition work, never inside one). `table`: the running transition's.
+    fn module_event(&mut self, table: Option<&TaskTable<'_>>) -> Res<()> {
+        if !self.module_loaded {
+            return self.module_load(table);
+        }
+        // Unload: `rmmod` waits until nothing runs the module's code.
+        self.module_going = true;
+        if self.tasks.iter().any(|t| {
+            t.frames
+                .iter()
+                .any(|fr| matches!(fr.code, Code::Patched { f, .. } if in_module(f)))
+        }) {
+            return Ok(());
+        }
+        self.log(|| "module unloads".into());
+        self.module_loaded = false;
+        self.module_going = false;
+        if self.bug() != Bug::UnloadKeepsVersions {
+            for f in KERNEL_FUNCS..NFUNCS {
+                self.stacks[f].clear();
+            }
+        }
+        self.stats.module_unloads += 1;
+        Ok(())
+    }
+
+    /// A user task loads the module (`finit_module`): the COMING notifier patches its functions
+    /// (`replace::coming`, every patch oldest first), then its init runs, calling into it, in
+    /// that task's unit of work.
+    fn module_load(&mut self, table: Option<&TaskTable<'_>>) -> Res<()> {
+        let Some(ti) = self.pick_task(|t| !t.zombie && t.run == Run::UserMode && !t.exiting)
+        else {
+            return Ok(());
+        };
+        let t = &mut self.tasks[ti];
+        t.run = Run::Kernel;
+        t.frames.push(Frame {
+            code: Code::Base("finit_module"),
+            recs: Vec::new(),
+            forced: false,
+        });
+        t.unit = Some(Record::new("syscall"));
+        self.module_loaded = true;
+        self.stats.module_loads += 1;
+        if table.is_some() {
+            self.stats.late_loads += 1;
+        }
+        let after_init = self.bug() == Bug::LateObjectAfterInit;
+        if after_init {
+            self.module_init(ti, table)?;
+        }
+        let in_transition = self.transition.patch().map(|p| p.0);
+        let mut ids: Vec<u32> = self.patches.iter().map(|p| p.id.0).collect();
+        ids.sort_unstable();
+        for id in ids {
+            let p = self.loaded(id).unwrap();
+            if p.state.state == PatchState::Disabled && !p.pushed {
+                continue; // not registered any more
+            }
+            let (replacing, pushed, nops) = (!p.replaces.is_empty(), p.pushed, p.nops);
+            for f in KERNEL_FUNCS..NFUNCS {
+                let nop = !self.covers(id, f) && nops[f];
+                if !self.covers(id, f) && !nop {
+                    continue;
+                }
+                let Coming::Push { in_transition } =
+                    coming(nop, replacing, pushed, in_transition == Some(id))
+                else {
+                    continue;
+                };
+                if in_transition && self.bug() != Bug::LateCodeUnchecked {
+                    let below = self.stacks[f].last().map(|v| (v.patch, v.nop));
+                    for c in late_code(below, (id, nop)) {
+                        let v = match c {
+                            CodeOf::Version((_, true)) | CodeOf::Original => 0,
+                            CodeOf::Version((v, false)) => v,
+                        };
+                        self.late_code.push(addr(Code::Patched {
+                            f,
+                            v,
+                            via: None,
+                            nop: None,
+                        }));
+                    }
+                }
+                let marked = in_transition && self.bug() != Bug::LateObjectUnmarked;
+                if nop {
+                    self.stats.late_nops += 1;
+                }
+                self.push_one(id, f, nop, marked);
+            }
+        }
+        if !after_init {
+            self.module_init(ti, table)?;
+        }
+        Ok(())
+    }
+
+    /// The module's init, in the loading task's syscall: a few calls, most into the module.
+    fn module_init(&mut self, ti: usize, table: Option<&TaskTable<'_>>) -> Res<()> {
+        for _ in 0..1 + self.rng.below(3) {
+            let f = if self.rng.chance(700) {
+                KERNEL_FUNCS + self.rng.below(NFUNCS - KERNEL_FUNCS)
+            } else {
+                self.rng.below(KERNEL_FUNCS)
+            };
+            self.call(ti, f, table)?;
+            self.tasks[ti].frames.pop();
+        }
+        Ok(())
     }
 
     /// A late visit of the init walk (it races with the fork hook in the kernel): inserting a
@@ -1941,6 +2362,8 @@ impl Sim {
                 }
             } else if r < 180 && self.rng.chance(200) {
                 self.rewalk(table)?;
+            } else if r < 200 && self.rng.chance(150) {
+                self.module_event(Some(table))?;
             } else if self.cfg.rebuilds && table.needs_rebuild() && r < 250 {
                 return Ok(PhaseEnd::Rebuild);
             } else {
@@ -2099,6 +2522,15 @@ fn model_holds() {
         "probing never exercised: {stats:?}"
     );
     assert!(stats.rebuilds > scale(5), "{stats:?}");
+    assert!(stats.replaces > scale(50), "{stats:?}");
+    assert!(stats.replaces_completed > scale(25), "{stats:?}");
+    assert!(stats.replaces_reverted > scale(10), "{stats:?}");
+    assert!(stats.nop_calls > scale(1500), "{stats:?}");
+    assert!(stats.module_loads > scale(150), "{stats:?}");
+    assert!(stats.late_loads > scale(100), "{stats:?}");
+    assert!(stats.late_nops > 0, "{stats:?}");
+    assert!(stats.module_unloads > scale(40), "{stats:?}");
+    assert!(stats.module_calls > scale(10_000), "{stats:?}");
 }
 
 /// The big search: `cargo test -p livegraft-logic --test model -- --ignored` (LG_MODEL_SEEDS
@@ -2153,6 +2585,14 @@ seeded! {
     model_catches_idle_switch_mid_iteration: IdleSwitchMidIteration => ["(a)"];
     model_catches_sched_frames_hidden: SchedFramesHidden => ["(a)", "(s)"];
     model_catches_affected_without_original: AffectedWithoutOriginal => ["(a)", "(s)"];
+    model_catches_replace_without_nops: ReplaceWithoutNops => ["(a)"];
+    model_catches_replace_reverse_keeps_nops: ReplaceReverseKeepsNops => ["(a)"];
+    model_catches_replace_check_blind_to_replaced: ReplaceCheckBlindToReplaced => ["(a)", "(s)"];
+    model_catches_late_object_unmarked: LateObjectUnmarked => ["(a)"];
+    model_catches_late_object_after_init: LateObjectAfterInit => ["(a)"];
+    model_catches_late_code_unchecked: LateCodeUnchecked => ["(a)", "(s)"];
+    model_catches_unload_keeps_versions: UnloadKeepsVersions => ["(a)", "(r)"];
+    model_catches_stack_order_loaded_only: StackOrderLoadedOnly => ["(a)"];
 }
 
 #[test]

@@ -38,3 +38,44 @@ fn stack_order_is_the_position_in_enable_order() {
     // The only patch left after a replace is first.
     assert_eq!(stack_order([9u32], 9), Some(1));
 }
+
+use livegraft_logic::replace::{at_replace_end, coming, Coming, ReplaceEnd};
+
+#[test]
+fn a_replace_unhooks_its_nops_and_cuts_below_its_versions() {
+    assert_eq!(at_replace_end(true), ReplaceEnd::Unhook);
+    assert_eq!(at_replace_end(false), ReplaceEnd::CutOlder);
+}
+
+#[test]
+fn coming_pushes_pushed_patches_marked_only_for_the_transition() {
+    // (nop, replacing, pushed, in_transition)
+    for nop_ok in [(false, false), (false, true), (true, true)] {
+        let (nop, replacing) = nop_ok;
+        assert_eq!(coming(nop, replacing, false, false), Coming::Attach);
+        assert_eq!(coming(nop, replacing, false, true), Coming::Attach);
+        assert_eq!(coming(nop, replacing, true, false), Coming::Push { in_transition: false });
+        assert_eq!(coming(nop, replacing, true, true), Coming::Push { in_transition: true });
+    }
+}
+
+#[test]
+fn coming_skips_the_nops_of_a_replace_that_is_over() {
+    for pushed in [false, true] {
+        for in_transition in [false, true] {
+            assert_eq!(coming(true, false, pushed, in_transition), Coming::Skip);
+        }
+    }
+}
+
+#[test]
+fn stack_order_names_the_first_function_with_a_newer_version() {
+    use livegraft_logic::replace::{newer_on_top, FuncTop::*};
+    assert_eq!(newer_on_top([Live(Some(3u32), 3), Live(None, 3), Live(Some(3), 3)]), None);
+    assert_eq!(newer_on_top([Live(Some(3u32), 3), Live(Some(4), 3), Live(Some(5), 3)]), Some(1));
+    assert_eq!(newer_on_top([Live(Some(4u32), 3)]), Some(0));
+    assert_eq!(newer_on_top(Vec::<livegraft_logic::replace::FuncTop<u32>>::new()), None);
+    // A function of a module not loaded counts when a newer patch replaces it too.
+    assert_eq!(newer_on_top([Live(Some(3u32), 3), Unloaded(false)]), None);
+    assert_eq!(newer_on_top([Live(Some(3u32), 3), Unloaded(true)]), Some(1));
+}
