@@ -52,6 +52,9 @@ fn plan_with(
         lang: Default::default(),
         source_path: String::new(),
         symbols: Vec::new(),
+        replace: false,
+        callbacks: Vec::new(),
+        states: Vec::new(),
         objects: vec![
             ObjectPlan {
                 name: name("o", object),
