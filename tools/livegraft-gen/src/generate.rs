@@ -563,7 +563,7 @@ fn callbacks_rs(objects: &[(ObjectPlan, Option<&CallbacksPlan>)]) -> String {
         }
         for (key, f) in cb.given() {
             let (ret, call) = if key == "pre_patch" {
-                (" -> core::ffi::c_int", format!("livegraft::to_errno(replacements::{f}(obj))"))
+                (" -> core::ffi::c_int", format!("let result = replacements::{f}(obj);"))
             } else {
                 ("", format!("replacements::{f}(obj)"))
             };
@@ -574,13 +574,16 @@ fn callbacks_rs(objects: &[(ObjectPlan, Option<&CallbacksPlan>)]) -> String {
                 format!("unsafe extern \"C\" fn __livegraft_cb_{j}_{key}(\n    obj: *mut abi::Object,\n){ret} {{")
             };
             let call_line = format!("    {call}");
-            let call_line = if call_line.len() <= MAX_WIDTH {
+            let mut call_line = if call_line.len() <= MAX_WIDTH {
                 call_line
             } else if key == "pre_patch" {
-                format!("    livegraft::to_errno(\n        replacements::{f}(obj),\n    )")
+                format!("    let result = replacements::{f}(\n        obj,\n    );")
             } else {
                 format!("    replacements::{f}(\n        obj,\n    )")
             };
+            if key == "pre_patch" {
+                call_line.push_str("\n    livegraft::to_errno(result)");
+            }
             let _ = write!(
                 w,
                 "\n{head}\n    // SAFETY: livegraft passes this object's entry of `OBJECTS`, static.\n    \
@@ -854,6 +857,14 @@ fn orig_entry_field(indent: usize, original: Option<&str>) -> String {
 /// `elems` (each rendered at the indent it is given) and the `END` entry.
 fn table_static<F: Fn(usize) -> String>(name: &str, ty: &str, elems: &[F]) -> String {
     let n = elems.len() + 1;
+    // Just the end: one line while it fits, as rustfmt's short arrays.
+    let one = format!("static {name}: abi::Table<{ty}, 1> = abi::Table([{ty}::END]);");
+    if elems.is_empty() {
+        if one.len() <= MAX_WIDTH {
+            return one + "\n";
+        }
+        return format!("static {name}: abi::Table<{ty}, 1> =\n    abi::Table([{ty}::END]);\n");
+    }
     let head = format!("static {name}: abi::Table<{ty}, {n}> = abi::Table([");
     // rustfmt keeps `= abi::Table([` on the first line only with 2 columns to spare.
     let (mut s, indent, close) = if head.len() + 2 <= MAX_WIDTH {
