@@ -68,9 +68,13 @@ struct PatchFunc {
     sympos: u64,
     /// The `LIVEGRAFT_ORIGINAL` word to fill when the object loads (null: none).
     orig_entry: *mut kernel::ffi::c_ulong,
-    /// A nop of an atomic replace (`replace.rs`): no sysfs directory, gone
-    /// when the replace completes.
+    /// A nop of an atomic replace (`replace.rs`): its directory and the
+    /// nop itself go when the replace completes, as upstream's
+    /// (`klp_discard_nops()`).
     nop: bool,
+    /// `<patch>/<object>/<function,sympos>/` (null until `build_tree`, and
+    /// once a nop's is removed).
+    dir: *mut sys::kobject,
 }
 
 /// One object of a patch: vmlinux or a module, loaded or not.
@@ -80,8 +84,12 @@ struct PatchObject {
     module: bool,
     /// Its functions are resolved and their sites exist.
     loaded: bool,
-    /// `<patch>/<object>/`, null for an object that has only nops.
+    /// `<patch>/<object>/` (null until `build_tree`, and once a dynamic
+    /// object's is removed).
     dir: *mut sys::kobject,
+    /// Added by `replace.rs` for nops only (upstream's `klp_object.dynamic`):
+    /// not in the descriptor, gone with the nops.
+    dynamic: bool,
 }
 
 /// A loaded patch.
@@ -109,6 +117,9 @@ struct Patch {
     replace: bool,
     /// While its patching transition runs, the patches it replaces.
     replaces: KVec<PatchId>,
+    /// For a replace: the removal of the nops' directories when it
+    /// completes (`finish_replace`), allocated at enable.
+    nop_teardown: Option<KBox<Batch>>,
 }
 
 impl Patch {
@@ -729,6 +740,7 @@ impl Registry {
                 sympos: pf.sympos,
                 orig_entry: pf.orig_entry,
                 nop: false,
+                dir: core::ptr::null_mut(),
             };
             if let Err(e) = funcs.push(func, GFP_KERNEL) {
                 return Err(fail(self, early, e.into()));
@@ -740,7 +752,13 @@ impl Registry {
                 Ok(n) => n,
                 Err(e) => return Err(fail(self, early, e.into())),
             };
-            let o = PatchObject { name: oname, module: *module, loaded: *loaded, dir: core::ptr::null_mut() };
+            let o = PatchObject {
+                name: oname,
+                module: *module,
+                loaded: *loaded,
+                dir: core::ptr::null_mut(),
+                dynamic: false,
+            };
             if let Err(e) = objects.push(o, GFP_KERNEL) {
                 return Err(fail(self, early, e.into()));
             }
@@ -761,8 +779,10 @@ impl Registry {
             let funcdirs = KVec::with_capacity(funcs.len(), GFP_KERNEL)?;
             let dirs = objects.len().checked_add(funcs.len()).ok_or(ENOMEM)?;
             let teardown = Batch::for_patch(dirs)?;
+            let nops = funcs.iter().filter(|f| f.nop).count();
+            let nop_teardown = if replaces.is_empty() { None } else { Some(Batch::for_patch(nops)?) };
             let uninit = KBox::<Patch>::new_uninit(GFP_KERNEL)?;
-            Ok((pname, objdirs, funcdirs, teardown, uninit))
+            Ok((pname, objdirs, funcdirs, teardown, nop_teardown, uninit))
         })()
         .and_then(|r| {
             if !self.patches.iter().any(|p| p.is_none()) {
@@ -770,7 +790,7 @@ impl Registry {
             }
             Ok(r)
         });
-        let (pname, objdirs, funcdirs, teardown, uninit) = match reserved {
+        let (pname, objdirs, funcdirs, teardown, nop_teardown, uninit) = match reserved {
             Ok(r) => r,
             Err(e) => return Err(fail(self, early, e)),
         };
@@ -799,6 +819,7 @@ impl Registry {
                 objects,
                 replace: parsed.replace,
                 replaces,
+                nop_teardown,
             },
         );
         // The patch's own batch drops the module reference from here on.
@@ -834,14 +855,16 @@ impl Registry {
     }
 
     /// Creates `<patch>/<object>/` (with `patched`) and
-    /// `<patch>/<object>/<function,sympos>/`, as upstream's sysfs tree
-    /// (nops get none). Every directory created is recorded without
-    /// allocating, so `drop_patch` removes whatever exists if this fails
-    /// half-way.
+    /// `<patch>/<object>/<function,sympos>/`, as upstream's sysfs tree: the
+    /// nops of a replace and the objects only they use included, as
+    /// upstream's `klp_init_object()` adds its dynamic objects and nop
+    /// functions (`finish_replace` removes them). Every directory created
+    /// is recorded without allocating, so `drop_patch` removes whatever
+    /// exists if this fails half-way.
     fn build_tree(&mut self, id: PatchId) -> Result {
         let i = self.patch_index(id).ok_or(ENOENT)?;
         let p: &mut Patch = self.patches.as_mut_slice().get_mut(i).and_then(|p| p.as_mut()).ok_or(ENOENT)?;
-        for f in p.funcs.iter().filter(|f| !f.nop) {
+        for f in p.funcs.iter_mut() {
             let o = p.objects.as_mut_slice().get_mut(f.obj).ok_or(EINVAL)?;
             if o.dir.is_null() {
                 // SAFETY: `p.dir` is this patch's live directory.
@@ -862,10 +885,10 @@ impl Registry {
             }
             // Within the capacity reserved by `enable`: cannot fail.
             let _ = p.funcdirs.push(k, GFP_NOWAIT);
+            f.dir = k;
         }
         // An object of the descriptor without functions (callbacks only)
-        // has its directory too, as upstream's; the objects `replace.rs`
-        // adds for nops only have nop functions, and none.
+        // has its directory too, as upstream's.
         for (j, o) in p.objects.iter_mut().enumerate() {
             if !o.dir.is_null() || p.funcs.iter().any(|f| f.obj == j) {
                 continue;
@@ -888,11 +911,12 @@ impl Registry {
         let Some(mut p) = self.patches.as_mut_slice().get_mut(i).and_then(|slot| slot.take()) else { return };
         crate::state::unregister(p.desc);
         if let Some(mut t) = p.teardown.take() {
-            // Children before parents: a kobject pins its parent.
-            for &f in p.funcdirs.iter() {
+            // Children before parents: a kobject pins its parent. (Null:
+            // a nop's or dynamic object's, removed by `finish_replace`.)
+            for &f in p.funcdirs.iter().filter(|f| !f.is_null()) {
                 t.add(Deferred::PutKobj(f));
             }
-            for &o in p.objdirs.iter() {
+            for &o in p.objdirs.iter().filter(|o| !o.is_null()) {
                 t.add(Deferred::RemoveObjDir(o));
             }
             t.add(Deferred::RemoveDir(p.dir));

@@ -58,8 +58,8 @@ impl Registry {
     /// At the enable of a cumulative patch (no transition runs, so every
     /// registered patch is enabled): records them in `replaces` and adds to
     /// `funcs` a nop for each function only they touch, on the object of
-    /// that name (appended to `objects`, without a directory, if the
-    /// cumulative patch has none).
+    /// that name (appended to `objects`, `dynamic`, if the cumulative patch
+    /// has none).
     pub(super) fn add_nops(
         &mut self,
         funcs: &mut KVec<PatchFunc>,
@@ -103,6 +103,7 @@ impl Registry {
                             module: o.module,
                             loaded: o.loaded,
                             dir: core::ptr::null_mut(),
+                            dynamic: true,
                         },
                         GFP_KERNEL,
                     )?;
@@ -120,6 +121,7 @@ impl Registry {
                     sympos: f.sympos,
                     orig_entry: core::ptr::null_mut(),
                     nop: true,
+                    dir: core::ptr::null_mut(),
                 },
                 GFP_KERNEL,
             )?;
@@ -174,6 +176,29 @@ impl Registry {
         // The nop sites are empty: unregistering them waits until no CPU
         // uses a nop any more; then they are discarded.
         self.reap_sites();
+        let Some(Some(p)) = self.patches.as_mut_slice().get_mut(i) else { return };
+        // The nops' directories and those of the objects only they use go,
+        // as upstream's `klp_discard_nops()` frees their kobjects: children
+        // first, outside the mutex (the batch was allocated at enable).
+        // Through the box once, so that its fields borrow apart.
+        let p: &mut Patch = p;
+        if let Some(mut t) = p.nop_teardown.take() {
+            for f in p.funcs.as_mut_slice().iter_mut().filter(|f| f.nop && !f.dir.is_null()) {
+                if let Some(d) = p.funcdirs.as_mut_slice().iter_mut().find(|d| **d == f.dir) {
+                    *d = core::ptr::null_mut();
+                }
+                t.add(Deferred::PutKobj(f.dir));
+                f.dir = core::ptr::null_mut();
+            }
+            for o in p.objects.as_mut_slice().iter_mut().filter(|o| o.dynamic && !o.dir.is_null()) {
+                if let Some(d) = p.objdirs.as_mut_slice().iter_mut().find(|d| **d == o.dir) {
+                    *d = core::ptr::null_mut();
+                }
+                t.add(Deferred::RemoveObjDir(o.dir));
+                o.dir = core::ptr::null_mut();
+            }
+            self.defer(t);
+        }
         let Some(Some(p)) = self.patches.as_mut_slice().get_mut(i) else { return };
         for f in p.funcs.as_mut_slice().iter_mut().filter(|f| f.nop) {
             f.site = core::ptr::null_mut();

@@ -7,6 +7,9 @@
 //!   table per patched object, the `OBJECTS` table) and a `module!` whose
 //!   init registers the patch with `livegraft_enable_patch()`;
 //! * `livegraft_abi.rs`: the Rust mirror of `include/livegraft.h`;
+//! * `livegraft.rs`: a copy of `include/livegraft_support.rs`, the safe
+//!   helpers the replacements use (`crate::livegraft`: callbacks' `Object`,
+//!   `state()`, `prev_state()`, `Shadow<T, ID>`);
 //! * `replacements.rs`: a copy of the user's replacement source.
 //!
 //! When functions name an `original`, the module also gets a C object that
@@ -26,10 +29,12 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::validate::{Lang, Plan, SymbolPlan};
+use crate::validate::{CallbacksPlan, Lang, ObjectPlan, Plan, SymbolPlan};
 
 /// The ABI mirror copied into every patch module.
 pub const ABI_RS: &str = include_str!("../../../include/livegraft_abi.rs");
+/// The safe helpers copied into every Rust patch module as `livegraft.rs`.
+pub const SUPPORT_RS: &str = include_str!("../../../include/livegraft_support.rs");
 /// The C ABI header, copied into patch modules that define originals.
 pub const ABI_H: &str = include_str!("../../../include/livegraft.h");
 /// The C header of `livegraft_resolve_symbols()`, copied into patch modules
@@ -93,6 +98,7 @@ pub fn render(plan: &Plan, manifest: &str) -> Vec<(String, String)> {
             "replacements.rs".to_string(),
             with_header(&plan.source_text, &gen),
         ),
+        ("livegraft.rs".to_string(), with_header(SUPPORT_RS, &gen)),
     ];
     if has_originals(plan) {
         files.push((format!("{ORIGINALS}.c"), originals_c(plan, &gen)));
@@ -261,7 +267,8 @@ fn c_main(plan: &Plan, gen: &str) -> String {
         let _ = writeln!(w, "\tLIVEGRAFT_SYMBOL_ENTRY({object}, {}, {}),", s.name, s.sympos);
     }
     w.push_str("\t{ }\n};\n");
-    for (i, o) in plan.objects.iter().enumerate() {
+    let objects = all_objects(plan);
+    for (i, (o, _)) in objects.iter().enumerate() {
         let _ = writeln!(w, "\nstatic struct livegraft_func __livegraft_funcs_{i}[] = {{\t/* {} */", o.name);
         for f in &o.funcs {
             let orig = f
@@ -279,17 +286,35 @@ fn c_main(plan: &Plan, gen: &str) -> String {
         w.push_str("\t{ }\n};\n");
     }
     w.push_str("\nstatic struct livegraft_object __livegraft_objs[] = {\n");
-    for (i, o) in plan.objects.iter().enumerate() {
-        let _ = writeln!(w, "\t{{ .name = {}, .funcs = __livegraft_funcs_{i} }},", c_str(&o.name));
+    for (i, (o, cb)) in objects.iter().enumerate() {
+        let callbacks = cb.map_or(String::new(), |c| {
+            let given: Vec<String> = c.given().iter().map(|(k, f)| format!(".{k} = {f}")).collect();
+            format!(",\n\t  .callbacks = {{ {} }}", given.join(", "))
+        });
+        let _ = writeln!(w, "\t{{ .name = {}, .funcs = __livegraft_funcs_{i}{callbacks} }},", c_str(&o.name));
     }
     w.push_str("\t{ }\n};\n");
+    if !plan.states.is_empty() {
+        w.push_str("\n/* The system states the patch handles ([[state]]). */\nstatic struct livegraft_state __livegraft_states[] = {\n");
+        for (id, version) in &plan.states {
+            let _ = writeln!(w, "\t{{ .id = {id}, .version = {version} }},");
+        }
+        w.push_str("\t{ }\n};\n");
+    }
+    let mut setup = String::new();
+    if plan.replace {
+        setup.push_str("\t__livegraft_patch.flags |= LIVEGRAFT_F_REPLACE;\n\t__livegraft_patch.replace = true;\n");
+    }
+    if !plan.states.is_empty() {
+        setup.push_str("\t__livegraft_patch.states = __livegraft_states;\n");
+    }
     let _ = write!(
         w,
         "\nstatic struct livegraft_patch __livegraft_patch = LIVEGRAFT_PATCH_INIT({}, __livegraft_objs);\n\n\
          static int __init __livegraft_init(void)\n{{\n\
          \tint ret = livegraft_resolve_symbols(THIS_MODULE, __livegraft_symbols);\n\n\
          \tif (ret)\n\t\treturn ret;\n\
-         \treturn livegraft_enable_patch(&__livegraft_patch);\n}}\n\n\
+         {setup}\treturn livegraft_enable_patch(&__livegraft_patch);\n}}\n\n\
          static void __exit __livegraft_exit(void)\n{{\n}}\n\n\
          module_init(__livegraft_init);\nmodule_exit(__livegraft_exit);\n\
          MODULE_DESCRIPTION({});\nMODULE_LICENSE(\"GPL\");\nMODULE_INFO(livegraft, \"Y\");\n",
@@ -358,11 +383,27 @@ fn with_header(text: &str, gen: &str) -> String {
     out
 }
 
+/// The objects of the descriptor: those with functions, in manifest order,
+/// then those that only have callbacks; each with its callbacks, if any.
+pub fn all_objects(plan: &Plan) -> Vec<(ObjectPlan, Option<&CallbacksPlan>)> {
+    let mut out: Vec<(ObjectPlan, Option<&CallbacksPlan>)> = plan
+        .objects
+        .iter()
+        .map(|o| (o.clone(), plan.callbacks.iter().find(|c| c.object == o.name)))
+        .collect();
+    for c in &plan.callbacks {
+        if !out.iter().any(|(o, _)| o.name == c.object) {
+            out.push((ObjectPlan { name: c.object.clone(), funcs: Vec::new() }, Some(c)));
+        }
+    }
+    out
+}
+
 /// The name of the functions table of `object`: `FUNCS_<OBJECT>`, made
 /// unique when two module names differ only by case.
-fn table_names(plan: &Plan) -> Vec<String> {
+fn table_names(objects: &[(ObjectPlan, Option<&CallbacksPlan>)]) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
-    for o in &plan.objects {
+    for (o, _) in objects {
         let base = format!("FUNCS_{}", o.name.to_ascii_uppercase());
         let mut name = base.clone();
         let mut n = 2;
@@ -396,6 +437,10 @@ use kernel::prelude::*;
 mod abi;
 
 #[allow(unreachable_pub)]
+#[path = \"livegraft.rs\"]
+mod livegraft;
+
+#[allow(unreachable_pub)]
 #[path = \"replacements.rs\"]
 mod replacements;
 
@@ -409,8 +454,9 @@ module! {{
 "
     );
     w.push_str(&modinfo_rs(plan));
-    let tables = table_names(plan);
-    for (o, table) in plan.objects.iter().zip(&tables) {
+    let objects = all_objects(plan);
+    let tables = table_names(&objects);
+    for ((o, _), table) in objects.iter().zip(&tables) {
         let elems = o.funcs.iter().map(|f| {
             move |indent: usize| {
                 let (i, f4) = (" ".repeat(indent), indent + 4);
@@ -434,17 +480,19 @@ module! {{
     if !plan.symbols.is_empty() {
         w.push_str(&symbols_rs(&plan.symbols));
     }
-    let elems: Vec<_> = plan
-        .objects
+    w.push_str(&callbacks_rs(&objects));
+    let elems: Vec<_> = objects
         .iter()
+        .enumerate()
         .zip(&tables)
-        .map(|(o, table)| {
+        .map(|((j, (o, cb)), table)| {
             move |indent: usize| {
                 let (i, f4) = (" ".repeat(indent), indent + 4);
                 format!(
-                    "{i}abi::Object {{\n{}\n{}\n{}..abi::Object::END\n{i}}},\n",
+                    "{i}abi::Object {{\n{}\n{}\n{}{}..abi::Object::END\n{i}}},\n",
                     cstr_field(f4, "name", &o.name),
                     funcs_field(f4, table),
+                    cb.map_or(String::new(), |c| callbacks_field(f4, j, c)),
                     " ".repeat(f4)
                 )
             }
@@ -452,6 +500,22 @@ module! {{
         .collect();
     w.push('\n');
     w.push_str(&table_static("OBJECTS", "abi::Object", &elems));
+    if !plan.states.is_empty() {
+        let elems: Vec<_> = plan
+            .states
+            .iter()
+            .map(|&(id, version)| {
+                move |indent: usize| {
+                    let (i, f4) = (" ".repeat(indent), " ".repeat(indent + 4));
+                    format!(
+                        "{i}abi::State {{\n{f4}id: {id},\n{f4}version: {version},\n{f4}data: core::ptr::null_mut(),\n{i}}},\n"
+                    )
+                }
+            })
+            .collect();
+        w.push_str("\n// The system states the patch handles ([[state]]).\n");
+        w.push_str(&table_static("STATES", "abi::State", &elems));
+    }
     let _ = write!(
         w,
         "
@@ -465,6 +529,7 @@ impl kernel::Module for LivegraftPatch {{
 {}
             GFP_KERNEL,
         )?;
+        livegraft::set_patch(&mut *patch);
         // SAFETY: `patch` is a complete ABI-3 descriptor whose strings,
         // arrays and functions are 'static in this module; livegraft copies
         // what it keeps and pins this module while the patch is enabled.
@@ -478,8 +543,70 @@ impl kernel::Module for LivegraftPatch {{
         } else {
             "\n        symbols::resolve(module.as_ptr())?;"
         },
-        patch_new_arg(name)
+        patch_new_arg(plan)
     );
+    w
+}
+
+/// The C-ABI glue of each callback (`[[callbacks]]`): livegraft calls
+/// `__livegraft_cb_<object>_<callback>`, which calls the safe Rust function
+/// of the source with the object's [`Object`] view (`crate::livegraft`).
+fn callbacks_rs(objects: &[(ObjectPlan, Option<&CallbacksPlan>)]) -> String {
+    let mut w = String::new();
+    for (j, (_, cb)) in objects.iter().enumerate() {
+        let Some(cb) = cb else { continue };
+        if w.is_empty() {
+            w.push_str(
+                "\n// The callbacks ([[callbacks]]): livegraft calls them with the C ABI and a\n\
+                 // pointer to the object's static descriptor in `OBJECTS`.\n",
+            );
+        }
+        for (key, f) in cb.given() {
+            let (ret, call) = if key == "pre_patch" {
+                (" -> core::ffi::c_int", format!("let result = replacements::{f}(obj);"))
+            } else {
+                ("", format!("replacements::{f}(obj)"))
+            };
+            let head = format!("unsafe extern \"C\" fn __livegraft_cb_{j}_{key}(obj: *mut abi::Object){ret} {{");
+            let head = if head.len() <= MAX_WIDTH {
+                head
+            } else {
+                format!("unsafe extern \"C\" fn __livegraft_cb_{j}_{key}(\n    obj: *mut abi::Object,\n){ret} {{")
+            };
+            let call_line = format!("    {call}");
+            let mut call_line = if call_line.len() <= MAX_WIDTH {
+                call_line
+            } else if key == "pre_patch" {
+                format!("    let result = replacements::{f}(\n        obj,\n    );")
+            } else {
+                format!("    replacements::{f}(\n        obj,\n    )")
+            };
+            if key == "pre_patch" {
+                call_line.push_str("\n    livegraft::to_errno(result)");
+            }
+            let _ = write!(
+                w,
+                "\n{head}\n    // SAFETY: livegraft passes this object's entry of `OBJECTS`, static.\n    \
+                 let obj = unsafe {{ livegraft::Object::from_raw(obj) }};\n{call_line}\n}}\n"
+            );
+        }
+    }
+    w
+}
+
+/// `callbacks: abi::Callbacks { ... },` of object `j`, at `indent`.
+fn callbacks_field(indent: usize, j: usize, cb: &CallbacksPlan) -> String {
+    let pad = " ".repeat(indent);
+    let mut w = format!("{pad}callbacks: abi::Callbacks {{\n");
+    for (key, _) in cb.given() {
+        let one = format!("{pad}    {key}: Some(__livegraft_cb_{j}_{key}),");
+        if one.len() <= MAX_WIDTH {
+            let _ = writeln!(w, "{one}");
+        } else {
+            let _ = writeln!(w, "{pad}    {key}: Some(\n{pad}        __livegraft_cb_{j}_{key},\n{pad}    ),");
+        }
+    }
+    let _ = write!(w, "{pad}    ..abi::Callbacks::NONE\n{pad}}},\n");
     w
 }
 
@@ -730,6 +857,14 @@ fn orig_entry_field(indent: usize, original: Option<&str>) -> String {
 /// `elems` (each rendered at the indent it is given) and the `END` entry.
 fn table_static<F: Fn(usize) -> String>(name: &str, ty: &str, elems: &[F]) -> String {
     let n = elems.len() + 1;
+    // Just the end: one line while it fits, as rustfmt's short arrays.
+    let one = format!("static {name}: abi::Table<{ty}, 1> = abi::Table([{ty}::END]);");
+    if elems.is_empty() {
+        if one.len() <= MAX_WIDTH {
+            return one + "\n";
+        }
+        return format!("static {name}: abi::Table<{ty}, 1> =\n    abi::Table([{ty}::END]);\n");
+    }
     let head = format!("static {name}: abi::Table<{ty}, {n}> = abi::Table([");
     // rustfmt keeps `= abi::Table([` on the first line only with 2 columns to spare.
     let (mut s, indent, close) = if head.len() + 2 <= MAX_WIDTH {
@@ -793,17 +928,33 @@ fn fn_ptr_field(indent: usize, field: &str, func: &str) -> String {
 }
 
 /// The first argument of `KBox::new()`: `abi::Patch::new(...)`, its
-/// arguments on one line only while they fit in rustfmt's `fn_call_width` (60).
-fn patch_new_arg(name: &str) -> String {
+/// arguments on one line only while they fit in rustfmt's `fn_call_width`
+/// (60), then `.replace()` and `.states(...)`, one a line (the chain is
+/// always longer than rustfmt's `chain_width`).
+fn patch_new_arg(plan: &Plan) -> String {
+    let name = &plan.name;
     let args = format!("c\"{name}\", module.as_ptr(), OBJECTS.0.as_ptr()");
-    if args.len() <= 60 {
-        format!("            abi::Patch::new({args}),")
+    let extra = plan.replace || !plan.states.is_empty();
+    let mut w = if args.len() <= 60 {
+        format!("            abi::Patch::new({args})")
     } else {
         format!(
             "            abi::Patch::new(\n                c\"{name}\",\n                module.as_ptr(),\n                \
-             OBJECTS.0.as_ptr(),\n            ),"
+             OBJECTS.0.as_ptr(),\n            )"
         )
+    };
+    if extra {
+        // rustfmt indents a chain under a one-line root, not under a broken one.
+        let pad = if args.len() <= 60 { "                " } else { "            " };
+        if plan.replace {
+            let _ = write!(w, "\n{pad}.replace()");
+        }
+        if !plan.states.is_empty() {
+            let _ = write!(w, "\n{pad}.states(STATES.0.as_ptr())");
+        }
     }
+    w.push(',');
+    w
 }
 
 /// Writes `files` into the directory `out`, atomically: into `<out>.tmp-<pid>`

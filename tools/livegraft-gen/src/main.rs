@@ -57,6 +57,34 @@ const LONG_HELP: &str = r#"MANIFEST (<PATCH_DIR>/patch.toml):
                                      #   enabled; one that does not resolve fails the load, with
                                      #   nothing registered (checked now against System.map/--module-ko)
 
+  [patch] may also have
+  replace = true                     # optional: a cumulative patch (atomic replace): enabling it
+                                     #   replaces every patch enabled before it in one transition;
+                                     #   functions only they patched go back to the original
+
+  [[callbacks]]                      # optional, one per object whose callbacks the patch has
+  object = "lg_target"               # optional: "vmlinux" (default) or a module name (an object
+                                     #   without [[function]]s is allowed: callbacks only)
+  pre_patch = "my_pre_patch"         # optional: before the object is patched; an error aborts
+                                     #   the enable. Rust: `pub fn f(obj: &Object) -> Result`
+  post_patch = "my_post_patch"       # optional: once the patching transition completed
+  pre_unpatch = "my_pre_unpatch"     # optional: before the unpatching transition starts
+  post_unpatch = "my_post_unpatch"   # optional: once it completed (only if pre_patch succeeded)
+                                     # Rust: safe functions `pub fn f(obj: &Object)` (not extern,
+                                     #   `use crate::livegraft::Object;`); the generated module
+                                     #   adapts them to the C ABI. C: `int f(struct
+                                     #   livegraft_object *)` for pre_patch, `void f(...)` for
+                                     #   the others. Upstream's semantics and order
+                                     #   (Documentation/livepatch/callbacks.rst); a replaced
+                                     #   patch's unpatch callbacks do not run.
+
+  [[state]]                          # optional, one per system state the patch handles
+  id = 7                             # non-zero; each id once
+  version = 1                        # optional (default 0); a cumulative patch must keep every
+                                     #   state of the patches it replaces at a version >= theirs
+                                     # Rust: crate::livegraft::state(7) / prev_state(7) (from
+                                     #   callbacks) give its and the replaced patch's version
+
   Unknown keys are errors. Every problem in the patch is reported at once.
 
 C SOURCES (source = "fix.c"):
@@ -80,6 +108,14 @@ REPLACEMENT SOURCE (<PATCH_DIR>/replacements.rs):
   }
   It becomes the module `replacements` of the patch crate (it may use the `kernel` crate);
   kernel functions it calls must be exported to modules. See samples/cmdline.
+  The crate's module `livegraft` (crate::livegraft, include/livegraft_support.rs) has safe
+  helpers: `Object` (what callbacks get: name(), is_module(), patched()), `state(id)` and
+  `prev_state(id)`, and shadow variables (upstream's klp_shadow_*) with a Rust type:
+      static UNITS: Shadow<Units, 1> = Shadow::new();    // id 1 holds a `Units`
+      UNITS.get_or_alloc(obj_ptr, Gfp::Atomic, || Units::new()); UNITS.get(obj_ptr);
+      UNITS.free(obj_ptr); UNITS.free_all();              // run `Drop` of the values
+  The values live in livegraft.ko's table and outlive the patch module: a later (cumulative)
+  patch takes them over with the same id and type. See samples/gen_callbacks, gen_replace.
 
 FROM A DIFF:
   livegraft-gen diff FIX.patch --kdir <built tree> [--source <src>] [--name N] [-o DIR]
@@ -109,7 +145,11 @@ WORKFLOW:
 CHECKS:
   Always: names, duplicates, that each replacement is a top-level `pub extern "C" fn` of
   the Rust source (a function definition of a C source) and each original a visible
-  declaration of a top-level `extern` block. With a System.map (--system-map, or
+  declaration of a top-level `extern` block; that each callback is a top-level, visible,
+  non-extern fn of the Rust source with a callback's signature as far as its text shows (one
+  `&...Object` parameter; `Result` for pre_patch, nothing for the others; rustc checks the
+  rest in the generated glue), or a function of the C source; one [[callbacks]] per object;
+  state ids non-zero and unique, versions 0 to 4294967295. With a System.map (--system-map, or
   <kdir>/System.map): each vmlinux target and [[symbol]] exists, is unambiguous, and targets
   are functions; a static inline (no symbol) gets a hint to the exported functions it calls,
   from the headers of --kdir. Traceability: a vmlinux target must have an ftrace call site
@@ -126,9 +166,9 @@ CHECKS:
   a warning and checked by livegraft at load time.
 
 OUTPUT (<out>/):
-  Kbuild, <name>.rs (crate root: descriptors, module!, and with [[symbol]]s the `symbols`
-  module of accessors), livegraft_abi.rs (the ABI mirror), replacements.rs (a copy of the
-  source). A C source instead gives <name>.c (descriptors, symbol declarations, originals,
+  Kbuild, <name>.rs (crate root: descriptors, module!, the callbacks' C-ABI glue, and with
+  [[symbol]]s the `symbols` module of accessors), livegraft_abi.rs (the ABI mirror),
+  replacements.rs (a copy of the source), livegraft.rs (the safe helpers). A C source instead gives <name>.c (descriptors, symbol declarations, originals,
   init), replacements.c (the source, with a #line directive), livegraft.h and
   livegraft_symbols.h. With originals: the crate root is <name>_main.rs,
   and livegraft_originals.c (their LIVEGRAFT_ORIGINAL stubs) and livegraft.h join it. Written to <out>.tmp-<pid> and renamed into place:

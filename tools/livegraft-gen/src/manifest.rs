@@ -18,7 +18,21 @@
 //! object = "lg_target"                             # optional: "vmlinux" (default) or a module name
 //! sympos = 0                                       # optional: as for functions
 //! type = "int (int)"                               # its C type (C source) or Rust type (Rust source)
+//!
+//! [[callbacks]]                                    # optional: one per object with callbacks
+//! object = "lg_target"                             # optional: "vmlinux" (default) or a module name
+//! pre_patch = "my_pre_patch"                       # optional: `fn(&Object) -> Result` (Rust)
+//! post_patch = "my_post_patch"                     # optional: `fn(&Object)`; likewise
+//! pre_unpatch = "my_pre_unpatch"                   # the unpatching ones
+//! post_unpatch = "my_post_unpatch"
+//!
+//! [[state]]                                        # optional: a system state the patch handles
+//! id = 7                                           # non-zero
+//! version = 1                                      # optional, default 0
 //! ```
+//!
+//! `[patch]` also takes `replace = true`: a cumulative patch that replaces
+//! every patch enabled before it (atomic replace).
 //!
 //! This module only checks the *shape* of the file (TOML syntax, known keys,
 //! value types); what the values mean is checked by [`crate::validate`]. Each
@@ -41,6 +55,8 @@ pub enum Kind {
     Str,
     /// An integer.
     Int,
+    /// A boolean.
+    Bool,
 }
 
 /// The keys of `[patch]` and their types.
@@ -48,7 +64,92 @@ pub const PATCH_KEYS: &[(&str, Kind)] = &[
     ("name", Kind::Str),
     ("description", Kind::Str),
     ("source", Kind::Str),
+    ("replace", Kind::Bool),
 ];
+
+/// The callbacks of a `[[callbacks]]` table, in upstream's order.
+pub const CALLBACK_NAMES: &[&str] = &["pre_patch", "post_patch", "pre_unpatch", "post_unpatch"];
+
+/// The keys of a `[[callbacks]]` and their types.
+pub const CALLBACKS_KEYS: &[(&str, Kind)] = &[
+    ("object", Kind::Str),
+    ("pre_patch", Kind::Str),
+    ("post_patch", Kind::Str),
+    ("pre_unpatch", Kind::Str),
+    ("post_unpatch", Kind::Str),
+];
+
+/// The keys of a `[[state]]` and their types.
+pub const STATE_KEYS: &[(&str, Kind)] = &[("id", Kind::Int), ("version", Kind::Int)];
+
+/// One `[[callbacks]]` table: the callbacks of one object.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallbacksTable {
+    /// 1-based position among the `[[callbacks]]` tables.
+    pub index: usize,
+    /// Line of its `[[callbacks]]` header.
+    pub line: usize,
+    /// `object`.
+    pub object: Option<Loc<String>>,
+    /// The callbacks given, in [`CALLBACK_NAMES`] order: (key, function).
+    pub callbacks: Vec<(&'static str, Loc<String>)>,
+    /// Keys with a value of the wrong type, or misspelt (already reported).
+    pub bad_keys: Vec<String>,
+}
+
+impl CallbacksTable {
+    /// How diagnostics name this entry: `[[callbacks]] #1 (lg_target)`.
+    pub fn entry(&self) -> String {
+        match &self.object {
+            Some(o) => format!("[[callbacks]] #{} ({})", self.index, o.value),
+            None => format!("[[callbacks]] #{}", self.index),
+        }
+    }
+}
+
+/// One `[[state]]` table: a system state (upstream's `klp_state`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StateTable {
+    /// 1-based position among the `[[state]]` tables.
+    pub index: usize,
+    /// Line of its `[[state]]` header.
+    pub line: usize,
+    /// `id`.
+    pub id: Option<Loc<i64>>,
+    /// `version`.
+    pub version: Option<Loc<i64>>,
+    /// Keys with a value of the wrong type, or misspelt (already reported).
+    pub bad_keys: Vec<String>,
+}
+
+impl StateTable {
+    /// How diagnostics name this entry: `[[state]] #1 (id 7)`.
+    pub fn entry(&self) -> String {
+        match &self.id {
+            Some(i) => format!("[[state]] #{} (id {})", self.index, i.value),
+            None => format!("[[state]] #{}", self.index),
+        }
+    }
+}
+
+/// Serde's view of a `[[callbacks]]`: unknown keys are refused.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CallbacksSerde {
+    object: Option<Spanned<String>>,
+    pre_patch: Option<Spanned<String>>,
+    post_patch: Option<Spanned<String>>,
+    pre_unpatch: Option<Spanned<String>>,
+    post_unpatch: Option<Spanned<String>>,
+}
+
+/// Serde's view of a `[[state]]`: unknown keys are refused.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateSerde {
+    id: Option<Spanned<i64>>,
+    version: Option<Spanned<i64>>,
+}
 /// The keys of a `[[function]]` and their types.
 pub const FUNCTION_KEYS: &[(&str, Kind)] = &[
     ("target", Kind::Str),
@@ -128,6 +229,8 @@ pub struct PatchTable {
     pub description: Option<Loc<String>>,
     /// `source`.
     pub source: Option<Loc<String>>,
+    /// `replace`.
+    pub replace: Option<Loc<bool>>,
     /// Keys with a value of the wrong type, or misspelt (already reported).
     pub bad_keys: Vec<String>,
 }
@@ -176,6 +279,10 @@ pub struct Manifest {
     pub function_count: usize,
     /// The well-formed `[[symbol]]` tables.
     pub symbols: Vec<SymbolTable>,
+    /// The well-formed `[[callbacks]]` tables.
+    pub callbacks: Vec<CallbacksTable>,
+    /// The well-formed `[[state]]` tables.
+    pub states: Vec<StateTable>,
     /// How many errors parsing found: a manifest with any is not usable.
     pub parse_errors: usize,
     /// The file is not TOML: there is nothing to validate.
@@ -189,6 +296,7 @@ struct PatchSerde {
     name: Option<Spanned<String>>,
     description: Option<Spanned<String>>,
     source: Option<Spanned<String>>,
+    replace: Option<Spanned<bool>>,
 }
 
 /// Serde's view of a `[[function]]`: unknown keys are refused.
@@ -270,6 +378,7 @@ pub fn parse(file: &str, text: &str) -> (Manifest, Vec<Diagnostic>) {
                             name: p.name.map(|s| located(text, s)),
                             description: p.description.map(|s| located(text, s)),
                             source: p.source.map(|s| located(text, s)),
+                            replace: p.replace.map(|s| located(text, s)),
                             bad_keys,
                         })
                     }
@@ -391,10 +500,97 @@ pub fn parse(file: &str, text: &str) -> (Manifest, Vec<Diagnostic>) {
                     }
                 }
             }
+            "callbacks" | "state" => {
+                let what = key.get_ref().as_ref();
+                let (keys, help) = if what == "callbacks" {
+                    (CALLBACKS_KEYS, "describe the callbacks of each object in its own `[[callbacks]]` table (double brackets)")
+                } else {
+                    (STATE_KEYS, "describe each state in its own `[[state]]` table (double brackets)")
+                };
+                let Some(array) = value.get_ref().as_array() else {
+                    diags.push(
+                        Diagnostic::error(
+                            file,
+                            format!("[{what}]"),
+                            format!("`{what}` must be an array of tables, not a {}", value.get_ref().type_str()),
+                            help,
+                        )
+                        .at_line(line),
+                    );
+                    continue;
+                };
+                let headers = header_lines(text, &format!("[[{what}]]"));
+                for (i, item) in array.iter().enumerate() {
+                    let index = i + 1;
+                    let header = headers.get(i).copied().unwrap_or_else(|| loc(item.span()));
+                    let entry = format!("[[{what}]] #{index}");
+                    let Some(table) = item.get_ref().as_table() else {
+                        diags.push(
+                            Diagnostic::error(
+                                file,
+                                entry,
+                                format!("must be a table, not a {}", item.get_ref().type_str()),
+                                help,
+                            )
+                            .at_line(header),
+                        );
+                        continue;
+                    };
+                    let entry = if what == "callbacks" {
+                        match table.get("object").and_then(|t| t.get_ref().as_str()) {
+                            Some(t) => format!("{entry} ({t})"),
+                            None => entry,
+                        }
+                    } else {
+                        match table.get("id").and_then(|t| t.get_ref().as_integer()) {
+                            Some(t) => format!("{entry} (id {})", t.as_str()),
+                            None => entry,
+                        }
+                    };
+                    let (clean, bad_keys) = clean_table(file, &entry, table, keys, text, &mut diags);
+                    let value = Spanned::new(item.span(), DeValue::Table(clean));
+                    if what == "callbacks" {
+                        match CallbacksSerde::deserialize(ValueDeserializer::from(value)) {
+                            Ok(c) => {
+                                let given = [
+                                    ("pre_patch", c.pre_patch),
+                                    ("post_patch", c.post_patch),
+                                    ("pre_unpatch", c.pre_unpatch),
+                                    ("post_unpatch", c.post_unpatch),
+                                ];
+                                manifest.callbacks.push(CallbacksTable {
+                                    index,
+                                    line: header,
+                                    object: c.object.map(|s| located(text, s)),
+                                    callbacks: given
+                                        .into_iter()
+                                        .filter_map(|(k, v)| v.map(|v| (k, located(text, v))))
+                                        .collect(),
+                                    bad_keys,
+                                })
+                            }
+                            Err(e) => diags.push(serde_error(file, &entry, header, text, &e)),
+                        }
+                    } else {
+                        match StateSerde::deserialize(ValueDeserializer::from(value)) {
+                            Ok(st) => manifest.states.push(StateTable {
+                                index,
+                                line: header,
+                                id: st.id.map(|s| located(text, s)),
+                                version: st.version.map(|s| located(text, s)),
+                                bad_keys,
+                            }),
+                            Err(e) => diags.push(serde_error(file, &entry, header, text, &e)),
+                        }
+                    }
+                }
+            }
             other => {
-                let hint = match did_you_mean(other, ["patch", "function", "symbol"]) {
+                let hint = match did_you_mean(other, ["patch", "function", "symbol", "callbacks", "state"]) {
                     Some("patch") => " (did you mean `[patch]`?)".to_string(),
                     Some("symbol") => " (did you mean `[[symbol]]`?)".to_string(),
+                    Some("callbacks") => " (did you mean `[[callbacks]]`?)".to_string(),
+                    Some("state") => " (did you mean `[[state]]`?)".to_string(),
                     Some(_) => " (did you mean `[[function]]`?)".to_string(),
                     None => String::new(),
                 };
@@ -410,8 +606,10 @@ pub fn parse(file: &str, text: &str) -> (Manifest, Vec<Diagnostic>) {
                         file,
                         shown.clone(),
                         format!("unknown table or key {shown}{hint}"),
-                        "a manifest has one `[patch]` table, one `[[function]]` table per function and \
-                         one `[[symbol]]` table per non-exported symbol; nothing else is allowed at the top level",
+                        "a manifest has one `[patch]` table, one `[[function]]` table per function, \
+                         one `[[symbol]]` table per non-exported symbol, one `[[callbacks]]` table per object \
+                         with callbacks and one `[[state]]` table per system state; nothing else is allowed \
+                         at the top level",
                     )
                     .at_line(line),
                 );
@@ -487,6 +685,11 @@ fn clean_table<'i>(
                         "an integer",
                         format!("write `{k} = 0` or `{k} = 1`, without quotes"),
                     ),
+                    Kind::Bool => (
+                        v.is_bool(),
+                        "a boolean",
+                        format!("write `{k} = true` or `{k} = false`, without quotes"),
+                    ),
                 };
                 if !ok {
                     diags.push(
@@ -513,6 +716,10 @@ fn entry_kind(entry: &str) -> &'static str {
         "[patch]"
     } else if entry.starts_with("[[symbol]]") {
         "[[symbol]]"
+    } else if entry.starts_with("[[callbacks]]") {
+        "[[callbacks]]"
+    } else if entry.starts_with("[[state]]") {
+        "[[state]]"
     } else {
         "[[function]]"
     }
@@ -529,7 +736,8 @@ fn serde_error(
     let line = e.span().map_or(header, |s| line_of(text, s.start));
     let msg = e.message().trim_end();
     let help = if msg.contains("expected a string") || msg.contains("expected i64") {
-        "`sympos` is an integer; every other value is a string in double quotes".to_string()
+        "`sympos`, `id` and `version` are integers, `replace` a boolean; every other value is a string in double quotes"
+            .to_string()
     } else {
         format!("compare with this example:\n{EXAMPLE}")
     };

@@ -87,6 +87,42 @@ pub struct Plan {
     pub source_path: String,
     /// The non-exported symbols the source uses (`[[symbol]]`), in order.
     pub symbols: Vec<SymbolPlan>,
+    /// `replace = true`: a cumulative patch (atomic replace).
+    pub replace: bool,
+    /// The objects' callbacks (`[[callbacks]]`), in manifest order.
+    pub callbacks: Vec<CallbacksPlan>,
+    /// The system states (`[[state]]`): (id, version), in manifest order.
+    pub states: Vec<(u64, u32)>,
+}
+
+/// The callbacks of one object (`[[callbacks]]`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallbacksPlan {
+    /// `vmlinux` or a module name.
+    pub object: String,
+    /// `pre_patch`: `fn(&Object) -> Result` (Rust) or `int f(struct livegraft_object *)` (C).
+    pub pre_patch: Option<String>,
+    /// `post_patch`: `fn(&Object)` (Rust) or `void f(struct livegraft_object *)` (C).
+    pub post_patch: Option<String>,
+    /// `pre_unpatch`: as `post_patch`.
+    pub pre_unpatch: Option<String>,
+    /// `post_unpatch`: as `post_patch`.
+    pub post_unpatch: Option<String>,
+}
+
+impl CallbacksPlan {
+    /// The callbacks given: (key, function), in upstream's order.
+    pub fn given(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("pre_patch", &self.pre_patch),
+            ("post_patch", &self.post_patch),
+            ("pre_unpatch", &self.pre_unpatch),
+            ("post_unpatch", &self.post_unpatch),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+        .collect()
+    }
 }
 
 /// One `[[symbol]]`: resolved by `livegraft_resolve_symbols()` at load.
@@ -216,7 +252,7 @@ pub fn validate(m: &Manifest, inputs: &Inputs<'_>) -> (Option<Plan>, Vec<Diagnos
     }
 
     // [[function]]
-    if m.function_count == 0 {
+    if m.function_count == 0 && m.callbacks.is_empty() {
         v.diags.push(
             Diagnostic::error(
                 file,
@@ -539,6 +575,10 @@ pub fn validate(m: &Manifest, inputs: &Inputs<'_>) -> (Option<Plan>, Vec<Diagnos
         v.referenced(decls, exports, &symbols, m, inputs);
     }
 
+    let replace = m.patch.as_ref().and_then(|p| p.replace.as_ref()).is_some_and(|r| r.value);
+    let callbacks = v.callbacks(m, lang, defs.as_deref(), c_defs.as_deref(), source_text.as_deref(), &source_display(m, inputs));
+    let states = v.states(m);
+
     let errors = m.parse_errors > 0 || v.diags.iter().any(Diagnostic::is_error);
     let plan = match (name, description, source_text, errors) {
         (Some(name), Some(description), Some(source_text), false) => Some(Plan {
@@ -549,6 +589,9 @@ pub fn validate(m: &Manifest, inputs: &Inputs<'_>) -> (Option<Plan>, Vec<Diagnos
             lang,
             source_path: source_display(m, inputs),
             symbols,
+            replace,
+            callbacks,
+            states,
         }),
         _ => None,
     };
@@ -761,6 +804,253 @@ impl Validator<'_> {
             return None;
         }
         Some(o.value.clone())
+    }
+
+    /// The `[[callbacks]]` tables: objects, function names, that each names
+    /// a function of the source with a callback's signature.
+    fn callbacks(
+        &mut self,
+        m: &Manifest,
+        lang: Lang,
+        defs: Option<&[scan::FnDef]>,
+        c_defs: Option<&[scan::CFnDef]>,
+        src: Option<&str>,
+        shown: &str,
+    ) -> Vec<CallbacksPlan> {
+        let mut out: Vec<CallbacksPlan> = Vec::new();
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for c in &m.callbacks {
+            let entry = c.entry();
+            let object = match &c.object {
+                None => Some(VMLINUX.to_string()),
+                Some(_) if c.bad_keys.iter().any(|b| b == "object") => None,
+                Some(o) if !is_module_name(&o.value) || o.value.len() > MAX_NAME_LEN => {
+                    self.err(
+                        &entry,
+                        o.line,
+                        format!("object `{}` is not a valid module name", o.value),
+                        "use \"vmlinux\" for the kernel itself, or a module's name (letters, digits, `_`; at most 55)",
+                    );
+                    None
+                }
+                Some(o) => Some(o.value.clone()),
+            };
+            if let Some(o) = &object {
+                if let Some(first) = seen.insert(o.clone(), c.index) {
+                    self.err(
+                        &entry,
+                        c.line,
+                        format!("object `{o}` already has its callbacks in [[callbacks]] #{first}"),
+                        "an object has one `[[callbacks]]` table: merge the two",
+                    );
+                }
+            }
+            if c.callbacks.is_empty() && c.bad_keys.is_empty() {
+                self.err(
+                    &entry,
+                    c.line,
+                    "names no callback",
+                    "give at least one of `pre_patch`, `post_patch`, `pre_unpatch`, `post_unpatch`, or remove the table",
+                );
+            }
+            let mut plan = CallbacksPlan { object: object.clone().unwrap_or_default(), ..Default::default() };
+            let mut ok = object.is_some();
+            for (key, f) in &c.callbacks {
+                if !self.callback_fn(&entry, key, f, m, lang, defs, c_defs, src, shown) {
+                    ok = false;
+                }
+                let slot = match *key {
+                    "pre_patch" => &mut plan.pre_patch,
+                    "post_patch" => &mut plan.post_patch,
+                    "pre_unpatch" => &mut plan.pre_unpatch,
+                    _ => &mut plan.post_unpatch,
+                };
+                *slot = Some(f.value.clone());
+            }
+            if ok {
+                out.push(plan);
+            }
+        }
+        out
+    }
+
+    /// The signature a Rust callback `key` must have, as help text shows it.
+    fn callback_proto(key: &str, name: &str) -> String {
+        if key == "pre_patch" {
+            format!("pub fn {name}(obj: &Object) -> Result")
+        } else {
+            format!("pub fn {name}(obj: &Object)")
+        }
+    }
+
+    /// Checks the function `f` that callback `key` names; true if usable.
+    #[allow(clippy::too_many_arguments)]
+    fn callback_fn(
+        &mut self,
+        entry: &str,
+        key: &str,
+        f: &Loc<String>,
+        m: &Manifest,
+        lang: Lang,
+        defs: Option<&[scan::FnDef]>,
+        c_defs: Option<&[scan::CFnDef]>,
+        src: Option<&str>,
+        shown: &str,
+    ) -> bool {
+        let name = f.value.as_str();
+        let valid = match lang {
+            Lang::Rust => is_rust_identifier(name),
+            Lang::C => is_identifier(name),
+        };
+        if !valid {
+            self.err(
+                entry,
+                f.line,
+                format!("`{key}` = `{name}` is not a function name"),
+                "name a function of the replacement source",
+            );
+            return false;
+        }
+        if let Some(other) = m.functions.iter().find(|g| g.replacement.as_ref().is_some_and(|r| r.value == name)) {
+            self.err(
+                entry,
+                f.line,
+                format!("`{key}` = `{name}` is also the replacement of {}", other.entry()),
+                "a callback is called by livegraft, not in place of a kernel function: give it a function of its own",
+            );
+            return false;
+        }
+        if lang == Lang::C {
+            if let Some(defs) = c_defs {
+                if !defs.iter().any(|d| d.name == name) {
+                    let proto = if key == "pre_patch" { "int" } else { "void" };
+                    self.err(
+                        entry,
+                        f.line,
+                        format!("callback `{name}` ({key}) is not defined in {shown}"),
+                        format!("define `static {proto} {name}(struct livegraft_object *obj)` there, or fix the name"),
+                    );
+                    return false;
+                }
+            }
+            return true;
+        }
+        let Some(defs) = defs else { return true };
+        let proto = Self::callback_proto(key, name);
+        let found: Vec<&scan::FnDef> = defs.iter().filter(|d| d.name == name).collect();
+        let problem = match found.first() {
+            None => Some((
+                format!("callback `{name}` ({key}) is not defined in {shown}"),
+                format!("define `{proto}` there (`use crate::livegraft::Object;`), or fix the name"),
+            )),
+            Some(d) if d.depth > 0 => Some((
+                format!("callback `{name}` ({shown}:{}) is not a top-level item", d.line),
+                format!("the generated module calls it `replacements::{name}`: move it to the top level of the file"),
+            )),
+            Some(d) if d.abi.is_some() => Some((
+                format!("callback `{name}` ({shown}:{}) is `extern \"{}\"`", d.line, d.abi.as_deref().unwrap_or("C")),
+                format!(
+                    "callbacks are safe Rust functions (the generated module adapts them to the C ABI): declare it `{proto}`"
+                ),
+            )),
+            Some(d) if !matches!(d.vis, Visibility::Visible(_)) => Some((
+                format!("callback `{name}` ({shown}:{}) is not visible to the crate root", d.line),
+                format!("declare it `{proto}` (or `pub(crate)`)"),
+            )),
+            Some(_) => None,
+        };
+        if let Some((msg, help)) = problem {
+            self.err(entry, f.line, msg, help);
+            return false;
+        }
+        // The signature, as far as the text shows it (rustc checks the rest
+        // in the generated glue).
+        if let Some((line, params, ret)) = src.and_then(|s| crate::checks::rust_signature(s, name)) {
+            let squeeze = |t: &str| t.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+            let ret = squeeze(&ret);
+            let mut diffs = Vec::new();
+            match params.as_slice() {
+                [p] if squeeze(p).starts_with('&') && squeeze(p).ends_with("Object") => {}
+                [p] => diffs.push(format!("its parameter is `{}`, not `&Object`", p.trim())),
+                _ => diffs.push(format!("it takes {} parameters, not one `&Object`", params.len())),
+            }
+            if key == "pre_patch" {
+                if !(ret.ends_with("Result") || ret.ends_with("Result<()>")) {
+                    let shown_ret = if ret.is_empty() { "nothing".to_string() } else { format!("`{ret}`") };
+                    diffs.push(format!("it returns {shown_ret}, not `Result`"));
+                }
+            } else if !(ret.is_empty() || ret == "()") {
+                diffs.push(format!("it returns `{ret}`; a {key} callback returns nothing"));
+            }
+            if !diffs.is_empty() {
+                self.err(
+                    entry,
+                    f.line,
+                    format!("callback `{name}` ({shown}:{line}) does not have the signature of a {key} callback: {}", diffs.join("; ")),
+                    format!("declare it `{proto}`"),
+                );
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The `[[state]]` tables: a non-zero id, each once, and a version
+    /// that fits the ABI's `unsigned int`.
+    fn states(&mut self, m: &Manifest) -> Vec<(u64, u32)> {
+        let mut out = Vec::new();
+        let mut seen: HashMap<u64, usize> = HashMap::new();
+        for st in &m.states {
+            let entry = st.entry();
+            let bad = |k: &str| st.bad_keys.iter().any(|b| b == k);
+            let id = match &st.id {
+                None if bad("id") => None,
+                None => {
+                    self.err(&entry, st.line, "`id` is missing", "add `id = N`: a non-zero number that names the state");
+                    None
+                }
+                Some(i) if i.value <= 0 => {
+                    self.err(
+                        &entry,
+                        i.line,
+                        format!("state id {} is not positive", i.value),
+                        "a state id is a non-zero number (0 ends the ABI's state array)",
+                    );
+                    None
+                }
+                Some(i) => Some(i.value as u64),
+            };
+            let version = match &st.version {
+                None => Some(0),
+                Some(v) => match u32::try_from(v.value) {
+                    Ok(n) => Some(n),
+                    Err(_) => {
+                        self.err(
+                            &entry,
+                            v.line,
+                            format!("state version {} is out of range", v.value),
+                            "a version is a number from 0 to 4294967295",
+                        );
+                        None
+                    }
+                },
+            };
+            if let Some(i) = id {
+                if let Some(first) = seen.insert(i, st.index) {
+                    self.err(
+                        &entry,
+                        st.line,
+                        format!("state id {i} is already declared by [[state]] #{first}"),
+                        "a patch declares each state once: remove one of the two tables",
+                    );
+                    continue;
+                }
+            }
+            if let (Some(i), Some(v)) = (id, version) {
+                out.push((i, v));
+            }
+        }
+        out
     }
 
     fn sympos(&mut self, f: &FunctionTable, entry: &str) -> Option<u64> {

@@ -127,6 +127,7 @@ fn generates_the_sample() {
         "livegraft_cmdline.rs",
         "livegraft_abi.rs",
         "replacements.rs",
+        "livegraft.rs",
     ] {
         assert_eq!(
             fs::read_to_string(o.join(f)).unwrap(),

@@ -34,7 +34,8 @@ fn golden_output_for_samples_cmdline() {
             "Kbuild",
             "livegraft_cmdline.rs",
             "livegraft_abi.rs",
-            "replacements.rs"
+            "replacements.rs",
+            "livegraft.rs"
         ]
     );
     let mut on_disk: Vec<String> = fs::read_dir(&golden)
@@ -46,6 +47,7 @@ fn golden_output_for_samples_cmdline() {
         on_disk,
         vec![
             "Kbuild",
+            "livegraft.rs",
             "livegraft_abi.rs",
             "livegraft_cmdline.rs",
             "replacements.rs"
@@ -124,6 +126,9 @@ fn several_objects_and_functions() {
         lang: Default::default(),
         source_path: String::new(),
         symbols: Vec::new(),
+        replace: false,
+        callbacks: Vec::new(),
+        states: Vec::new(),
         objects: vec![
             ObjectPlan {
                 name: "vmlinux".into(),
@@ -275,6 +280,9 @@ fn originals_get_a_c_object() {
         lang: Default::default(),
         source_path: String::new(),
         symbols: Vec::new(),
+        replace: false,
+        callbacks: Vec::new(),
+        states: Vec::new(),
         objects: vec![ObjectPlan {
             name: "lg_target".into(),
             funcs: vec![
@@ -302,6 +310,7 @@ fn originals_get_a_c_object() {
             "wrap_main.rs",
             "livegraft_abi.rs",
             "replacements.rs",
+            "livegraft.rs",
             "livegraft_originals.c",
             "livegraft.h"
         ]

@@ -5,7 +5,7 @@
 use std::process::Command;
 
 use livegraft_gen::generate::{crate_root_file, render};
-use livegraft_gen::validate::{FuncPlan, ObjectPlan, Plan};
+use livegraft_gen::validate::{CallbacksPlan, FuncPlan, ObjectPlan, Plan};
 
 fn rustfmt_available() -> bool {
     Command::new("rustfmt")
@@ -52,6 +52,9 @@ fn plan_with(
         lang: Default::default(),
         source_path: String::new(),
         symbols: Vec::new(),
+        replace: false,
+        callbacks: Vec::new(),
+        states: Vec::new(),
         objects: vec![
             ObjectPlan {
                 name: name("o", object),
@@ -97,6 +100,31 @@ fn crate_root_is_rustfmt_clean_for_all_name_lengths() {
         .chain((101..=140).step_by(7))
     {
         plans.push(plan_with(17, 7, 10, len, 4, true));
+    }
+    // Callbacks (on a patched object and on a callbacks-only one of every
+    // name length), states, replace.
+    for len in (1..=55).step_by(2) {
+        for (n, callback_name) in [(17, 10), (17, len), (len, 60)] {
+            let mut p = plan(n, 7, 10, 10, 1);
+            p.replace = len % 2 == 1;
+            p.states = (0..(len % 4)).map(|i| (i as u64 + 1, i as u32 * 1_000_000_000)).collect();
+            p.callbacks = vec![
+                CallbacksPlan {
+                    object: p.objects[0].name.clone(),
+                    pre_patch: Some(name("cb_pre", callback_name)),
+                    post_unpatch: Some(name("cb_post_un", callback_name)),
+                    ..Default::default()
+                },
+                CallbacksPlan {
+                    object: name("only_callbacks", len),
+                    pre_patch: Some(name("cb2_pre", callback_name)),
+                    post_patch: Some(name("cb2_post", callback_name)),
+                    pre_unpatch: Some(name("cb2_pre_un", callback_name)),
+                    post_unpatch: Some(name("cb2_post_un", callback_name)),
+                },
+            ];
+            plans.push(p);
+        }
     }
     let dir = tempfile::tempdir().unwrap();
     let mut roots = Vec::new();

@@ -9,6 +9,10 @@ use kernel::prelude::*;
 mod abi;
 
 #[allow(unreachable_pub)]
+#[path = "livegraft.rs"]
+mod livegraft;
+
+#[allow(unreachable_pub)]
 #[path = "replacements.rs"]
 mod replacements;
 
@@ -63,6 +67,7 @@ impl kernel::Module for LivegraftPatch {
             abi::Patch::new(c"livegraft_cmdline", module.as_ptr(), OBJECTS.0.as_ptr()),
             GFP_KERNEL,
         )?;
+        livegraft::set_patch(&mut *patch);
         // SAFETY: `patch` is a complete ABI-3 descriptor whose strings,
         // arrays and functions are 'static in this module; livegraft copies
         // what it keeps and pins this module while the patch is enabled.
