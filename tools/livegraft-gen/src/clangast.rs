@@ -240,10 +240,13 @@ extern "C" fn top_visitor(c: CXCursor, _parent: CXCursor, data: CXClientData) ->
     CXChildVisit_Continue
 }
 
-/// Parses `file` with `args` (compiler flags, no `-c`/`-o`/source) and
-/// returns its top-level declarations in file order, or the compiler's
-/// errors.
+/// Parses `file` with `args` (compiler flags, no `-c`/`-o`/source, paths
+/// absolute) and returns its top-level declarations in file order, or the
+/// compiler's errors.
 pub fn parse(file: &Path, args: &[String]) -> Result<Vec<Decl>, String> {
+    if let Some(w) = args.iter().find(|a| a.starts_with("-working-directory")) {
+        return Err(format!("{w}: libclang would change the current directory of the whole process"));
+    }
     if !clang_sys::is_loaded() {
         clang_sys::load().map_err(|e| format!("cannot load libclang (set LIBCLANG_PATH): {e}"))?;
     }

@@ -394,6 +394,7 @@ fn run_in(
     }
     let mut changed_all = Vec::new();
     let mut symbols: Vec<String> = Vec::new();
+    let mut hidden_types: Vec<(String, String)> = Vec::new();
     let mut locals: Vec<crate::extract::LocalSymbol> = Vec::new();
     let mut fix = String::from("// SPDX-License-Identifier: GPL-2.0\n");
     let _ = writeln!(
@@ -507,11 +508,32 @@ fn run_in(
                 }
             }
         }
+        // A non-exported function of another file is called through a
+        // local thunk of its name that jumps to the address resolved at
+        // load: calls from the file's text and from header inlines alike
+        // (a header's `static inline` may call it). A variable is
+        // `LIVEGRAFT_SYM(name)` in the file's text.
+        let funcs = text_symbols(kdir);
         let mut prelude = String::new();
-        if !hidden_all.is_empty() {
-            prelude.push_str("/* Non-exported symbols of other files, resolved by livegraft at load ([[symbol]]). */\n");
-            for s in &hidden_all {
-                let _ = writeln!(prelude, "#define {s} LIVEGRAFT_SYM({s})");
+        for s in &hidden_all {
+            if funcs.contains(s) {
+                let _ = writeln!(
+                    prelude,
+                    "/* livegraft-gen diff: `{s}` is not exported: calls to it reach the running kernel's through this \
+                     thunk ([[symbol]], resolved at load) */\n\
+                     asm(\".pushsection .text.livegraft_thunks,\\\"ax\\\"\\n\"\n\
+                     \t\".type {s}, @function\\n\"\n\t\"{s}:\\n\"\n\
+                     \t\"\\tjmp *__livegraft_sym_{s}(%rip)\\n\"\n\
+                     \t\".size {s}, .-{s}\\n\"\n\t\".popsection\\n\");"
+                );
+                hidden_types.push((s.clone(), "void".to_string()));
+            } else {
+                let _ = writeln!(
+                    prelude,
+                    "/* livegraft-gen diff: `{s}` is not exported: the running kernel's ([[symbol]], resolved at load) */\n\
+                     #define {s} LIVEGRAFT_SYM({s})"
+                );
+                hidden_types.push((s.clone(), format!("__typeof__({s})")));
             }
         }
         let ex = match crate::extract::extract(
@@ -566,8 +588,8 @@ fn run_in(
     for (_, fname) in &changed_all {
         let _ = write!(toml, "\n[[function]]\ntarget = \"{fname}\"\nreplacement = \"livegraft_{fname}\"\n");
     }
-    for s in &symbols {
-        let _ = write!(toml, "\n[[symbol]]\nname = \"{s}\"\ntype = \"__typeof__({s})\"\n");
+    for (s, ty) in &hidden_types {
+        let _ = write!(toml, "\n[[symbol]]\nname = \"{s}\"\ntype = \"{ty}\"\n");
     }
     for s in &locals {
         // fix.c casts the address to the declaration's type where the
@@ -587,25 +609,46 @@ fn run_in(
     Ok(DiffResult { patch_dir: out.to_path_buf(), changed: changed_all, symbols })
 }
 
+/// The functions of a tree's `System.map` (text symbols).
+fn text_symbols(kdir: &Path) -> HashSet<String> {
+    std::fs::read_to_string(kdir.join("System.map"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let (_, t, n) = (w.next()?, w.next()?, w.next()?);
+            matches!(t, "t" | "T" | "w" | "W").then(|| n.to_string())
+        })
+        .collect()
+}
+
 /// libclang's arguments from a compile command: the flags without the
-/// compiler, `-c`, the output and the source, run from the tree.
+/// compiler, `-c`, the output and the source; paths relative to the tree
+/// made absolute (libclang's `-working-directory` changes the process's
+/// current directory).
 fn clang_args(words: &[String], src: &Path, out_o: &Path, kdir: &Path) -> Vec<String> {
     let (src, out_o) = (src.display().to_string(), out_o.display().to_string());
-    let mut args = vec![format!("-working-directory={}", kdir.display())];
-    let mut skip = false;
-    for w in words.iter().skip(1) {
-        if skip {
-            skip = false;
-            continue;
+    let abs = |p: &str| if p.starts_with('/') { p.to_string() } else { kdir.join(p).display().to_string() };
+    let mut args = Vec::new();
+    let mut iter = words.iter().skip(1);
+    while let Some(w) = iter.next() {
+        match w.as_str() {
+            "-o" => {
+                iter.next();
+            }
+            "-c" => {}
+            "-include" | "-isystem" | "-iquote" | "-imacros" | "-idirafter" => {
+                args.push(w.clone());
+                if let Some(p) = iter.next() {
+                    args.push(abs(p));
+                }
+            }
+            _ if *w == src || *w == out_o => {}
+            _ => match w.strip_prefix("-I") {
+                Some(p) if !p.is_empty() => args.push(format!("-I{}", abs(p))),
+                _ => args.push(w.clone()),
+            },
         }
-        if w == "-o" {
-            skip = true;
-            continue;
-        }
-        if w == "-c" || *w == src || *w == out_o {
-            continue;
-        }
-        args.push(w.clone());
     }
     args
 }
