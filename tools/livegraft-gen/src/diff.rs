@@ -46,6 +46,68 @@ pub fn touched_files(diff: &str) -> Vec<String> {
     out
 }
 
+/// The hunks of `file` in a unified diff: (old start, old length, new
+/// start, new length) from each `@@ -a,b +c,d @@` line.
+pub fn hunks_of(diff: &str, file: &str) -> Vec<(usize, usize, usize, usize)> {
+    let mut out = Vec::new();
+    let mut cur: Option<String> = None;
+    for l in diff.lines() {
+        if let Some(p) = l.strip_prefix("+++ ") {
+            let p = p.split('\t').next().unwrap_or(p).trim();
+            cur = Some(p.strip_prefix("b/").unwrap_or(p).to_string());
+        } else if let (Some(rest), Some(c)) = (l.strip_prefix("@@ -"), &cur) {
+            if c != file {
+                continue;
+            }
+            let mut parts = rest.split(' ');
+            let range = |r: Option<&str>| -> Option<(usize, usize)> {
+                let r = r?;
+                let r = r.trim_start_matches('+');
+                match r.split_once(',') {
+                    Some((a, b)) => Some((a.parse().ok()?, b.parse().ok()?)),
+                    None => Some((r.parse().ok()?, 1)),
+                }
+            };
+            if let (Some((a, b)), Some((c2, d))) = (range(parts.next()), range(parts.next())) {
+                out.push((a, b, c2, d));
+            }
+        }
+    }
+    out
+}
+
+/// One side of the diff (`before`: the original) with blank lines after
+/// each hunk that makes its side shorter, so that the lines after every
+/// hunk have the same numbers on both sides.
+pub fn pad_lines(text: &str, hunks: &[(usize, usize, usize, usize)], before: bool) -> String {
+    let mut lines: Vec<String> = text.split_inclusive('\n').map(str::to_string).collect();
+    if !text.is_empty() && !text.ends_with('\n') {
+        if let Some(l) = lines.last_mut() {
+            l.push('\n');
+        }
+    }
+    let after = |start: usize, len: usize| if len == 0 { start + 1 } else { start + len };
+    let mut at_n: Vec<(usize, usize)> = Vec::new();
+    for &(a, b, c, d) in hunks {
+        let (next, n) = if before { (after(a, b), d.saturating_sub(b)) } else { (after(c, d), b.saturating_sub(d)) };
+        if n > 0 {
+            at_n.push((next, n));
+        }
+    }
+    at_n.sort_by_key(|x| std::cmp::Reverse(x.0));
+    for (next, n) in at_n {
+        // Before 1-based line `next`, past any continued line.
+        let mut at = next.saturating_sub(1).min(lines.len());
+        while at > 0 && at < lines.len() && lines[at - 1].trim_end().ends_with('\\') {
+            at += 1;
+        }
+        for _ in 0..n {
+            lines.insert(at, "\n".to_string());
+        }
+    }
+    lines.concat()
+}
+
 /// Splits a shell command line as `sh` would for the words Kbuild writes:
 /// whitespace separates, single and double quotes group (and are removed).
 pub fn shell_words(cmd: &str) -> Vec<String> {
@@ -269,7 +331,11 @@ pub fn compare(before: &[u8], after: &[u8], exports: &HashSet<String>, file: &st
                 "{file}: new function `{name}`: livegraft-gen diff cannot add functions yet"
             )),
             Some(old) if old.bytes == new.bytes && old.relocs == new.relocs => {}
-            Some(_) => {
+            Some(old) => {
+                if std::env::var_os("LIVEGRAFT_DIFF_DEBUG").is_some() {
+                    let r: Vec<_> = old.relocs.iter().zip(&new.relocs).filter(|(a, b)| a != b).take(3).collect();
+                    eprintln!("{name}: bytes equal {}, relocs {}/{}: {r:?}", old.bytes == new.bytes, old.relocs.len(), new.relocs.len());
+                }
                 if new.section.starts_with(".init") {
                     d.refused.push(format!(
                         "{file}: `{name}` is __init code (already ran and freed): a live patch cannot change it"
@@ -392,6 +458,17 @@ fn run_in(
     if !status.success() {
         return Err(vec![format!("{}: does not apply to {} (patch -p1 failed)", diff_path.display(), source.display())]);
     }
+    // Lines after each hunk get the same numbers in both copies (blank
+    // lines added to the shorter side): a function whose only change is
+    // __LINE__ (might_sleep(), WARN()) is not a changed function.
+    for f in &files {
+        let hunks = hunks_of(&diff, f);
+        for (root, before) in [(&before_root, true), (&after_root, false)] {
+            let p = root.join(f);
+            let text = std::fs::read_to_string(&p).map_err(|e| vec![format!("{}: {e}", p.display())])?;
+            std::fs::write(&p, pad_lines(&text, &hunks, before)).map_err(|e| vec![e.to_string()])?;
+        }
+    }
     let mut changed_all = Vec::new();
     let mut symbols: Vec<String> = Vec::new();
     let mut hidden_types: Vec<(String, String)> = Vec::new();
@@ -428,8 +505,10 @@ fn run_in(
                 refused.push(format!("{f}: cannot read the compile command in {}", cmd_path.display()));
                 break;
             };
-            // Quoted includes of the file's own directory.
+            // Quoted includes of the file's own directory; __FILE__ as the
+            // kernel's (relative to the tree), not the scratch copy's.
             words.insert(1, format!("-I{}", source.join(&dir).display()));
+            words.insert(1, format!("-fmacro-prefix-map={}/=", root.display()));
             parse_args.push(clang_args(&words, &root.join(f), &out_o, kdir));
             let outp = Command::new(&words[0]).args(&words[1..]).current_dir(kdir).output();
             match outp {
