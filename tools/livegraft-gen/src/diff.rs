@@ -151,7 +151,10 @@ pub fn compile_command(cmd_file: &str, rel_c: &str, src: &Path, out: &Path) -> O
     words.retain(|w| !w.starts_with("-Wp,-MMD,") && !w.starts_with("-Wp,-MD,"));
     let o = words.iter().position(|w| w == "-o")?;
     *words.get_mut(o + 1)? = out.display().to_string();
-    let s = words.iter().position(|w| w == rel_c)?;
+    // In-tree objects name their source relative to the tree, external
+    // modules (M=) by its absolute path.
+    let s = words.iter().position(|w| w == rel_c || (w.starts_with('/') && w.ends_with(&format!("/{rel_c}"))))
+        .or_else(|| words.iter().position(|w| w.starts_with('/') && w.ends_with(".c")))?;
     words[s] = src.display().to_string();
     words.insert(1, "-fdata-sections".into());
     words.insert(1, "-ffunction-sections".into());
@@ -391,6 +394,49 @@ pub struct DiffResult {
     pub changed: Vec<(String, String)>,
     /// Non-exported symbols resolved at load.
     pub symbols: Vec<String>,
+    /// The module the changed functions are in (None: vmlinux).
+    pub module: Option<Module>,
+}
+
+/// A module (not vmlinux) that the changed file is built into.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Module {
+    /// Its name (the patch's `object`).
+    pub name: String,
+    /// Its `.ko` (traceability and symbols checked from it).
+    pub ko: PathBuf,
+    /// Its `Module.symvers` (the patch links against its exports).
+    pub symvers: PathBuf,
+    /// One of its exports, which the patch references to depend on it.
+    pub export: Option<String>,
+}
+
+/// The module whose Kbuild `<name>.mod` (beside the object's `.cmd`) lists
+/// the object; `None`: the object is built into vmlinux.
+fn module_of(cmd_path: &Path, rel_o: &str) -> Option<Module> {
+    let dir = cmd_path.parent()?;
+    let base_o = rel_o.rsplit('/').next().unwrap_or(rel_o);
+    for e in std::fs::read_dir(dir).ok()?.flatten() {
+        let p = e.path();
+        if p.extension().is_none_or(|x| x != "mod") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&p).unwrap_or_default();
+        let lists = text.split_whitespace().any(|w| w == rel_o || w.ends_with(&format!("/{base_o}")) || w == base_o);
+        if !lists {
+            continue;
+        }
+        let name = p.file_stem()?.to_string_lossy().into_owned();
+        let symvers = dir.join("Module.symvers");
+        let export = std::fs::read_to_string(&symvers).ok().and_then(|t| {
+            t.lines().find_map(|l| {
+                let w: Vec<&str> = l.split('\t').collect();
+                (w.len() >= 3 && w[2].ends_with(&name)).then(|| w[1].to_string())
+            })
+        });
+        return Some(Module { ko: dir.join(format!("{name}.ko")), symvers, export, name: name.replace('-', "_") });
+    }
+    None
 }
 
 /// Runs the whole pipeline; `Err` carries every refusal (or the failure).
@@ -402,6 +448,9 @@ pub fn run(
     name: &str,
     exports: &HashSet<String>,
 ) -> Result<DiffResult, Vec<String>> {
+    // Compilers run from the tree: paths must not be relative to here.
+    let kdir = &kdir.canonicalize().unwrap_or_else(|_| kdir.to_path_buf());
+    let source = &source.canonicalize().unwrap_or_else(|_| source.to_path_buf());
     let mut scratch = None;
     let r = run_in(diff_path, kdir, source, out, name, exports, &mut scratch);
     if let Some(s) = scratch {
@@ -483,13 +532,21 @@ fn run_in(
         diff_path.display()
     );
     let mut patched_files = Vec::new();
+    // The module the changed file is part of (None: vmlinux).
+    let mut module: Option<Module> = None;
     for f in &files {
         let rel_o = f.trim_end_matches(".c").to_string() + ".o";
         let (dir, base) = match f.rsplit_once('/') {
             Some((d, b)) => (d.to_string(), b.to_string()),
             None => (".".to_string(), f.clone()),
         };
-        let cmd_path = kdir.join(&dir).join(format!(".{}.o.cmd", base.trim_end_matches(".c")));
+        // Kbuild's record: in the tree, or beside the source of a module
+        // built outside it (M=).
+        let cmd_name = format!(".{}.o.cmd", base.trim_end_matches(".c"));
+        let cmd_path = [source.join(&dir).join(&cmd_name), kdir.join(&dir).join(&cmd_name)]
+            .into_iter()
+            .find(|p| p.is_file())
+            .unwrap_or_else(|| kdir.join(&dir).join(&cmd_name));
         let Ok(cmd_text) = std::fs::read_to_string(&cmd_path) else {
             refused.push(format!(
                 "{f}: {} is missing: the tree did not build {rel_o} (not in this configuration?)",
@@ -570,6 +627,7 @@ fn run_in(
             }
         }
         patched_files.push(f.clone());
+        module = module_of(&cmd_path, &rel_o);
         if patched_files.len() > 1 {
             refused.push(format!(
                 "{f}: functions change in more than one file ({}): one patch per file for now; split the diff",
@@ -647,6 +705,23 @@ fn run_in(
                 None => fix.push_str(l),
             }
         }
+        if let Some(m) = &module {
+            match &m.export {
+                Some(e) => {
+                    let _ = write!(
+                        fix,
+                        "\n/* livegraft-gen diff: a reference to {e}, an export of {mo}, so that {mo} stays loaded \
+                         while this patch uses its code */\nasm(\".pushsection .rodata\\n\\t.balign 8\\n\\t.quad {e}\\n\\t.popsection\");\n",
+                        mo = m.name
+                    );
+                }
+                None => refused.push(format!(
+                    "{f}: module {} exports nothing ({} lists no symbol): the patch could not keep it loaded",
+                    m.name,
+                    m.symvers.display()
+                )),
+            }
+        }
         symbols.extend(hidden_all);
         locals.extend(ex.symbols);
         for (fname, _) in d.changed {
@@ -664,8 +739,9 @@ fn run_in(
         diff_path.display(),
         diff_path.file_name().map_or("a fix".into(), |n| n.to_string_lossy().replace(['"', '\\'], ""))
     );
+    let object = module.as_ref().map_or(String::new(), |m| format!("object = \"{}\"\n", m.name));
     for (_, fname) in &changed_all {
-        let _ = write!(toml, "\n[[function]]\ntarget = \"{fname}\"\nreplacement = \"livegraft_{fname}\"\n");
+        let _ = write!(toml, "\n[[function]]\ntarget = \"{fname}\"\n{object}replacement = \"livegraft_{fname}\"\n");
     }
     for (s, ty) in &hidden_types {
         let _ = write!(toml, "\n[[symbol]]\nname = \"{s}\"\ntype = \"{ty}\"\n");
@@ -675,7 +751,7 @@ fn run_in(
         // declaration was (the type may be one of the file's own).
         let _ = write!(
             toml,
-            "\n[[symbol]]\t# {} of the patched file: {}\nname = \"{}\"\ntype = \"void\"\n",
+            "\n[[symbol]]\t# {} of the patched file: {}\nname = \"{}\"\n{object}type = \"void\"\n",
             if s.is_func { "a function" } else { "a variable" },
             s.ty.replace('\n', " "),
             s.name
@@ -685,7 +761,7 @@ fn run_in(
     std::fs::write(out.join("patch.toml"), toml).map_err(|e| vec![e.to_string()])?;
     std::fs::write(out.join("fix.c"), fix).map_err(|e| vec![e.to_string()])?;
     symbols.extend(locals.into_iter().map(|s| s.name));
-    Ok(DiffResult { patch_dir: out.to_path_buf(), changed: changed_all, symbols })
+    Ok(DiffResult { patch_dir: out.to_path_buf(), changed: changed_all, symbols, module })
 }
 
 /// The functions of a tree's `System.map` (text symbols).

@@ -64,6 +64,11 @@ pub fn extract(
     prelude: &str,
 ) -> Result<Extracted, Vec<String>> {
     let mut refused = Vec::new();
+    if std::env::var_os("LIVEGRAFT_DIFF_DEBUG").is_some() {
+        for d in decls {
+            eprintln!("{file}:{} {:?} {} [{}..{}] def={} internal={}", d.line, d.kind, d.name, d.start, d.end, d.is_def, d.internal);
+        }
+    }
     let is_obj = |d: &Decl| matches!(d.kind, Kind::Func | Kind::Var);
     // Definitions of the file by USR, and all declarations of each USR.
     let mut def_of: BTreeMap<&str, usize> = BTreeMap::new();
@@ -162,7 +167,7 @@ pub fn extract(
             Kind::Unexposed => Action::Delete,
             Kind::Record | Kind::Other => Action::Keep,
         };
-        let end = extend_semicolon(src, d.end);
+        let end = extend_semicolon(src, invocation_end(src, d.start).map_or(d.end, |e| e.max(d.end)));
         items.push((d.start, end, action, i));
     }
     items.sort_by_key(|x| (x.0, x.1));
@@ -271,6 +276,53 @@ fn rename(src: &str, file: &str, d: &Decl, edits: &mut Vec<(usize, usize, String
             d.line, d.name
         )),
     }
+}
+
+/// A declaration made entirely by a macro has an empty range at the
+/// macro's name (libclang gives expansion locations): where a degenerate
+/// range starts with `NAME(`, the invocation ends at its closing `)`.
+fn invocation_end(src: &str, start: usize) -> Option<usize> {
+    let b = src.as_bytes();
+    let mut i = start;
+    while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+        i += 1;
+    }
+    if i == start {
+        return None;
+    }
+    while i < b.len() && (b[i] == b' ' || b[i] == b'\t') {
+        i += 1;
+    }
+    if b.get(i) != Some(&b'(') {
+        return None;
+    }
+    let mut depth = 0usize;
+    let mut quote: Option<u8> = None;
+    while i < b.len() {
+        let c = b[i];
+        match quote {
+            Some(q) => {
+                if c == b'\\' {
+                    i += 1;
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None => match c {
+                b'"' | b'\'' => quote = Some(c),
+                b'(' => depth += 1,
+                b')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(i + 1);
+                    }
+                }
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    None
 }
 
 /// A definition's range extended over the `;` that ends its statement.

@@ -276,8 +276,9 @@ fn run_diff(args: Vec<std::ffi::OsString>) -> Result<(), u8> {
         }
         Ok(r) => {
             eprintln!("livegraft-gen diff: {} ({:.1}s)", r.patch_dir.display(), start.elapsed().as_secs_f64());
+            let object = r.module.as_ref().map_or("vmlinux", |m| m.name.as_str());
             for (f, func) in &r.changed {
-                eprintln!("  changed: {func} ({f})");
+                eprintln!("  changed: {func} ({f}, object {object})");
             }
             for s in &r.symbols {
                 eprintln!("  resolved at load: {s}");
@@ -292,9 +293,9 @@ fn run_diff(args: Vec<std::ffi::OsString>) -> Result<(), u8> {
                 out: None,
                 system_map: None,
                 kdir: Some(d.kdir.clone()),
-                module_ko: vec![],
+                module_ko: r.module.iter().map(|m| m.ko.clone()).collect(),
                 build: true,
-                symvers: d.symvers.clone(),
+                symvers: d.symvers.iter().cloned().chain(r.module.iter().map(|m| m.symvers.clone())).collect(),
                 vmlinux: None,
                 available_filter_functions: None,
                 unchecked_trace: false,
