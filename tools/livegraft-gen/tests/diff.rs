@@ -165,3 +165,32 @@ fn hunks_and_padding() {
     let p = livegraft_gen::diff::pad_lines("1\n#define A \\\n x\n4\n", &[(2, 1, 2, 2)], true);
     assert_eq!(p, "1\n#define A \\\n x\n\n4\n");
 }
+
+#[test]
+fn corpus_module_fix_patches_the_module() {
+    let Some(k) = kdir() else {
+        eprintln!("no built kernel tree: skipping");
+        return;
+    };
+    if !repo().join("tests/modules/lg_target/.lg_target.o.cmd").is_file() {
+        eprintln!("tests/modules/lg_target not built (tools/build-module.sh): skipping");
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let fix = repo().join("tests/corpus/04-module-object.patch");
+    let r = livegraft_gen::diff::run(&fix, &k, &repo(), out.path(), "p", &exports(&k)).unwrap_or_else(|e| panic!("{e:#?}"));
+    assert_eq!(r.changed, vec![("tests/modules/lg_target/lg_target.c".to_string(), "lg_target_fix".to_string())]);
+    let m = r.module.expect("a module object");
+    assert_eq!(m.name, "lg_target");
+    assert!(m.ko.ends_with("tests/modules/lg_target/lg_target.ko"), "{m:?}");
+    assert_eq!(r.symbols, vec!["lg_target_scale"]);
+    let t = std::fs::read_to_string(out.path().join("patch.toml")).unwrap();
+    assert!(t.contains("target = \"lg_target_fix\"\nobject = \"lg_target\"\n"), "{t}");
+    assert!(t.contains("name = \"lg_target_scale\"\nobject = \"lg_target\"\ntype = \"void\""), "{t}");
+    let c = std::fs::read_to_string(out.path().join("fix.c")).unwrap();
+    assert!(c.contains("\treturn __livegraft_use_lg_target_scale(x) + 1;\n"), "{c}");
+    assert!(c.contains(".quad lg_target_record"), "{c}");
+    for gone in ["MODULE_LICENSE(", "module_init(", "static int kthread_fn(", "EXPORT_SYMBOL_GPL("] {
+        assert!(!c.contains(gone), "{gone} left in {c}");
+    }
+}
