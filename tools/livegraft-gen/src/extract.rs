@@ -400,3 +400,77 @@ pub fn layout_changes(file: &str, before: &[Decl], after: &[Decl]) -> Vec<String
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clangast::Ref;
+
+    fn decl(src: &str, kind: Kind, name: &str, text: &str, internal: bool, ty: &str) -> Decl {
+        let start = src.find(text).unwrap();
+        let name_at = src[start..start + text.len()].find(&format!("{name}(")).or_else(|| {
+            src[start..start + text.len()].find(&format!("{name};")).or_else(|| src[start..].find(&format!("{name} ")))
+        });
+        Decl {
+            kind,
+            name: name.into(),
+            usr: format!("c:{name}"),
+            start,
+            end: start + text.len(),
+            line: src[..start].lines().count() as u32 + 1,
+            name_at: name_at.map(|n| start + n),
+            is_def: true,
+            internal,
+            inline: false,
+            ty: ty.into(),
+            refs: vec![],
+            layout: None,
+        }
+    }
+
+    #[test]
+    fn cuts_down_to_the_changed_function() {
+        let src = "#include <x.h>\n#define K 2\nstatic int counter;\nstatic int helper(int x) { return x * K; }\n\
+                   static inline int twice(int x) { return 2 * x; }\nint fixed(int x)\n{\n\treturn helper(x) + counter + twice(x);\n}\n\
+                   EXPORT_SYMBOL(fixed);\nint other(void) { return 0; }\n";
+        let mut d = vec![
+            decl(src, Kind::Var, "counter", "static int counter", true, "int"),
+            decl(src, Kind::Func, "helper", "static int helper(int x) { return x * K; }", true, "int (int)"),
+            decl(src, Kind::Func, "twice", "static inline int twice(int x) { return 2 * x; }", true, "int (int)"),
+            decl(src, Kind::Func, "fixed", "int fixed(int x)\n{\n\treturn helper(x) + counter + twice(x);\n}", false, "int (int)"),
+            decl(src, Kind::Unexposed, "", "EXPORT_SYMBOL(fixed)", false, ""),
+            decl(src, Kind::Func, "other", "int other(void) { return 0; }", false, "int (void)"),
+        ];
+        d[4].start = src.find("EXPORT_SYMBOL").unwrap();
+        d[4].end = d[4].start; // a declaration made wholly by a macro
+        let body = src.find("\treturn helper").unwrap();
+        d[3].refs = ["helper", "counter", "twice"]
+            .iter()
+            .map(|n| Ref { usr: format!("c:{n}"), at: Some(body + src[body..].find(n).unwrap()), name: n.to_string() })
+            .collect();
+        let changed: BTreeSet<String> = ["fixed".to_string()].into();
+        let x = extract(src, "f.c", &d, &changed, &|n| n != "twice", &|_| false, "").unwrap();
+        assert_eq!(x.copied, vec!["twice"]);
+        assert_eq!(x.symbols.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), vec!["counter", "helper"]);
+        let t = &x.text;
+        assert!(t.starts_with("#include <x.h>\n#define K 2\n"), "{t}");
+        assert!(t.contains("#define __livegraft_use_counter (*(__typeof__(int) *)__livegraft_sym_counter)"), "{t}");
+        assert!(t.contains("#define __livegraft_use_helper (*(__typeof__(int (int)) *)__livegraft_sym_helper)"), "{t}");
+        assert!(t.contains("static inline int twice(int x) { return 2 * x; }"), "{t}");
+        assert!(t.contains("static int livegraft_fixed(int x)\n{\n\treturn __livegraft_use_helper(x) + __livegraft_use_counter + twice(x);\n}"), "{t}");
+        for gone in ["static int counter;", "return x * K", "EXPORT_SYMBOL", "int other"] {
+            assert!(!t.contains(gone), "{gone} in {t}");
+        }
+        // Removed text keeps its lines; each symbol's definition adds three.
+        assert_eq!(t.lines().count(), src.lines().count() + 6, "{t}");
+    }
+
+    #[test]
+    fn ranges_and_removed_text() {
+        assert_eq!(invocation_end("MODULE_LICENSE(\"GPL\");", 0), Some(21));
+        assert_eq!(invocation_end("X(f(a), \")\") y", 0), Some(12));
+        assert_eq!(invocation_end("static int x;", 0), None);
+        assert_eq!(extend_semicolon("int x ;\n", 5), 7);
+        assert_eq!(deleted("int f(void)\n{\n#define A \\\n 1\n\treturn 0;\n}"), "\n\n#define A \\\n 1\n\n");
+    }
+}
