@@ -746,7 +746,19 @@ fn run_in(
     for (s, ty) in &hidden_types {
         let _ = write!(toml, "\n[[symbol]]\nname = \"{s}\"\ntype = \"{ty}\"\n");
     }
+    let mut positions = Vec::new();
     for s in &locals {
+        if module.is_some() {
+            positions.push(0);
+            continue;
+        }
+        match vmlinux_sympos(kdir, &patched_files[0], &s.name) {
+            Ok(p) => positions.push(p),
+            Err(e) => return Err(vec![format!("{}: {e}: set its sympos by hand", patched_files[0])]),
+        }
+    }
+    for (s, pos) in locals.iter().zip(&positions) {
+        let object = if *pos > 0 { format!("{object}sympos = {pos}\n") } else { object.clone() };
         // fix.c casts the address to the declaration's type where the
         // declaration was (the type may be one of the file's own).
         let _ = write!(
@@ -762,6 +774,48 @@ fn run_in(
     std::fs::write(out.join("fix.c"), fix).map_err(|e| vec![e.to_string()])?;
     symbols.extend(locals.into_iter().map(|s| s.name));
     Ok(DiffResult { patch_dir: out.to_path_buf(), changed: changed_all, symbols, module })
+}
+
+/// The `sympos` of the local symbol `name` defined by the object built
+/// from `file` (e.g. `fs/proc/base.c`) in `vmlinux`: 0 when the name is
+/// unique in `System.map`, else its 1-based position by address among the
+/// symbols of that name (kallsyms order), found through the `STT_FILE`
+/// symbol that precedes each object's local symbols in vmlinux's symtab.
+pub fn vmlinux_sympos(kdir: &Path, file: &str, name: &str) -> Result<u64, String> {
+    let map = std::fs::read_to_string(kdir.join("System.map")).map_err(|e| format!("System.map: {e}"))?;
+    let mut addrs: Vec<u64> = map
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let (a, _, n) = (w.next()?, w.next()?, w.next()?);
+            (n == name).then(|| u64::from_str_radix(a, 16).ok()).flatten()
+        })
+        .collect();
+    if addrs.len() <= 1 {
+        return Ok(0);
+    }
+    addrs.sort_unstable();
+    let data = std::fs::read(kdir.join("vmlinux")).map_err(|e| format!("vmlinux: {e}"))?;
+    let elf = object::File::parse(&*data).map_err(|e| format!("vmlinux: {e}"))?;
+    let base = file.rsplit('/').next().unwrap_or(file);
+    let mut cur_file = String::new();
+    let mut found = Vec::new();
+    for sym in elf.symbols() {
+        if sym.kind() == SymbolKind::File {
+            cur_file = sym.name().unwrap_or("").to_string();
+        } else if sym.is_local() && sym.name() == Ok(name) && (cur_file == file || cur_file == base) {
+            found.push(sym.address());
+        }
+    }
+    match found.as_slice() {
+        [a] => addrs
+            .iter()
+            .position(|x| x == a)
+            .map(|i| i as u64 + 1)
+            .ok_or_else(|| format!("`{name}` of {file} at {a:#x} is not in System.map")),
+        [] => Err(format!("{} symbols named `{name}` and none of them is {file}'s in vmlinux's symbol table", addrs.len())),
+        _ => Err(format!("{} symbols named `{name}` in objects named {base}: cannot tell which is {file}'s", found.len())),
+    }
 }
 
 /// The functions of a tree's `System.map` (text symbols).

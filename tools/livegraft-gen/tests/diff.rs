@@ -194,3 +194,19 @@ fn corpus_module_fix_patches_the_module() {
         assert!(!c.contains(gone), "{gone} left in {c}");
     }
 }
+
+#[test]
+fn sympos_of_a_files_static_in_vmlinux() {
+    let Some(k) = kdir() else {
+        eprintln!("no built kernel tree: skipping");
+        return;
+    };
+    use livegraft_gen::diff::vmlinux_sympos;
+    // Six modalias_show() in the test kernel, by address: pci-sysfs.c,
+    // device_sysfs.c, platform.c, bus.c, serio.c, hid-core.c (one bus.c defines it).
+    assert_eq!(vmlinux_sympos(&k, "drivers/base/platform.c", "modalias_show"), Ok(3));
+    assert_eq!(vmlinux_sympos(&k, "drivers/base/bus.c", "modalias_show"), Ok(4));
+    assert_eq!(vmlinux_sympos(&k, "fs/filesystems.c", "find_filesystem"), Ok(0));
+    let e = vmlinux_sympos(&k, "fs/nosuch.c", "modalias_show").unwrap_err();
+    assert!(e.contains("none of them is fs/nosuch.c's"), "{e}");
+}
