@@ -78,8 +78,9 @@ pub fn hunks_of(diff: &str, file: &str) -> Vec<(usize, usize, usize, usize)> {
 
 /// One side of the diff (`before`: the original) with blank lines after
 /// each hunk that makes its side shorter, so that the lines after every
-/// hunk have the same numbers on both sides.
-pub fn pad_lines(text: &str, hunks: &[(usize, usize, usize, usize)], before: bool) -> String {
+/// hunk have the same numbers on both sides; and the 1-based numbers of the
+/// lines added (to map a line of the padded text back, [`real_line`]).
+pub fn pad_lines(text: &str, hunks: &[(usize, usize, usize, usize)], before: bool) -> (String, Vec<usize>) {
     let mut lines: Vec<String> = text.split_inclusive('\n').map(str::to_string).collect();
     if !text.is_empty() && !text.ends_with('\n') {
         if let Some(l) = lines.last_mut() {
@@ -95,6 +96,7 @@ pub fn pad_lines(text: &str, hunks: &[(usize, usize, usize, usize)], before: boo
         }
     }
     at_n.sort_by_key(|x| std::cmp::Reverse(x.0));
+    let mut added_at = Vec::new();
     for (next, n) in at_n {
         // Before 1-based line `next`, past any continued line.
         let mut at = next.saturating_sub(1).min(lines.len());
@@ -104,8 +106,23 @@ pub fn pad_lines(text: &str, hunks: &[(usize, usize, usize, usize)], before: boo
         for _ in 0..n {
             lines.insert(at, "\n".to_string());
         }
+        added_at.push((at, n));
     }
-    lines.concat()
+    // Insertions went bottom-up: earlier ones shift the later ones' lines.
+    added_at.sort_unstable();
+    let mut added = Vec::new();
+    let mut shift = 0;
+    for (at, n) in added_at {
+        added.extend((0..n).map(|i| at + shift + i + 1));
+        shift += n;
+    }
+    (lines.concat(), added)
+}
+
+/// The line of the text before [`pad_lines`] that a line of its output is.
+pub fn real_line(line: u32, added: &[usize]) -> u32 {
+    let before = added.iter().filter(|&&a| a < line as usize).count();
+    line.saturating_sub(before as u32)
 }
 
 /// Splits a shell command line as `sh` would for the words Kbuild writes:
@@ -510,12 +527,16 @@ fn run_in(
     // Lines after each hunk get the same numbers in both copies (blank
     // lines added to the shorter side): a function whose only change is
     // __LINE__ (might_sleep(), WARN()) is not a changed function.
+    // Lines added to each side (`true`: before), to name real lines.
+    let mut padding: BTreeMap<(String, bool), Vec<usize>> = BTreeMap::new();
     for f in &files {
         let hunks = hunks_of(&diff, f);
         for (root, before) in [(&before_root, true), (&after_root, false)] {
             let p = root.join(f);
             let text = std::fs::read_to_string(&p).map_err(|e| vec![format!("{}: {e}", p.display())])?;
-            std::fs::write(&p, pad_lines(&text, &hunks, before)).map_err(|e| vec![e.to_string()])?;
+            let (padded, added) = pad_lines(&text, &hunks, before);
+            std::fs::write(&p, padded).map_err(|e| vec![e.to_string()])?;
+            padding.insert((f.clone(), before), added);
         }
     }
     let mut changed_all = Vec::new();
@@ -594,34 +615,58 @@ fn run_in(
                 continue;
             }
         };
-        refused.extend(d.refused);
         // The file as the compiler saw it, before and after: layouts of its
-        // own structs, prototypes, and the declarations to cut it down.
-        let parsed: Vec<_> = [&before_root, &after_root]
+        // own structs, prototypes, and the declarations to cut it down;
+        // lines as in the real files.
+        let parsed: Vec<_> = [(&before_root, true), (&after_root, false)]
             .iter()
             .zip(&parse_args)
-            .map(|(root, args)| crate::clangast::parse(&root.join(f), args))
+            .map(|((root, side), args)| {
+                let mut v = crate::clangast::parse(&root.join(f), args)?;
+                if let Some(added) = padding.get(&(f.clone(), *side)) {
+                    for d in &mut v {
+                        d.line = real_line(d.line, added);
+                    }
+                }
+                Ok::<_, String>(v)
+            })
             .collect();
         let (before_decls, after_decls) = match (&parsed[0], &parsed[1]) {
             (Ok(b), Ok(a)) => (b, a),
             (Err(e), _) | (_, Err(e)) => {
+                refused.extend(d.refused);
                 refused.push(format!("{f}: libclang: {e}"));
                 continue;
             }
         };
+        // The comparison's refusals name the item's line.
+        for r in d.refused {
+            let item = r.split('`').nth(1).unwrap_or("");
+            let line = after_decls
+                .iter()
+                .chain(before_decls.iter())
+                .find(|x| x.name == item && matches!(x.kind, crate::clangast::Kind::Func | crate::clangast::Kind::Var))
+                .map(|x| x.line);
+            match (line, r.strip_prefix(&format!("{f}: "))) {
+                (Some(l), Some(rest)) => refused.push(format!("{f}:{l}: {rest}")),
+                _ => refused.push(r),
+            }
+        }
         refused.extend(crate::extract::layout_changes(f, before_decls, after_decls));
         if d.changed.is_empty() {
             continue;
         }
         for (fname, _) in &d.changed {
             let ty = |v: &[crate::clangast::Decl]| {
-                v.iter().find(|x| x.kind == crate::clangast::Kind::Func && x.is_def && &x.name == fname).map(|x| x.ty.clone())
+                v.iter()
+                    .find(|x| x.kind == crate::clangast::Kind::Func && x.is_def && &x.name == fname)
+                    .map(|x| (x.ty.clone(), x.line))
             };
-            if let (Some(b), Some(a)) = (ty(before_decls), ty(after_decls)) {
+            if let (Some((b, _)), Some((a, line))) = (ty(before_decls), ty(after_decls)) {
                 if a != b {
                     refused.push(format!(
-                        "{f}: `{fname}` changes its prototype ({b} -> {a}): its callers in the running kernel \
-                         pass the old arguments"
+                        "{f}:{line}: `{fname}` changes its prototype ({b} -> {a}): its callers in the running \
+                         kernel pass the old arguments"
                     ));
                 }
             }

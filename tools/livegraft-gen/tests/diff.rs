@@ -69,7 +69,7 @@ fn corpus_data_change_is_refused() {
         panic!("a changed initial value was accepted");
     };
     assert_eq!(refused.len(), 1, "{refused:#?}");
-    assert!(refused[0].contains("kernel/panic.c: changed data `panic_timeout`"), "{refused:#?}");
+    assert!(refused[0].contains("kernel/panic.c:69: changed data `panic_timeout`"), "{refused:#?}");
     assert!(!out.path().join("fix.c").exists());
 }
 
@@ -156,13 +156,18 @@ fn hunks_and_padding() {
     assert!(livegraft_gen::diff::hunks_of(d, "y.c").is_empty());
     // Before: 2 lines added after its hunk; after: 2 after its second hunk.
     let before: String = (1..=14).map(|i| format!("{i}\n")).collect();
-    let p = livegraft_gen::diff::pad_lines(&before, &[(2, 1, 2, 3), (10, 3, 12, 1)], true);
+    let (p, added) = livegraft_gen::diff::pad_lines(&before, &[(2, 1, 2, 3), (10, 3, 12, 1)], true);
     assert!(p.starts_with("1\n2\n\n\n3\n"), "{p}");
+    assert_eq!(added, vec![3, 4]);
+    assert_eq!(livegraft_gen::diff::real_line(5, &added), 3);
     let after: String = (1..=14).map(|i| format!("{i}\n")).collect();
-    let p = livegraft_gen::diff::pad_lines(&after, &[(2, 1, 2, 3), (10, 3, 12, 1)], false);
+    let (p, added) = livegraft_gen::diff::pad_lines(&after, &[(2, 1, 2, 3), (10, 3, 12, 1)], false);
     assert!(p.contains("12\n\n\n13\n"), "{p}");
+    assert_eq!(added, vec![13, 14]);
+    assert_eq!(livegraft_gen::diff::real_line(15, &added), 13);
+    assert_eq!(livegraft_gen::diff::real_line(12, &added), 12);
     // Never inside a continued line.
-    let p = livegraft_gen::diff::pad_lines("1\n#define A \\\n x\n4\n", &[(2, 1, 2, 2)], true);
+    let (p, _) = livegraft_gen::diff::pad_lines("1\n#define A \\\n x\n4\n", &[(2, 1, 2, 2)], true);
     assert_eq!(p, "1\n#define A \\\n x\n\n4\n");
 }
 
