@@ -222,10 +222,20 @@ pub fn extract(
         }
         if let Some((_, i)) = members.iter().find(|(a, i)| *a == Action::Keep && kept.contains(i)) {
             let d = &decls[*i];
+            let mut others: Vec<String> = Vec::new();
+            for (a, j) in members {
+                let n = format!("`{}`", decls[*j].name);
+                if *a == Action::Delete && j != i && n != "``" && !others.contains(&n) {
+                    others.push(n);
+                }
+            }
+            let what = if changed.contains(&d.name) { "changed function" } else { "needed by the patch:" };
             refused.push(format!(
-                "{file}:{}: `{}` is needed by the patch but is defined by one macro or declaration together \
-                 with definitions that must not be copied",
-                d.line, d.name
+                "{file}:{}: {what} `{}` is defined by one macro or declaration together with {}, which must not \
+                 be copied: livegraft-gen diff cannot cut it out (write this replacement by hand)",
+                d.line,
+                d.name,
+                others.join(", ")
             ));
             continue;
         }
