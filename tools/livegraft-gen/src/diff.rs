@@ -336,7 +336,7 @@ pub struct FileDiff {
     pub changed: Vec<(String, Vec<String>)>,
     /// Why parts of the change cannot be live-patched, one item each.
     pub refused: Vec<String>,
-    /// The symbols the patched object defines.
+    /// The symbols the object defines before the diff (the running kernel's).
     pub defined: BTreeSet<String>,
 }
 
@@ -344,7 +344,8 @@ pub struct FileDiff {
 pub fn compare(before: &[u8], after: &[u8], exports: &HashSet<String>, file: &str) -> Result<FileDiff, String> {
     let b = read_obj(before)?;
     let a = read_obj(after)?;
-    let mut d = FileDiff { defined: a.defined.clone(), ..FileDiff::default() };
+    // What the running kernel has: the symbols of the object before the diff.
+    let mut d = FileDiff { defined: b.defined.clone(), ..FileDiff::default() };
     for (name, new) in &a.funcs {
         match b.funcs.get(name) {
             None => d.refused.push(format!(

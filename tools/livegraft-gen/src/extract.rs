@@ -52,7 +52,7 @@ enum Action {
 }
 
 /// Cuts `src` (the patched file, `file` its path in the tree) down to the
-/// functions named in `changed`. `has_symbol(name)`: the object defines a
+/// functions named in `changed`. `has_symbol(name)`: the running kernel's object (before the diff) defines a
 /// symbol of that name; `exported(name)`: some object exports it.
 pub fn extract(
     src: &str,
