@@ -29,18 +29,23 @@ done
 # The corpus of fixes (tests/corpus/*.patch, diffs of the kernel source):
 # `livegraft-gen diff` turns each accepted one into a module, and must refuse
 # each refused one with the message its first line names.
+# A "livegraft-corpus-args: ..." line adds options ($ROOT: this repository;
+# e.g. --source $ROOT for a fix of one of livegraft's own test modules).
 for fix in tests/corpus/*.patch; do
 	verdict=$(head -n1 "$fix")
 	name=livegraft_$(basename "$fix" .patch | tr -c 'A-Za-z0-9\n' '_')
+	args=$(sed -n '/^--- /q; s/^livegraft-corpus-args: //p' "$fix" | sed "s|\$ROOT|$LIVEGRAFT_ROOT|g")
 	case $verdict in
 	"livegraft-corpus: accept")
-		RUSTC=$RUSTC BINDGEN=$BINDGEN "$gen" diff "$fix" --kdir "$kdir" --name "$name" \
+		# shellcheck disable=SC2086 # $args: options, split on purpose
+		RUSTC=$RUSTC BINDGEN=$BINDGEN "$gen" diff "$fix" --kdir "$kdir" --name "$name" $args \
 			-o "out/diff/$name" --symvers "$LIVEGRAFT_ROOT/Module.symvers" --build >&2 \
 			|| die "livegraft-gen diff failed for $fix"
 		;;
 	"livegraft-corpus: refuse "*)
 		msg=${verdict#livegraft-corpus: refuse }
-		if "$gen" diff "$fix" --kdir "$kdir" --name "$name" -o "out/diff/$name" 2>out/diff-refusal.log; then
+		# shellcheck disable=SC2086
+		if "$gen" diff "$fix" --kdir "$kdir" --name "$name" $args -o "out/diff/$name" 2>out/diff-refusal.log; then
 			die "livegraft-gen diff accepted $fix, which must be refused"
 		fi
 		grep -qF -- "$msg" out/diff-refusal.log || die "$fix: refused without '$msg': $(cat out/diff-refusal.log)"

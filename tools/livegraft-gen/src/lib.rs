@@ -10,8 +10,10 @@
 
 pub mod build;
 pub mod checks;
+pub mod clangast;
 pub mod diag;
 pub mod diff;
+pub mod extract;
 pub mod generate;
 pub mod manifest;
 pub mod progress;

@@ -120,10 +120,14 @@ REPLACEMENT SOURCE (<PATCH_DIR>/replacements.rs):
 FROM A DIFF:
   livegraft-gen diff FIX.patch --kdir <built tree> [--source <src>] [--name N] [-o DIR]
                      [--symvers FILE...] [--build]
-  compiles the .c files the diff touches before and after it (scratch copies, the tree's own
-  recorded flags), compares them per function and writes a patch directory (fix.c and
-  patch.toml) for the changed functions, or refuses what it cannot patch, one line each
-  (changed data, __init code, untraceable, new or removed functions, headers, file statics).
+  compiles the .c file the diff touches before and after it (scratch copies, the tree's own
+  recorded flags), compares them per function and writes a patch directory: fix.c (the
+  patched file cut down with libclang to the changed functions and what they need of it;
+  the file's functions and variables that the kernel has become [[symbol]]s) and
+  patch.toml; or refuses what it cannot patch, one line each (changed data or struct
+  layouts, prototypes, __init code, untraceable, new or removed functions, headers). A file
+  of a module (listed by its Kbuild .mod; --source for a module built outside the tree)
+  patches that module.
 
 WORKFLOW:
   1. Build livegraft.ko (`make` or tools/build-module.sh): its Module.symvers is what patch
@@ -316,8 +320,9 @@ fn run_diff(args: Vec<std::ffi::OsString>) -> Result<(), u8> {
         }
         Ok(r) => {
             eprintln!("livegraft-gen diff: {} ({:.1}s)", r.patch_dir.display(), start.elapsed().as_secs_f64());
+            let object = r.module.as_ref().map_or("vmlinux", |m| m.name.as_str());
             for (f, func) in &r.changed {
-                eprintln!("  changed: {func} ({f})");
+                eprintln!("  changed: {func} ({f}, object {object})");
             }
             for s in &r.symbols {
                 eprintln!("  resolved at load: {s}");
@@ -332,9 +337,9 @@ fn run_diff(args: Vec<std::ffi::OsString>) -> Result<(), u8> {
                 out: None,
                 system_map: None,
                 kdir: Some(d.kdir.clone()),
-                module_ko: vec![],
+                module_ko: r.module.iter().map(|m| m.ko.clone()).collect(),
                 build: true,
-                symvers: d.symvers.clone(),
+                symvers: d.symvers.iter().cloned().chain(r.module.iter().map(|m| m.symvers.clone())).collect(),
                 vmlinux: None,
                 available_filter_functions: None,
                 unchecked_trace: false,
