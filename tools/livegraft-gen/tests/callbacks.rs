@@ -54,6 +54,12 @@ fn samples_with_callbacks_states_and_replace_are_valid() {
     let plan = plan.unwrap();
     assert!(plan.replace);
     assert_eq!(plan.states, vec![(7, 2)]);
+    // Callbacks only: no function, one object.
+    let (plan, diags) = check_in(&repo().join("samples/gen_requires"), &Env::default());
+    assert!(errors(&diags).is_empty(), "{diags:#?}");
+    let plan = plan.unwrap();
+    assert!(plan.objects.is_empty());
+    assert_eq!(plan.callbacks.len(), 1);
 }
 
 #[test]
