@@ -38,7 +38,9 @@ impl Drop for Units {
     }
 }
 
-static UNITS: Shadow<Units, 1> = Shadow::new();
+// SAFETY: id 1 is a `Units` in every patch that uses it (samples/gen_callbacks
+// declares the same struct to take the counter over).
+static UNITS: Shadow<Units, 1> = unsafe { Shadow::new() };
 
 /// As in samples/gen_callbacks.
 fn lg_target_key() -> *const c_void {
@@ -84,7 +86,10 @@ pub fn pre_unpatch(obj: &Object) {
 
 /// Once every task runs the original again: the counter goes.
 pub fn post_unpatch(obj: &Object) {
-    UNITS.free_all();
+    // SAFETY: every task runs the original lg_target_unit() again, the only
+    // code that used the counter (a patch replacing this one takes it over
+    // instead, and this callback does not run then).
+    unsafe { UNITS.free_all() };
     pr_info!(
         "post_unpatch {}: patched {}, shadow units {}\n",
         obj.name(),

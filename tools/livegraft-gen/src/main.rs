@@ -111,9 +111,11 @@ REPLACEMENT SOURCE (<PATCH_DIR>/replacements.rs):
   The crate's module `livegraft` (crate::livegraft, include/livegraft_support.rs) has safe
   helpers: `Object` (what callbacks get: name(), is_module(), patched()), `state(id)` and
   `prev_state(id)`, and shadow variables (upstream's klp_shadow_*) with a Rust type:
-      static UNITS: Shadow<Units, 1> = Shadow::new();    // id 1 holds a `Units`
+      static UNITS: Shadow<Units, 1> = unsafe { Shadow::new() }; // SAFETY: id 1 is a `Units`
       UNITS.get_or_alloc(obj_ptr, Gfp::Atomic, || Units::new()); UNITS.get(obj_ptr);
-      UNITS.free(obj_ptr); UNITS.free_all();              // run `Drop` of the values
+      unsafe { UNITS.free(obj_ptr) }; unsafe { UNITS.free_all() }; // `Drop` the values
+  (declaring and freeing are `unsafe`: an id must name one type in every patch, and nothing
+  may use a value that is freed; the # Safety sections of include/livegraft_support.rs)
   The values live in livegraft.ko's table and outlive the patch module: a later (cumulative)
   patch takes them over with the same id and type. See samples/gen_callbacks, gen_replace.
 

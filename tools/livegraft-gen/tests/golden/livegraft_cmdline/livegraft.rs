@@ -12,7 +12,9 @@
 //!   Documentation/livepatch/shadow-vars.rst) whose value is a Rust `T`,
 //!   dropped by its destructor.
 //!
-//! None of them needs `unsafe` in the replacement source.
+//! Only what the type cannot check is `unsafe` for the replacement source:
+//! declaring a shadow variable (an id names one type in every patch) and
+//! freeing one (nothing may still use it).
 
 // A patch uses only some of it.
 #![allow(dead_code)]
@@ -162,17 +164,27 @@ extern "C" {
 /// (a cumulative one that replaces this one, say) takes it over by using
 /// the same id **and the same `T`** (the id names the type).
 ///
-/// Declare one as a constant: `const COUNT: Shadow<AtomicU64, 1> = Shadow::new();`
+/// Declare one as a static:
 ///
-/// Rules (upstream's, which `Shadow` cannot check):
-/// * `free()`/`free_all()` only when nothing else uses the variable any
-///   more: when its object goes away (in the replacement of the function
-///   that frees it), or in a `post_unpatch` callback of the last patch that
-///   uses it;
-/// * `T`'s `Drop` runs under livegraft's shadow spinlock with interrupts
-///   disabled: it must not sleep (freeing a `KBox` is fine);
-/// * the value is shared by every context that looks it up: change it
-///   through atomics or locks (`T: Sync`).
+/// ```ignore
+/// // SAFETY: id 1 holds an `AtomicU64` in every patch that uses it.
+/// static COUNT: Shadow<AtomicU64, 1> = unsafe { Shadow::new() };
+/// ```
+///
+/// Two rules of upstream's API cannot be checked by the type, and are
+/// therefore the `unsafe` parts of it (their `# Safety` sections):
+/// * an id names one type everywhere: the table is shared by every patch
+///   module, and a value made by one is read by another as its own `T`
+///   ([`Shadow::new`]);
+/// * a value is freed only when nothing uses it any more: lookups are
+///   lock-free and hand out references, and the destructor runs at once
+///   (the memory itself is freed after an RCU grace period)
+///   ([`Shadow::free`], [`Shadow::free_all`]).
+///
+/// `T`'s `Drop` runs under livegraft's shadow spinlock with interrupts
+/// disabled: it must not sleep (freeing a `KBox` is fine). The value is
+/// shared by every context that looks it up: change it through atomics or
+/// locks (`T: Sync`).
 pub(crate) struct Shadow<T, const ID: u64> {
     _t: PhantomData<fn() -> T>,
 }
@@ -189,7 +201,14 @@ impl<T: Sync + Send, const ID: u64> Shadow<T, ID> {
     };
 
     /// The shadow variable `ID` of type `T`.
-    pub(crate) const fn new() -> Self {
+    ///
+    /// # Safety
+    ///
+    /// Every `Shadow` with this `ID`, in this and in every other patch
+    /// module, has a `T` of the same layout and invariants (a cumulative
+    /// patch that takes a variable over declares the same type), and no C
+    /// patch uses `ID` for other data.
+    pub(crate) const unsafe fn new() -> Self {
         let () = Self::CHECKS;
         Shadow { _t: PhantomData }
     }
@@ -205,9 +224,9 @@ impl<T: Sync + Send, const ID: u64> Shadow<T, ID> {
         // SAFETY: a plain lookup; `obj` is only compared, never dereferenced.
         let p = unsafe { livegraft_shadow_get(obj.cast_mut(), ID as c_ulong) };
         // SAFETY: an entry of id `ID` holds a `T` written by `ctor::<T>`
-        // (every user of `ID` uses `T`, see the type's rules) at the
-        // alignment checked in `CHECKS`; it stays until `free`/`free_all`,
-        // which the rules keep from running while it is borrowed.
+        // (every user of `ID` uses `T`: `new`'s contract) at the alignment
+        // checked in `CHECKS`; it stays until `free`/`free_all`, whose
+        // contracts keep them from running while it is borrowed.
         unsafe { p.cast::<T>().as_ref() }
     }
 
@@ -245,15 +264,30 @@ impl<T: Sync + Send, const ID: u64> Shadow<T, ID> {
 
     /// Detaches the value of `obj` and drops it (upstream's
     /// `klp_shadow_free()` with a destructor), if there is one.
-    pub(crate) fn free(&self, obj: *const c_void) {
-        // SAFETY: `dtor::<T>` drops the `T` of an entry of id `ID`; `obj` is
-        // only compared.
+    ///
+    /// # Safety
+    ///
+    /// No reference to the value returned by [`Shadow::get`] or
+    /// [`Shadow::get_or_alloc`] is alive, in any context, and none is
+    /// looked up concurrently: e.g. `obj` is being destroyed by its only
+    /// user, or every task left the code that uses it (a `post_unpatch`
+    /// callback of the last patch that does).
+    pub(crate) unsafe fn free(&self, obj: *const c_void) {
+        // SAFETY: `dtor::<T>` drops the `T` of an entry of id `ID` (a `T`:
+        // `new`'s contract), which nothing borrows (this function's
+        // contract); `obj` is only compared.
         unsafe { livegraft_shadow_free(obj.cast_mut(), ID as c_ulong, Some(dtor::<T>)) }
     }
 
     /// Detaches and drops the values of every object
     /// (upstream's `klp_shadow_free_all()`).
-    pub(crate) fn free_all(&self) {
+    ///
+    /// # Safety
+    ///
+    /// As for [`Shadow::free`], for every object's value: typically in the
+    /// `post_unpatch` callback of the last patch that uses the variable,
+    /// when no task runs its code any more.
+    pub(crate) unsafe fn free_all(&self) {
         // SAFETY: as in `free`.
         unsafe { livegraft_shadow_free_all(ID as c_ulong, Some(dtor::<T>)) }
     }
