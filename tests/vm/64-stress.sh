@@ -21,8 +21,10 @@
 # by livegraft or its test modules.
 # Then no unit mixed versions, and every kind of unit ran every version.
 # long: yes
+# (The timeout, doubled on the debug flavour, is for lg.stress=full: about
+# an hour under load; the short profile takes 5 minutes.)
 # requires: CONFIG_KASAN
-# timeout: 1800
+# timeout: 2700
 . ./lib.sh
 . ./stress-lib.sh
 if grep -q 'lg\.stress=full' /proc/cmdline; then
