@@ -12,15 +12,7 @@
 # timeout: 240
 . ./lib.sh
 orig=$(cat /proc/cmdline)
-insmod $MODDIR/livegraft.ko nudge_after_ms=600000
-insmod $MODDIR/lg_target.ko
-insmod $MODDIR/lg_testpatch.ko
-wait_transition_done lg_testpatch
-insmod $MODDIR/livegraft_cmdline.ko
-wait_transition_done livegraft_cmdline
-( echo block > $T; echo "blocker rc=$?" > /tmp/blocker.rc ) &
-wait_for 10 grep -q "^blocked 1" $T
-ok "a task sleeps in v2 of lg_target_block"
+patches_with_blocker lg_testpatch livegraft_cmdline
 insmod $MODDIR/lg_replace.ko
 sleep 2
 expect_eq "$(cat $LG/lg_replace/transition)" 1 "the sleeper holds the replacing transition"

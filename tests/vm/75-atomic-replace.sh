@@ -9,7 +9,7 @@
 # gone and their modules unload. The replace and stack_order files follow.
 # timeout: 240
 . ./lib.sh
-stacked_with_blocker
+patches_with_blocker lg_testpatch lg_testpatch2
 expect_eq "$(cat $LG/lg_testpatch/stack_order) $(cat $LG/lg_testpatch2/stack_order)" "1 2" "stack_order of two stacked patches"
 expect_eq "$(cat $LG/lg_testpatch/replace) $(cat $LG/lg_testpatch2/replace)" "0 0" "replace of non-cumulative patches"
 expect_eq "$(wrap)" 341 "v3's new_wrap runs before the replace"

@@ -6,7 +6,7 @@
 # cumulative patch gone and its module removable; no unit mixed.
 # timeout: 240
 . ./lib.sh
-stacked_with_blocker
+patches_with_blocker lg_testpatch lg_testpatch2
 start_units
 insmod $MODDIR/lg_replace.ko
 sleep 2

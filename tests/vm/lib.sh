@@ -202,21 +202,22 @@ expect_no_kmemleak() {
 	ok "kmemleak: nothing of livegraft's ($(grep -c '^unreferenced object' /sys/kernel/debug/kmemleak) unreferenced objects elsewhere)"
 }
 
-# stacked_with_blocker: livegraft (no nudges) and lg_target loaded,
-# lg_testpatch (v2) and lg_testpatch2 (v3) stacked and applied, and a
-# writer asleep in v3's lg_target_block (its result goes to /tmp/blocker.rc
-# once released), which holds open any transition that replaces v3.
-# wrap: what lg_target_wrap returns now.
-stacked_with_blocker() {
-	# No nudge: the blocked writer must stay asleep in v3 until released.
+# patches_with_blocker PATCH...: livegraft (no nudges) and lg_target loaded,
+# the PATCHes enabled in this order (each transition complete), and a
+# writer asleep in lg_target_block of the version on top (its result goes
+# to /tmp/blocker.rc once released), which holds open any transition that
+# replaces that version.
+patches_with_blocker() {
+	# No nudge: the blocked writer must stay asleep until released.
 	insmod $MODDIR/livegraft.ko nudge_after_ms=600000
 	insmod $MODDIR/lg_target.ko
-	insmod $MODDIR/lg_testpatch.ko
-	wait_transition_done lg_testpatch
-	insmod $MODDIR/lg_testpatch2.ko
-	wait_transition_done lg_testpatch2
+	for _p in "$@"; do
+		insmod $MODDIR/$_p.ko
+		wait_transition_done $_p
+	done
 	( echo block > $T; echo "blocker rc=$?" > /tmp/blocker.rc ) &
 	wait_for 10 grep -q "^blocked 1" $T
-	ok "a task sleeps in v3 of lg_target_block"
+	ok "a task sleeps in lg_target_block under $*"
 }
+# wrap: what lg_target_wrap returns now.
 wrap() { echo wrap > $T; sed -n 's/^wrap //p' $T; }

@@ -386,202 +386,150 @@ pub fn parse(file: &str, text: &str) -> (Manifest, Vec<Diagnostic>) {
                 }
             }
             "function" => {
-                let Some(array) = value.get_ref().as_array() else {
-                    let help = if value.get_ref().is_table() {
-                        "functions are an array of tables: write `[[function]]` (double brackets), once per function"
-                    } else {
-                        "describe each function in its own `[[function]]` table"
-                    };
-                    diags.push(
-                        Diagnostic::error(
-                            file,
-                            "[function]",
-                            format!(
-                                "`function` must be an array of tables, not a {}",
-                                value.get_ref().type_str()
-                            ),
-                            help,
-                        )
-                        .at_line(line),
-                    );
+                let not_array = if value.get_ref().is_table() {
+                    "functions are an array of tables: write `[[function]]` (double brackets), once per function"
+                } else {
+                    "describe each function in its own `[[function]]` table"
+                };
+                let help = (
+                    not_array,
+                    "describe each function in its own `[[function]]` table",
+                );
+                let name = |t: &DeTable<'_>| str_key(t, "target");
+                let Some((count, items)) = array_of_tables(
+                    file,
+                    text,
+                    "function",
+                    line,
+                    value,
+                    FUNCTION_KEYS,
+                    help,
+                    name,
+                    &mut diags,
+                ) else {
                     continue;
                 };
-                let headers = header_lines(text, "[[function]]");
-                manifest.function_count = array.len();
-                for (i, item) in array.iter().enumerate() {
-                    let index = i + 1;
-                    let header = headers.get(i).copied().unwrap_or_else(|| loc(item.span()));
-                    let entry = format!("[[function]] #{index}");
-                    let Some(table) = item.get_ref().as_table() else {
-                        diags.push(
-                            Diagnostic::error(
-                                file,
-                                entry,
-                                format!("must be a table, not a {}", item.get_ref().type_str()),
-                                "describe each function in its own `[[function]]` table",
-                            )
-                            .at_line(header),
-                        );
-                        continue;
-                    };
-                    let entry = match table.get("target").and_then(|t| t.get_ref().as_str()) {
-                        Some(t) => format!("{entry} ({t})"),
-                        None => entry,
-                    };
-                    let (clean, bad_keys) =
-                        clean_table(file, &entry, table, FUNCTION_KEYS, text, &mut diags);
-                    let value = Spanned::new(item.span(), DeValue::Table(clean));
-                    match FunctionSerde::deserialize(ValueDeserializer::from(value)) {
+                manifest.function_count = count;
+                for it in items {
+                    match FunctionSerde::deserialize(ValueDeserializer::from(it.value)) {
                         Ok(f) => manifest.functions.push(FunctionTable {
-                            index,
-                            line: header,
+                            index: it.index,
+                            line: it.header,
                             target: f.target.map(|s| located(text, s)),
                             object: f.object.map(|s| located(text, s)),
                             sympos: f.sympos.map(|s| located(text, s)),
                             replacement: f.replacement.map(|s| located(text, s)),
                             original: f.original.map(|s| located(text, s)),
-                            bad_keys,
+                            bad_keys: it.bad_keys,
                         }),
-                        Err(e) => diags.push(serde_error(file, &entry, header, text, &e)),
+                        Err(e) => diags.push(serde_error(file, &it.entry, it.header, text, &e)),
                     }
                 }
             }
             "symbol" => {
-                let Some(array) = value.get_ref().as_array() else {
-                    diags.push(
-                        Diagnostic::error(
-                            file,
-                            "[symbol]",
-                            format!(
-                                "`symbol` must be an array of tables, not a {}",
-                                value.get_ref().type_str()
-                            ),
-                            "declare each symbol in its own `[[symbol]]` table (double brackets)",
-                        )
-                        .at_line(line),
-                    );
+                let help = (
+                    "declare each symbol in its own `[[symbol]]` table (double brackets)",
+                    "declare each symbol in its own `[[symbol]]` table",
+                );
+                let name = |t: &DeTable<'_>| str_key(t, "name");
+                let Some((_, items)) = array_of_tables(
+                    file,
+                    text,
+                    "symbol",
+                    line,
+                    value,
+                    SYMBOL_KEYS,
+                    help,
+                    name,
+                    &mut diags,
+                ) else {
                     continue;
                 };
-                let headers = header_lines(text, "[[symbol]]");
-                for (i, item) in array.iter().enumerate() {
-                    let index = i + 1;
-                    let header = headers.get(i).copied().unwrap_or_else(|| loc(item.span()));
-                    let entry = format!("[[symbol]] #{index}");
-                    let Some(table) = item.get_ref().as_table() else {
-                        diags.push(
-                            Diagnostic::error(
-                                file,
-                                entry,
-                                format!("must be a table, not a {}", item.get_ref().type_str()),
-                                "declare each symbol in its own `[[symbol]]` table",
-                            )
-                            .at_line(header),
-                        );
-                        continue;
-                    };
-                    let entry = match table.get("name").and_then(|t| t.get_ref().as_str()) {
-                        Some(t) => format!("{entry} ({t})"),
-                        None => entry,
-                    };
-                    let (clean, bad_keys) =
-                        clean_table(file, &entry, table, SYMBOL_KEYS, text, &mut diags);
-                    let value = Spanned::new(item.span(), DeValue::Table(clean));
-                    match SymbolSerde::deserialize(ValueDeserializer::from(value)) {
+                for it in items {
+                    match SymbolSerde::deserialize(ValueDeserializer::from(it.value)) {
                         Ok(f) => manifest.symbols.push(SymbolTable {
-                            index,
-                            line: header,
+                            index: it.index,
+                            line: it.header,
                             name: f.name.map(|s| located(text, s)),
                             object: f.object.map(|s| located(text, s)),
                             sympos: f.sympos.map(|s| located(text, s)),
                             ty: f.ty.map(|s| located(text, s)),
-                            bad_keys,
+                            bad_keys: it.bad_keys,
                         }),
-                        Err(e) => diags.push(serde_error(file, &entry, header, text, &e)),
+                        Err(e) => diags.push(serde_error(file, &it.entry, it.header, text, &e)),
                     }
                 }
             }
-            "callbacks" | "state" => {
-                let what = key.get_ref().as_ref();
-                let (keys, help) = if what == "callbacks" {
-                    (CALLBACKS_KEYS, "describe the callbacks of each object in its own `[[callbacks]]` table (double brackets)")
-                } else {
-                    (STATE_KEYS, "describe each state in its own `[[state]]` table (double brackets)")
-                };
-                let Some(array) = value.get_ref().as_array() else {
-                    diags.push(
-                        Diagnostic::error(
-                            file,
-                            format!("[{what}]"),
-                            format!("`{what}` must be an array of tables, not a {}", value.get_ref().type_str()),
-                            help,
-                        )
-                        .at_line(line),
-                    );
+            "callbacks" => {
+                let help = "describe the callbacks of each object in its own `[[callbacks]]` table (double brackets)";
+                let name = |t: &DeTable<'_>| str_key(t, "object");
+                let Some((_, items)) = array_of_tables(
+                    file,
+                    text,
+                    "callbacks",
+                    line,
+                    value,
+                    CALLBACKS_KEYS,
+                    (help, help),
+                    name,
+                    &mut diags,
+                ) else {
                     continue;
                 };
-                let headers = header_lines(text, &format!("[[{what}]]"));
-                for (i, item) in array.iter().enumerate() {
-                    let index = i + 1;
-                    let header = headers.get(i).copied().unwrap_or_else(|| loc(item.span()));
-                    let entry = format!("[[{what}]] #{index}");
-                    let Some(table) = item.get_ref().as_table() else {
-                        diags.push(
-                            Diagnostic::error(
-                                file,
-                                entry,
-                                format!("must be a table, not a {}", item.get_ref().type_str()),
-                                help,
-                            )
-                            .at_line(header),
-                        );
-                        continue;
-                    };
-                    let entry = if what == "callbacks" {
-                        match table.get("object").and_then(|t| t.get_ref().as_str()) {
-                            Some(t) => format!("{entry} ({t})"),
-                            None => entry,
+                for it in items {
+                    match CallbacksSerde::deserialize(ValueDeserializer::from(it.value)) {
+                        Ok(c) => {
+                            let given = [
+                                ("pre_patch", c.pre_patch),
+                                ("post_patch", c.post_patch),
+                                ("pre_unpatch", c.pre_unpatch),
+                                ("post_unpatch", c.post_unpatch),
+                            ];
+                            manifest.callbacks.push(CallbacksTable {
+                                index: it.index,
+                                line: it.header,
+                                object: c.object.map(|s| located(text, s)),
+                                callbacks: given
+                                    .into_iter()
+                                    .filter_map(|(k, v)| v.map(|v| (k, located(text, v))))
+                                    .collect(),
+                                bad_keys: it.bad_keys,
+                            })
                         }
-                    } else {
-                        match table.get("id").and_then(|t| t.get_ref().as_integer()) {
-                            Some(t) => format!("{entry} (id {})", t.as_str()),
-                            None => entry,
-                        }
-                    };
-                    let (clean, bad_keys) = clean_table(file, &entry, table, keys, text, &mut diags);
-                    let value = Spanned::new(item.span(), DeValue::Table(clean));
-                    if what == "callbacks" {
-                        match CallbacksSerde::deserialize(ValueDeserializer::from(value)) {
-                            Ok(c) => {
-                                let given = [
-                                    ("pre_patch", c.pre_patch),
-                                    ("post_patch", c.post_patch),
-                                    ("pre_unpatch", c.pre_unpatch),
-                                    ("post_unpatch", c.post_unpatch),
-                                ];
-                                manifest.callbacks.push(CallbacksTable {
-                                    index,
-                                    line: header,
-                                    object: c.object.map(|s| located(text, s)),
-                                    callbacks: given
-                                        .into_iter()
-                                        .filter_map(|(k, v)| v.map(|v| (k, located(text, v))))
-                                        .collect(),
-                                    bad_keys,
-                                })
-                            }
-                            Err(e) => diags.push(serde_error(file, &entry, header, text, &e)),
-                        }
-                    } else {
-                        match StateSerde::deserialize(ValueDeserializer::from(value)) {
-                            Ok(st) => manifest.states.push(StateTable {
-                                index,
-                                line: header,
-                                id: st.id.map(|s| located(text, s)),
-                                version: st.version.map(|s| located(text, s)),
-                                bad_keys,
-                            }),
-                            Err(e) => diags.push(serde_error(file, &entry, header, text, &e)),
-                        }
+                        Err(e) => diags.push(serde_error(file, &it.entry, it.header, text, &e)),
+                    }
+                }
+            }
+            "state" => {
+                let help = "describe each state in its own `[[state]]` table (double brackets)";
+                let name = |t: &DeTable<'_>| {
+                    t.get("id")
+                        .and_then(|v| v.get_ref().as_integer())
+                        .map(|i| format!("id {}", i.as_str()))
+                };
+                let Some((_, items)) = array_of_tables(
+                    file,
+                    text,
+                    "state",
+                    line,
+                    value,
+                    STATE_KEYS,
+                    (help, help),
+                    name,
+                    &mut diags,
+                ) else {
+                    continue;
+                };
+                for it in items {
+                    match StateSerde::deserialize(ValueDeserializer::from(it.value)) {
+                        Ok(st) => manifest.states.push(StateTable {
+                            index: it.index,
+                            line: it.header,
+                            id: st.id.map(|s| located(text, s)),
+                            version: st.version.map(|s| located(text, s)),
+                            bad_keys: it.bad_keys,
+                        }),
+                        Err(e) => diags.push(serde_error(file, &it.entry, it.header, text, &e)),
                     }
                 }
             }
@@ -630,6 +578,97 @@ pub fn parse(file: &str, text: &str) -> (Manifest, Vec<Diagnostic>) {
     diags.sort_by_key(|d| d.line);
     manifest.parse_errors = diags.iter().filter(|d| d.is_error()).count();
     (manifest, diags)
+}
+
+/// One table of an array of tables (`[[what]]`) whose keys were checked.
+struct ArrayItem<'i> {
+    /// 1-based position in the array.
+    index: usize,
+    /// Line of its `[[what]]` header.
+    header: usize,
+    /// How diagnostics name it: `[[what]] #2 (name)`.
+    entry: String,
+    /// The table without its unknown and mistyped keys, for serde.
+    value: Spanned<DeValue<'i>>,
+    /// Its mistyped or misspelt keys (already reported).
+    bad_keys: Vec<String>,
+}
+
+/// The tables of the array of tables `[[what]]` (`value`, whose key is on
+/// `line`): the array's length and each table, its keys checked against
+/// `keys` (see [`clean_table`]) and named in diagnostics by `name`. A value
+/// that is not an array, or an item that is not a table, is reported with
+/// `help.0` or `help.1`; the former gives `None`, the latter is skipped.
+#[allow(clippy::too_many_arguments)]
+fn array_of_tables<'i>(
+    file: &str,
+    text: &str,
+    what: &str,
+    line: usize,
+    value: &Spanned<DeValue<'i>>,
+    keys: &[(&str, Kind)],
+    help: (&str, &str),
+    name: impl Fn(&DeTable<'i>) -> Option<String>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<(usize, Vec<ArrayItem<'i>>)> {
+    let Some(array) = value.get_ref().as_array() else {
+        diags.push(
+            Diagnostic::error(
+                file,
+                format!("[{what}]"),
+                format!(
+                    "`{what}` must be an array of tables, not a {}",
+                    value.get_ref().type_str()
+                ),
+                help.0,
+            )
+            .at_line(line),
+        );
+        return None;
+    };
+    let headers = header_lines(text, &format!("[[{what}]]"));
+    let mut items = Vec::new();
+    for (i, item) in array.iter().enumerate() {
+        let index = i + 1;
+        let header = headers
+            .get(i)
+            .copied()
+            .unwrap_or_else(|| line_of(text, item.span().start));
+        let entry = format!("[[{what}]] #{index}");
+        let Some(table) = item.get_ref().as_table() else {
+            diags.push(
+                Diagnostic::error(
+                    file,
+                    entry,
+                    format!("must be a table, not a {}", item.get_ref().type_str()),
+                    help.1,
+                )
+                .at_line(header),
+            );
+            continue;
+        };
+        let entry = match name(table) {
+            Some(n) => format!("{entry} ({n})"),
+            None => entry,
+        };
+        let (clean, bad_keys) = clean_table(file, &entry, table, keys, text, diags);
+        items.push(ArrayItem {
+            index,
+            header,
+            entry,
+            value: Spanned::new(item.span(), DeValue::Table(clean)),
+            bad_keys,
+        });
+    }
+    Some((array.len(), items))
+}
+
+/// The string value of `key` in `table`, if it has one.
+fn str_key(table: &DeTable<'_>, key: &str) -> Option<String> {
+    table
+        .get(key)
+        .and_then(|v| v.get_ref().as_str())
+        .map(str::to_string)
 }
 
 /// Reports every key of `table` that is not in `schema`, or whose value has
